@@ -1,0 +1,32 @@
+"""e5ui: see what a multilingual-e5 embedding model does.
+
+Public API::
+
+    from e5ui import Encoder
+    enc = Encoder(model="large")          # falls back to the bundled model offline
+    emb = enc.encode(["query: ...", "..."], kind="query")
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+__version__ = "0.1.0"
+__all__ = ["Encoder", "EncodeResult", "EmbeddingCache", "ModelUnavailableError", "__version__"]
+
+if TYPE_CHECKING:
+    from e5ui.cache import EmbeddingCache
+    from e5ui.encoder import Encoder, EncodeResult, ModelUnavailableError
+
+
+def __getattr__(name: str):
+    # Lazy: importing e5ui must not import torch (the CLI's --help and the UI start fast).
+    if name in ("Encoder", "EncodeResult", "ModelUnavailableError"):
+        from e5ui import encoder
+
+        return getattr(encoder, name)
+    if name == "EmbeddingCache":
+        from e5ui.cache import EmbeddingCache
+
+        return EmbeddingCache
+    raise AttributeError(f"module 'e5ui' has no attribute {name!r}")

