@@ -1,0 +1,280 @@
+"""2-D / 3-D maps of embeddings (UMAP or PCA) and how well they keep neighbours.
+
+umap-learn compiles its numba kernels on first use (30-40 s on a small CPU), so it is imported
+lazily: ``configure_numba_cache`` must run before that import to take effect, and ``warm_up``
+can pay the compile cost in a background thread while the app starts.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from e5ui.cache import cache_root
+from e5ui.neighbours import select_topk, topk
+from e5ui.similarity import as_matrix, normalize_rows
+
+logger = logging.getLogger(__name__)
+
+METHODS = ("umap", "pca")
+
+# umap-learn 0.5.12's spectral initialisation fails for n <= dim + 1 (eigsh needs k < N);
+# below this many texts a UMAP layout says nothing anyway, so PCA is shown instead.
+MIN_UMAP_TEXTS = 6
+
+# Neighbour preservation is exact up to this many points, estimated on a sample above it.
+PRESERVATION_SAMPLE = 2000
+
+_warm_lock = threading.Lock()
+_warm_thread: threading.Thread | None = None
+
+
+@dataclass(eq=False)
+class Projection:
+    """Low-dimensional coordinates of embeddings.
+
+    Attributes:
+        coords: Float32 (n, dim) coordinates.
+        method: The method that actually ran: ``"umap"`` or ``"pca"``.
+        dim: 2 or 3.
+        preservation: Neighbour preservation (kNN recall, see ``neighbour_preservation``),
+            or None when not computed or n < 3.
+        note: Empty, or why the result differs from the request (e.g. a PCA fallback).
+    """
+
+    coords: np.ndarray
+    method: str
+    dim: int
+    preservation: float | None = None
+    note: str = ""
+
+
+def configure_numba_cache(path: str | os.PathLike[str] | None = None) -> Path:
+    """Point numba's on-disk cache (NUMBA_CACHE_DIR) at a writable e5ui directory.
+
+    Compiled UMAP kernels are then reused across processes. Call before anything imports
+    umap: numba functions pick their cache locator when umap's modules are imported.
+
+    Args:
+        path: Cache directory; default ``$NUMBA_CACHE_DIR`` if already set, else
+            ``cache_root() / "numba"``.
+
+    Returns:
+        The directory in use.
+    """
+    if path is not None:
+        target = Path(path).expanduser()
+    elif os.environ.get("NUMBA_CACHE_DIR"):
+        target = Path(os.environ["NUMBA_CACHE_DIR"]).expanduser()
+    else:
+        target = cache_root() / "numba"
+    target.mkdir(parents=True, exist_ok=True)
+    os.environ["NUMBA_CACHE_DIR"] = str(target)
+    if "numba" in sys.modules:
+        # numba read the variable at import; update its config for functions compiled later.
+        sys.modules["numba"].config.CACHE_DIR = str(target)
+    if "umap" in sys.modules:
+        logger.warning("umap was imported before the numba cache was set; %s may be unused", target)
+    logger.debug("numba cache: %s", target)
+    return target
+
+
+def _fit_umap(x: np.ndarray, dim: int, seed: int, n_neighbors: int, min_dist: float) -> np.ndarray:
+    import umap  # lazy: importing umap triggers numba compilation
+
+    with warnings.catch_warnings():
+        # Tiny inputs make umap warn about clipping and graph connectivity; the result is fine.
+        warnings.simplefilter("ignore", UserWarning)
+        reducer = umap.UMAP(
+            n_components=dim,
+            n_neighbors=n_neighbors,
+            min_dist=min_dist,
+            metric="cosine",
+            random_state=seed,
+            n_jobs=1,  # random_state forces one thread anyway; saying so silences the warning
+        )
+        return np.asarray(reducer.fit_transform(x), dtype=np.float32)
+
+
+def warm_up(background: bool = True) -> threading.Thread | None:
+    """Compile umap's numba kernels by fitting a tiny UMAP (60 random points).
+
+    Args:
+        background: Run in a daemon thread and return it; False runs it now.
+
+    Returns:
+        The thread (the running one if a warm-up is already under way), or None when run in
+        the foreground.
+    """
+    global _warm_thread
+
+    def job() -> None:
+        try:
+            rng = np.random.default_rng(0)
+            _fit_umap(rng.normal(size=(60, 8)).astype(np.float32), 2, 0, 10, 0.1)
+            logger.info("UMAP warm-up done")
+        except Exception:  # a failed warm-up only means the first real fit is slow
+            logger.exception("UMAP warm-up failed")
+
+    if not background:
+        job()
+        return None
+    with _warm_lock:
+        if _warm_thread is None or not _warm_thread.is_alive():
+            _warm_thread = threading.Thread(target=job, name="e5ui-umap-warm-up", daemon=True)
+            _warm_thread.start()
+        return _warm_thread
+
+
+def _pca(x: np.ndarray, dim: int, seed: int) -> np.ndarray:
+    """PCA coordinates (n, dim), zero-padded when the data have fewer than dim components."""
+    n, d = x.shape
+    out = np.zeros((n, dim), dtype=np.float32)
+    r = min(dim, n - 1, d)
+    if r < 1:
+        return out
+    from sklearn.decomposition import PCA
+
+    with warnings.catch_warnings():
+        # Components with zero variance (duplicates) make sklearn divide by zero; they are 0.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        coords = PCA(n_components=r, random_state=seed).fit_transform(x.astype(np.float64))
+    out[:, :r] = np.nan_to_num(coords)
+    return out
+
+
+def project(
+    emb: Any,
+    *,
+    method: str = "umap",
+    dim: int = 2,
+    seed: int = 42,
+    n_neighbors: int = 15,
+    min_dist: float = 0.1,
+    preservation_k: int | None = 10,
+    progress: Callable[[str], None] | None = None,
+) -> Projection:
+    """Map embeddings to 2-D or 3-D.
+
+    Args:
+        emb: Embeddings (n, d); rows are L2-normalised first, so PCA sees the same cosine
+            geometry UMAP does.
+        method: ``"umap"`` (cosine metric, deterministic for a seed) or ``"pca"``.
+        dim: 2 or 3.
+        seed: Random state.
+        n_neighbors: UMAP neighbourhood size; clipped to n - 1.
+        min_dist: UMAP minimum distance between embedded points.
+        preservation_k: k of the neighbour preservation score; None skips it.
+        progress: Called with a stage name ("PCA", "UMAP", "neighbour preservation").
+
+    Returns:
+        A Projection. UMAP falls back to PCA for fewer than ``MIN_UMAP_TEXTS`` texts or when
+        it fails, and ``note`` says so.
+    """
+    if method not in METHODS:
+        raise ValueError(f"Unknown method: {method}. Must be one of: {', '.join(METHODS)}")
+    if dim not in (2, 3):
+        raise ValueError("dim must be 2 or 3")
+    if n_neighbors < 2:
+        raise ValueError("n_neighbors must be at least 2")
+    if min_dist < 0:
+        raise ValueError("min_dist must not be negative")
+    if preservation_k is not None and preservation_k < 1:
+        raise ValueError("preservation_k must be at least 1")
+    x = normalize_rows(as_matrix(emb))
+    n = x.shape[0]
+
+    def stage(name: str) -> None:
+        if progress is not None:
+            progress(name)
+
+    ran, note = method, ""
+    coords: np.ndarray | None = None
+    if method == "umap" and n < MIN_UMAP_TEXTS:
+        ran = "pca"
+        note = f"{n} {'text is' if n == 1 else 'texts are'} too few for UMAP; showing PCA"
+    elif method == "umap":
+        stage("UMAP")
+        try:
+            coords = _fit_umap(x, dim, seed, min(n_neighbors, n - 1), min_dist)
+        except Exception as exc:  # degrade to a map the user can still read
+            logger.warning("UMAP failed (%s); falling back to PCA", exc)
+            ran, note = "pca", f"UMAP failed ({exc}); showing PCA"
+    if coords is None:
+        stage("PCA")
+        coords = _pca(x, dim, seed)
+
+    score = None
+    if preservation_k is not None and n >= 3:
+        stage("neighbour preservation")
+        score = neighbour_preservation(x, coords, k=preservation_k, seed=seed)
+    return Projection(coords=coords, method=ran, dim=dim, preservation=score, note=note)
+
+
+def _euclidean_knn(low: np.ndarray, rows: np.ndarray, k: int) -> np.ndarray:
+    """k nearest points (euclidean, self excluded, ties by lower index) of ``low[rows]``."""
+    n = low.shape[0]
+    out = np.empty((rows.size, k), dtype=np.int64)
+    sq = np.einsum("ij,ij->i", low, low)
+    step = max(1, (16 * 2**20) // max(1, n * 20))
+    for start in range(0, rows.size, step):
+        r = rows[start : start + step]
+        # -|x - y|^2 up to the per-row constant |x|^2, which does not change the ranking.
+        neg = 2.0 * (low[r] @ low.T) - sq[None, :]
+        neg[np.arange(r.size), r] = -np.inf
+        out[start : start + step] = select_topk(neg, k)[0]
+    return out
+
+
+def neighbour_preservation(
+    high: Any,
+    low: Any,
+    k: int = 10,
+    *,
+    sample: int = PRESERVATION_SAMPLE,
+    seed: int = 0,
+) -> float | None:
+    """Mean fraction of each point's k nearest neighbours that the map keeps (kNN recall).
+
+    ``mean_i |kNN_high(i) & kNN_low(i)| / k`` with cosine similarity in the embedding space,
+    euclidean distance in the map, the point itself excluded and ties broken by lower index.
+    1.0: every neighbourhood survives; about k / n: no better than random.
+
+    Args:
+        high: Embeddings (n, d).
+        low: Map coordinates (n, dim).
+        k: Neighbourhood size; clipped to n - 1.
+        sample: Above this many points the mean is estimated over a seeded random sample of
+            query points (neighbours are still searched among all points).
+        seed: Random state of the sample.
+
+    Returns:
+        The score in [0, 1], or None for fewer than 3 points.
+    """
+    hi = as_matrix(high, "high-dimensional embeddings")
+    lo = as_matrix(low, "map coordinates").astype(np.float64)
+    n = hi.shape[0]
+    if lo.shape[0] != n:
+        raise ValueError(f"got {lo.shape[0]} map points for {n} embeddings")
+    if k < 1:
+        raise ValueError("k must be at least 1")
+    if n < 3:
+        return None
+    k = min(k, n - 1)
+    rows = np.arange(n)
+    if n > sample:
+        rows = np.sort(np.random.default_rng(seed).choice(n, size=sample, replace=False))
+    hn = normalize_rows(hi)
+    knn_high = topk(hn[rows], hn, k, exclude_self=rows.astype(np.int64)).indices
+    knn_low = _euclidean_knn(lo, rows, k)
+    hits = sum(np.intersect1d(a, b).size for a, b in zip(knn_high, knn_low, strict=True))
+    return float(hits / (rows.size * k))
