@@ -8,6 +8,8 @@ import sys
 import warnings
 from pathlib import Path
 
+import numpy as np
+
 from e5ui import models
 
 logger = logging.getLogger("e5ui")
@@ -50,6 +52,60 @@ def build_parser() -> argparse.ArgumentParser:
     embed.add_argument("--no-normalize", action="store_true", help="skip L2 normalisation")
     embed.add_argument("--out", required=True, help="output .npy (float32, one row per text)")
     _common(embed)
+
+    sim = sub.add_parser("similarity", help="pairwise cosine similarity matrix")
+    sim.add_argument("file", help=".txt, .csv or .tsv")
+    sim.add_argument("--order", default="input", choices=["input", "language", "cluster"],
+                     help="row order: as given, grouped by language, or clustered")
+    sim.add_argument("--out", default=None, help="write the matrix as .csv or .tsv")
+    _common(sim)
+
+    nb = sub.add_parser("neighbours", aliases=["neighbors"],
+                        help="top-k nearest corpus texts for each query")
+    nb.add_argument("queries", help=".txt, .csv or .tsv")
+    nb.add_argument("corpus", help=".txt, .csv or .tsv")
+    nb.add_argument("-k", type=int, default=5, help="neighbours per query (default 5)")
+    nb.add_argument("--cross-lingual", action="store_true",
+                    help="only neighbours in a language other than the query's")
+    nb.add_argument("--margin", action="store_true",
+                    help="re-rank by ratio margin (Artetxe & Schwenk 2019), which demotes hubs")
+    nb.add_argument("--query-kind", default="query", choices=["query", "passage"])
+    nb.add_argument("--corpus-kind", default="passage", choices=["query", "passage"],
+                    help='"passage" for retrieval (default), "query" for symmetric search')
+    nb.add_argument("--out", default=None, help="write the table as .tsv or .csv")
+    _common(nb)
+
+    bt = sub.add_parser("bitext", help="pair up sentences of two languages")
+    bt.add_argument("source", help="source sentences (.txt one per line, or .csv/.tsv)")
+    bt.add_argument("target", help="target sentences")
+    bt.add_argument("--method", default="margin", choices=["margin", "cosine"])
+    bt.add_argument("--no-one-to-one", action="store_true",
+                    help="let several sources take the same target (plain nearest neighbour)")
+    bt.add_argument("--threshold", type=float, default=None,
+                    help="leave pairs scoring below this unmatched (for mining noisy data)")
+    bt.add_argument("-k", type=int, default=4, help="margin neighbourhood size (default 4)")
+    bt.add_argument("--gold", default=None,
+                    help="TSV of true pairs (src_index, tgt_index): print P@1, precision, "
+                    "recall, F1")
+    bt.add_argument("--src-lang", default=None, help="language code of SOURCE for TMX")
+    bt.add_argument("--tgt-lang", default=None, help="language code of TARGET for TMX")
+    bt.add_argument("--out", default=None, help="pairs.tsv, pairs.csv or pairs.tmx")
+    _common(bt)
+
+    pj = sub.add_parser("project", help="2-D / 3-D map of the texts (UMAP or PCA)")
+    pj.add_argument("file", help=".txt, .csv or .tsv")
+    pj.add_argument("--method", default="umap", choices=["umap", "pca"])
+    pj.add_argument("--dim", type=int, default=2, choices=[2, 3])
+    pj.add_argument("--seed", type=int, default=42)
+    pj.add_argument("--neighbors", type=int, default=15, help="UMAP n_neighbors")
+    pj.add_argument("--out", required=True, help="coords.csv or coords.tsv")
+    _common(pj)
+
+    sv = sub.add_parser("serve", help="run the web app (same as python app.py)")
+    sv.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
+    sv.add_argument("--port", type=int, default=7860)
+    sv.add_argument("--share", action="store_true", help="also open a public gradio.live link")
+    _common(sv)
     return parser
 
 
@@ -135,7 +191,212 @@ def cmd_embed(args) -> int:
     return 0
 
 
-COMMANDS = {"embed": cmd_embed}
+def _read(path: str, what: str):
+    from e5ui import textio
+
+    corpus = textio.require_texts(textio.read_texts(path), what)
+    for note in corpus.notes():
+        print(f"e5ui: note: {note}", file=sys.stderr)
+    return corpus
+
+
+def _embed(enc, corpus, args, kind: str = "query", desc: str = "encoding"):
+    progress, close = _progress_bar(args, desc)
+    try:
+        result = enc.encode_detailed(corpus.texts, kind=kind, progress=progress)
+    finally:
+        close()
+    _report_truncation(corpus, result, enc.max_length)
+    return result.embeddings
+
+
+def _check_out(path: str | None, allowed: tuple[str, ...]) -> Path | None:
+    if path is None:
+        return None
+    out = Path(path)
+    if out.suffix.lower() not in allowed:
+        raise CliError(f"--out must end in {' or '.join(allowed)}, got {out.name}")
+    if not out.parent.exists():
+        raise CliError(f"--out: the folder {out.parent} does not exist")
+    return out
+
+
+def _labels(corpus) -> list[str]:
+    if corpus.ids:
+        return [i or str(r + 1) for i, r in zip(corpus.ids, corpus.rows)]
+    return [str(r + 1) for r in corpus.rows]
+
+
+def _short(text: str, width: int = 60) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def cmd_similarity(args) -> int:
+    from e5ui import langid, similarity, textio
+
+    corpus = _read(args.file, "input")
+    out = _check_out(args.out, (".csv", ".tsv"))
+    enc = _encoder(args)
+    emb = _embed(enc, corpus, args)
+    langs = langid.detect(corpus.texts, corpus.langs) if args.order == "language" else None
+    order = similarity.heatmap_order(emb, args.order, langs)
+    sim = similarity.cosine_matrix(emb[order])
+    labels = [_labels(corpus)[i] for i in order]
+    n = len(order)
+    if out is not None:
+        textio.write_matrix(out, sim, labels)
+        print(f"e5ui: wrote {out} ({n} x {n}, {args.order} order)", file=sys.stderr)
+    baseline = similarity.reference_baseline(enc)
+    if n > 1:
+        iu = np.triu_indices(n, k=1)
+        pairs = sim[iu]
+        top = np.argsort(-pairs, kind="stable")[: min(10, pairs.size)]
+        cal = similarity.calibrate(pairs[top], baseline)
+        print(f"{n} texts; unrelated-pair baseline of {enc.model_id}: median "
+              f"{baseline.median:.3f} (5-95%: {baseline.p5:.3f}-{baseline.p95:.3f})")
+        print("most similar pairs:  cosine  percentile  rescaled")
+        for rank, t in enumerate(top):
+            i, j = order[iu[0][t]], order[iu[1][t]]
+            print(f"  {labels[iu[0][t]]:>4} ~ {labels[iu[1][t]]:<4} {pairs[t]:.4f}  "
+                  f"{cal.percentile[rank]:10.1%}  {cal.rescaled[rank]:8.3f}  "
+                  f"{_short(corpus.texts[i], 30)} | {_short(corpus.texts[j], 30)}")
+    return 0
+
+
+def cmd_neighbours(args) -> int:
+    from e5ui import langid, neighbours, similarity, textio
+
+    if args.k < 1:
+        raise CliError("-k must be at least 1")
+    queries = _read(args.queries, "queries")
+    corpus = _read(args.corpus, "corpus")
+    out = _check_out(args.out, (".tsv", ".csv"))
+    enc = _encoder(args)
+    q = _embed(enc, queries, args, args.query_kind, "queries")
+    c = _embed(enc, corpus, args, args.corpus_kind, "corpus")
+    qlang = langid.detect(queries.texts, queries.langs)
+    clang = langid.detect(corpus.texts, corpus.langs)
+    opts = dict(cross_lingual=args.cross_lingual, query_langs=qlang, corpus_langs=clang)
+    if args.margin:
+        nb = neighbours.rerank_margin(q, c, k=args.k, **opts)
+        cosines = nb.cosines
+    else:
+        nb = neighbours.topk(q, c, k=args.k, **opts)
+        cosines = nb.scores
+    hub = neighbours.hubness(nb.indices, len(corpus))
+    hubs = set(hub.hubs.tolist())
+    baseline = similarity.reference_baseline(enc)
+    cal = similarity.calibrate(np.nan_to_num(cosines, nan=0.0), baseline)
+    rows = []
+    for qi in range(len(queries)):
+        for rank in range(nb.indices.shape[1]):
+            ci = int(nb.indices[qi, rank])
+            if ci < 0:
+                continue
+            rows.append([
+                queries.rows[qi], rank + 1, corpus.rows[ci], f"{nb.scores[qi, rank]:.6f}",
+                f"{cosines[qi, rank]:.6f}", f"{cal.percentile[qi, rank]:.4f}",
+                f"{cal.rescaled[qi, rank]:.4f}", qlang[qi], clang[ci],
+                "hub" if ci in hubs else "", queries.texts[qi], corpus.texts[ci],
+            ])
+    header = ["query_index", "rank", "corpus_index", "score", "cosine", "percentile",
+              "rescaled", "query_lang", "corpus_lang", "hub", "query", "text"]
+    if out is not None:
+        textio.write_rows(out, header, rows)
+        print(f"e5ui: wrote {out} ({len(rows)} rows)", file=sys.stderr)
+    else:
+        for r in rows:
+            print(f"{r[0] + 1:>4} #{r[1]} -> {r[2] + 1:<5} {r[4]}  pct {float(r[5]):6.1%}  "
+                  f"{r[7]}->{r[8]} {r[9]:3} {_short(r[11])}")
+    if hub.hubs.size:
+        print(f"e5ui: note: {hub.hubs.size} hub(s) appear in many neighbour lists "
+              f"(skewness {hub.skewness:.2f}); --margin demotes them", file=sys.stderr)
+    return 0
+
+
+def cmd_bitext(args) -> int:
+    from e5ui import bitext, langid, textio
+
+    source = _read(args.source, "source")
+    target = _read(args.target, "target")
+    out = _check_out(args.out, (".tsv", ".csv", ".tmx"))
+    gold = textio.read_gold(args.gold) if args.gold else None
+    enc = _encoder(args)
+    s = _embed(enc, source, args, "query", "source")
+    t = _embed(enc, target, args, "query", "target")
+    result = bitext.match(s, t, method=args.method, k=args.k,
+                          one_to_one=not args.no_one_to_one, threshold=args.threshold)
+    print(f"matched {len(result.pairs)} pairs of {len(source)} source and {len(target)} target "
+          f"sentences ({args.method}, {'one-to-one' if result.one_to_one else 'many-to-one'}"
+          f"{'' if args.threshold is None else f', threshold {args.threshold}'}); unmatched: "
+          f"{len(result.unmatched_src)} source, {len(result.unmatched_tgt)} target")
+    if out is not None:
+        src_langs = tgt_langs = None
+        if out.suffix.lower() == ".tmx":
+            src_langs = ([args.src_lang] * len(source) if args.src_lang
+                         else langid.detect(source.texts, source.langs))
+            tgt_langs = ([args.tgt_lang] * len(target) if args.tgt_lang
+                         else langid.detect(target.texts, target.langs))
+        textio.write_pairs(out, result, source, target, src_langs, tgt_langs)
+        print(f"e5ui: wrote {out}", file=sys.stderr)
+    if gold is not None:
+        src_of = {r: i for i, r in enumerate(source.rows)}
+        tgt_of = {r: i for i, r in enumerate(target.rows)}
+        missing = [(a, b) for a, b in gold if a not in src_of or b not in tgt_of]
+        if missing:
+            raise CliError(f"gold pair {missing[0]} points at a line that holds no sentence")
+        ev = bitext.evaluate(result, [(src_of[a], tgt_of[b]) for a, b in gold])
+        print(f"against {ev.n_gold} gold pairs: P@1 {ev.p_at_1:.3f}  precision "
+              f"{ev.precision:.3f}  recall {ev.recall:.3f}  F1 {ev.f1:.3f}")
+    return 0
+
+
+def cmd_project(args) -> int:
+    from e5ui import langid, projection, textio
+
+    corpus = _read(args.file, "input")
+    out = _check_out(args.out, (".csv", ".tsv"))
+    projection.configure_numba_cache()
+    enc = _encoder(args)
+    emb = _embed(enc, corpus, args)
+    proj = projection.project(emb, method=args.method, dim=args.dim, seed=args.seed,
+                              n_neighbors=args.neighbors)
+    langs = langid.detect(corpus.texts, corpus.langs)
+    axes = ["x", "y", "z"][: args.dim]
+    rows = [[corpus.rows[i], *(f"{v:.6f}" for v in proj.coords[i]), langs[i],
+             corpus.labels[i] if corpus.labels else "", corpus.texts[i]]
+            for i in range(len(corpus))]
+    textio.write_rows(out, ["index", *axes, "lang", "label", "text"], rows)
+    if proj.note:
+        print(f"e5ui: note: {proj.note}", file=sys.stderr)
+    kept = "n/a" if proj.preservation is None else f"{proj.preservation:.1%}"
+    print(f"e5ui: wrote {out} ({proj.method.upper()}, {args.dim}-D); neighbour preservation "
+          f"(10-NN recall): {kept}", file=sys.stderr)
+    return 0
+
+
+def cmd_serve(args) -> int:
+    from e5ui import service, ui
+
+    settings = service.Settings(
+        model=args.model, device=args.device, dtype=args.dtype, cache_dir=args.cache_dir,
+        fallback=not args.no_fallback, host=args.host, port=args.port, share=args.share,
+    )
+    demo = ui.build_demo(settings=settings)
+    ui.launch(demo, settings)
+    return 0
+
+
+COMMANDS = {
+    "serve": cmd_serve,
+    "embed": cmd_embed,
+    "similarity": cmd_similarity,
+    "neighbours": cmd_neighbours,
+    "neighbors": cmd_neighbours,
+    "bitext": cmd_bitext,
+    "project": cmd_project,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,17 +14,6 @@ logger = logging.getLogger(__name__)
 
 UNKNOWN = "und"  # BCP 47 "undetermined"
 _lock = threading.Lock()
-_identifier = None
-
-
-def _model():
-    global _identifier
-    with _lock:
-        if _identifier is None:
-            from py3langid.langid import MODEL_FILE, LanguageIdentifier
-
-            _identifier = LanguageIdentifier.from_pickled_model(MODEL_FILE, norm_probs=True)
-        return _identifier
 
 
 def normalise_code(code: str) -> str:
@@ -46,15 +35,15 @@ def detect(texts: Sequence[str], given: Sequence[str] | None = None) -> list[str
     if given is not None and len(given) != len(texts):
         raise ValueError(f"got {len(given)} language codes for {len(texts)} texts")
     out: list[str] = []
-    identifier = None
     for i, text in enumerate(texts):
         code = normalise_code(given[i]) if given is not None else ""
         if not code:
             if not any(ch.isalpha() for ch in text):
                 code = UNKNOWN
             else:
-                identifier = identifier or _model()
-                with _lock:  # the identifier keeps per-call scratch state
-                    code = identifier.classify(text)[0]
+                import py3langid
+
+                with _lock:  # py3langid loads its model into a module global on first use
+                    code = py3langid.classify(text)[0]
         out.append(code)
     return out

@@ -7,11 +7,16 @@ and an all-zero row has cosine 0 with everything (never NaN).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import math
+import os
+import re
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -409,3 +414,58 @@ def calibrate(scores: Any, baseline: Baseline) -> Calibrated:
     return Calibrated(
         raw=raw, percentile=percentile(raw, baseline), rescaled=rescale(raw, baseline)
     )
+
+
+# --- the reference baseline of a model ------------------------------------------------------
+BASELINE_VERSION = 1
+
+
+def reference_texts() -> list[str]:
+    """Returns the calibration reference set: mutually unrelated sentences in 24 languages."""
+    from e5ui import assets, textio
+
+    return textio.read_texts(assets.path("calibration", "reference.tsv")).texts
+
+
+def reference_baseline(encoder: Any, directory: str | os.PathLike[str] | None = None) -> Baseline:
+    """Returns the encoder's unrelated-pair baseline, embedding the reference set once per model.
+
+    The baseline is stored as JSON under ``<cache root>/baselines`` keyed by the model, its
+    revision, the dtype and the reference set's content, so each model (small, base, large
+    differ) gets its own and a restart reads it back instead of re-encoding.
+
+    Args:
+        encoder: an ``Encoder`` (anything with ``encode(texts, kind=...)`` and ``describe()``).
+        directory: where to keep baselines; None uses the cache root.
+
+    Returns:
+        The Baseline.
+    """
+    from e5ui.cache import cache_root
+
+    info = encoder.describe()
+    texts = reference_texts()
+    digest = hashlib.sha256()
+    for part in (f"v{BASELINE_VERSION}", info["model"], str(info.get("revision")),
+                 str(info.get("dtype")), *texts):
+        digest.update(part.encode("utf-8"))
+        digest.update(b"\x00")
+    folder = Path(directory) if directory is not None else cache_root() / "baselines"
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", str(info["model"]))[-60:]
+    target = folder / f"{safe}-{digest.hexdigest()[:16]}.json"
+    try:
+        return Baseline.from_dict(json.loads(target.read_text(encoding="utf-8")))
+    except FileNotFoundError:
+        pass
+    except (OSError, ValueError) as exc:
+        logger.warning("Ignoring unreadable baseline %s (%s); recomputing", target, exc)
+    emb = encoder.encode(texts, kind="query")
+    baseline = baseline_from_embeddings(emb, str(info["model"]))
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(baseline.to_dict()), encoding="utf-8")
+        os.replace(tmp, target)
+    except OSError as exc:
+        logger.warning("Could not store the baseline in %s (%s)", folder, exc)
+    return baseline

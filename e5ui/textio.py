@@ -211,3 +211,150 @@ def write_npy(path: str | Path, embeddings: np.ndarray) -> Path:
         raise ValueError(f"Embeddings are written as .npy, not {path.suffix or '(none)'!r}")
     np.save(path, np.asarray(embeddings, dtype=np.float32))
     return path
+
+
+def _table_writer(handle, suffix: str):
+    return csv.writer(handle, delimiter="\t" if suffix == ".tsv" else ",", lineterminator="\n")
+
+
+def _suffix(path: Path, allowed: tuple[str, ...]) -> str:
+    suffix = path.suffix.lower()
+    if suffix not in allowed:
+        raise ValueError(
+            f"Cannot write {path.name}: the file type must be one of {', '.join(allowed)}"
+        )
+    return suffix
+
+
+def write_matrix(path: str | Path, matrix: np.ndarray, labels: list[str]) -> Path:
+    """Writes a square similarity matrix as CSV/TSV with the labels as header row and column."""
+    path = Path(path)
+    suffix = _suffix(path, (".csv", ".tsv"))
+    if matrix.shape != (len(labels), len(labels)):
+        raise ValueError(f"matrix {matrix.shape} does not fit {len(labels)} labels")
+    with path.open("w", encoding="utf-8", newline="") as f:
+        w = _table_writer(f, suffix)
+        w.writerow(["", *labels])
+        for label, row in zip(labels, matrix):
+            w.writerow([label, *(f"{v:.6f}" for v in row)])
+    return path
+
+
+def write_rows(path: str | Path, header: list[str], rows: list[list]) -> Path:
+    """Writes a table as CSV or TSV by the file's suffix."""
+    path = Path(path)
+    suffix = _suffix(path, (".csv", ".tsv"))
+    with path.open("w", encoding="utf-8", newline="") as f:
+        w = _table_writer(f, suffix)
+        w.writerow(header)
+        w.writerows(rows)
+    return path
+
+
+PAIR_HEADER = ["src_index", "tgt_index", "score", "cosine", "source", "target"]
+
+
+def pair_rows(result, source: Corpus, target: Corpus) -> list[list]:
+    """Rows of the pairs table: 0-based line numbers into the input files, scores, texts."""
+    return [
+        [source.rows[p.src], target.rows[p.tgt], f"{p.score:.6f}", f"{p.cosine:.6f}",
+         source.texts[p.src], target.texts[p.tgt]]
+        for p in result.pairs
+    ]
+
+
+def write_tmx(
+    path: str | Path,
+    result,
+    source: Corpus,
+    target: Corpus,
+    src_langs: list[str],
+    tgt_langs: list[str],
+) -> Path:
+    """Writes matched pairs as TMX 1.4 (the translation-memory exchange standard).
+
+    Args:
+        path: the .tmx file.
+        result: a ``bitext.BitextResult``.
+        source, target: the corpora the pairs index into.
+        src_langs, tgt_langs: a language code per sentence (xml:lang of each segment).
+
+    Returns:
+        The path.
+    """
+    import xml.etree.ElementTree as ET
+
+    from e5ui import __version__
+
+    path = Path(path)
+    _suffix(path, (".tmx",))
+    srclang = max(set(src_langs), key=src_langs.count) if src_langs else "und"
+    root = ET.Element("tmx", version="1.4")
+    ET.SubElement(
+        root, "header", creationtool="e5ui", creationtoolversion=__version__,
+        segtype="sentence", adminlang="en", srclang=srclang, datatype="plaintext",
+        **{"o-tmf": "e5ui"},
+    )
+    body = ET.SubElement(root, "body")
+    xml_lang = "{http://www.w3.org/XML/1998/namespace}lang"
+    for p in result.pairs:
+        tu = ET.SubElement(body, "tu")
+        ET.SubElement(tu, "prop", type="x-score").text = f"{p.score:.6f}"
+        ET.SubElement(tu, "prop", type="x-cosine").text = f"{p.cosine:.6f}"
+        ET.SubElement(tu, "prop", type="x-source-line").text = str(source.rows[p.src])
+        ET.SubElement(tu, "prop", type="x-target-line").text = str(target.rows[p.tgt])
+        for lang, text in ((src_langs[p.src], source.texts[p.src]),
+                           (tgt_langs[p.tgt], target.texts[p.tgt])):
+            tuv = ET.SubElement(tu, "tuv", {xml_lang: lang or "und"})
+            ET.SubElement(tuv, "seg").text = text
+    ET.indent(root)
+    tree = ET.ElementTree(root)
+    with path.open("wb") as f:
+        f.write(b'<?xml version="1.0" encoding="UTF-8"?>\n')
+        f.write(b'<!DOCTYPE tmx SYSTEM "tmx14.dtd">\n')
+        tree.write(f, encoding="utf-8", xml_declaration=False)
+        f.write(b"\n")
+    return path
+
+
+def write_pairs(path: str | Path, result, source: Corpus, target: Corpus,
+                src_langs: list[str] | None = None, tgt_langs: list[str] | None = None) -> Path:
+    """Writes bitext pairs as .tsv / .csv (DESIGN.md header) or .tmx by the file's suffix."""
+    path = Path(path)
+    suffix = _suffix(path, (".tsv", ".csv", ".tmx"))
+    if suffix == ".tmx":
+        from e5ui import langid
+
+        return write_tmx(path, result, source, target,
+                         src_langs or langid.detect(source.texts, source.langs),
+                         tgt_langs or langid.detect(target.texts, target.langs))
+    return write_rows(path, PAIR_HEADER, pair_rows(result, source, target))
+
+
+def read_gold(path: str | Path) -> list[tuple[int, int]]:
+    """Reads gold pairs: a TSV/CSV with ``src_index`` and ``tgt_index`` columns (0-based line
+    numbers into SOURCE and TARGET), or two integer columns without a header."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"No such gold file: {path}")
+    text = _decode(path.read_bytes(), path.name)
+    delimiter = "," if path.suffix.lower() == ".csv" else "\t"
+    rows = [r for r in csv.reader(io.StringIO(text), delimiter=delimiter) if any(c.strip()
+                                                                                for c in r)]
+    if not rows:
+        raise ValueError(f"{path.name} holds no gold pairs")
+    header = [c.strip().lower() for c in rows[0]]
+    if "src_index" in header and "tgt_index" in header:
+        i, j = header.index("src_index"), header.index("tgt_index")
+        rows = rows[1:]
+    else:
+        i, j = 0, 1
+    gold = []
+    for n, row in enumerate(rows, start=1):
+        try:
+            gold.append((int(row[i]), int(row[j])))
+        except (ValueError, IndexError):
+            raise ValueError(
+                f"{path.name}: gold row {n} is not two 0-based line numbers: {row!r}"
+            ) from None
+    return gold
