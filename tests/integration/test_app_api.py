@@ -1,0 +1,164 @@
+"""Every endpoint of the app through gradio_client, on the bundled model, with every example
+set (the same files the one-click example buttons load)."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from tests.conftest import ASSETS
+
+pytestmark = pytest.mark.integration
+EX = ASSETS / "examples"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def client(bundled_encoder):
+    from gradio_client import Client
+
+    from e5ui import service, ui
+
+    settings = service.Settings(model="bundled", port=free_port())
+    demo = ui.build_demo(encoder=bundled_encoder, settings=settings)
+    ui.launch(demo, settings, prevent_thread_lock=True, quiet=True)
+    try:
+        yield Client(f"http://127.0.0.1:{settings.port}/", verbose=False)
+    finally:
+        demo.close()
+
+
+def upload(path):
+    from gradio_client import handle_file
+
+    return handle_file(str(path))
+
+
+def rows(table: dict) -> list[dict]:
+    return [dict(zip(table["headers"], r)) for r in table["data"]]
+
+
+def test_documented_endpoints(client):
+    names = set(client.view_api(return_format="dict", print_info=False)["named_endpoints"])
+    assert {"/similarity", "/neighbours", "/projection", "/bitext", "/explain"} <= names
+
+
+def test_similarity_pasted_text(client):
+    fig, summary, notes, table, files, *_ = client.predict(
+        "The cat sleeps on the sofa.\nDie Katze schläft auf dem Sofa.\nThe stock market fell.",
+        api_name="/similarity")
+    assert fig["type"] == "plotly"
+    assert summary.startswith("3 texts")
+    top = rows(table)[0]
+    assert {top["A"], top["B"]} == {"The cat sleeps on the sofa.",
+                                    "Die Katze schläft auf dem Sofa."}
+    names = sorted(f.rsplit("/", 1)[-1] for f in files)
+    assert names == ["embeddings.npy", "heatmap.html", "similarity.csv"]
+
+
+@pytest.mark.parametrize("example", ["one_meaning_ten_languages.tsv",
+                                     "paraphrase_lookalike.tsv"])
+def test_similarity_examples(client, example):
+    fig, summary, notes, table, files, *_ = client.predict(
+        "", upload(EX / example), "cluster", "query", api_name="/similarity")
+    top = rows(table)
+    assert len(top) == 15
+    if example.startswith("one_meaning"):
+        # Labels are "id · lang": the most similar pairs are translations of one meaning.
+        assert all(r["text A"].split(" · ")[0] == r["text B"].split(" · ")[0] for r in top)
+
+
+def test_similarity_bad_input_is_a_message(client):
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match="empty"):
+        client.predict("   \n  ", api_name="/similarity")
+    bad = EX.parent.parent / "README.md"
+    with pytest.raises(AppError, match="Invalid file type|Unsupported file type"):
+        client.predict("", upload(bad), api_name="/similarity")
+
+
+def test_neighbours_retrieval_example(client):
+    table, summary, notes, files, *_ = client.predict(
+        "", "", upload(EX / "retrieval/queries.tsv"), upload(EX / "retrieval/passages.tsv"), 3,
+        api_name="/neighbours")
+    got = rows(table)
+    assert len(got) == 24 and "retrieval (query/passage)" in summary
+    import csv
+
+    with open(EX / "retrieval/passages.tsv", encoding="utf-8") as f:
+        passages = {r["text"]: r["id"] for r in csv.DictReader(f, delimiter="\t")}
+    with open(EX / "retrieval/queries.tsv", encoding="utf-8") as f:
+        queries = {r["text"]: r["id"] for r in csv.DictReader(f, delimiter="\t")}
+    top1 = [r for r in got if r["rank"] == 1]
+    hits = sum(passages[r["neighbour"]] == queries[r["query"]] for r in top1)
+    assert hits >= 7
+
+
+def test_neighbours_cross_lingual_margin(client):
+    path = upload(EX / "one_meaning_ten_languages.tsv")
+    table, summary, notes, files, *_ = client.predict(
+        "", "", path, path, 3, True, True, True, api_name="/neighbours")
+    got = rows(table)
+    assert all(r["langs"].split(" → ")[0] != r["langs"].split(" → ")[1] for r in got)
+    assert "margin" in got[0] and "cross-lingual" in summary
+
+
+@pytest.mark.parametrize("example", ["map_parallel.tsv", "one_meaning_ten_languages.tsv"])
+def test_projection_examples(client, example):
+    fig, summary, notes, files, *_ = client.predict(
+        "", upload(EX / example), "umap", 2, api_name="/projection")
+    assert fig["type"] == "plotly"
+    assert summary.startswith("UMAP") and "neighbour preservation" in summary
+    assert "Lines join" not in notes  # both examples carry translation ids
+    assert sorted(f.rsplit("/", 1)[-1] for f in files) == ["coords.csv", "map.html"]
+
+
+def test_projection_tiny_input_falls_back_to_pca(client):
+    fig, summary, notes, *_ = client.predict("Hallo\nHello", api_name="/projection")
+    assert summary.startswith("PCA") and "too few for UMAP" in notes
+
+
+def test_bitext_example_with_gold(client):
+    source = (EX / "bitext/source.txt").read_text(encoding="utf-8")
+    target = (EX / "bitext/target.txt").read_text(encoding="utf-8")
+    table, unmatched, summary, metrics, notes, files, *_ = client.predict(
+        source, target, None, None, "margin", True, None, upload(EX / "bitext/gold.tsv"),
+        api_name="/bitext")
+    assert len(table["data"]) == 30
+    assert not [r for r in unmatched["data"] if any(r)]  # nothing left unmatched
+    p_at_1 = float(metrics.split("P@1 **")[1].split("**")[0])
+    assert p_at_1 >= 0.95
+    assert sorted(f.rsplit("/", 1)[-1] for f in files) == ["pairs.csv", "pairs.tmx",
+                                                            "pairs.tsv"]
+
+
+def test_bitext_threshold_leaves_sentences_unmatched(client):
+    table, unmatched, summary, *_ = client.predict(
+        "The train is late.\nI like green tea.\nQuantum chromodynamics describes quarks.",
+        "Ich mag grünen Tee.\nDer Zug hat Verspätung.", None, None, "margin", True, 1.0,
+        api_name="/bitext")
+    assert len(table["data"]) == 2
+    assert [r[2] for r in unmatched["data"]] == ["Quantum chromodynamics describes quarks."]
+
+
+@pytest.mark.parametrize("example", ["paraphrase_lookalike.tsv", None])
+def test_explain(client, example):
+    args = ("", upload(EX / example)) if example else ("",)
+    fig, summary, notes, *_ = client.predict(*args, api_name="/explain")
+    assert fig["type"] == "plotly"
+    assert "Unrelated pairs (336 reference sentences" in summary
+    if example:
+        assert "Your 36 texts" in summary
+
+
+def test_pair_score(client):
+    text = client.predict("The train is late.", "Der Zug hat Verspätung.",
+                          api_name="/pair_score")
+    assert "Raw cosine" in text and "unrelated pairs" in text
