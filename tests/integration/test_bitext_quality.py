@@ -87,4 +87,4 @@ def test_heldout_django_translations(bundled_encoder, lang):
     best = p_at_1(bitext.match(en, tgt, method="margin", one_to_one=True), position)
     plain = p_at_1(bitext.match(en, tgt, method="cosine", one_to_one=False), position)
     print(f"{lang}: {len(pairs)} pairs, cosine NN P@1 {plain:.3f}, margin+1:1 P@1 {best:.3f}")
-    assert best >= plain + 0.03, (lang, len(pairs), plain, best)
+    assert best >= plain + 0.05, (lang, len(pairs), plain, best)
