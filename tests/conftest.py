@@ -88,3 +88,51 @@ def bundled_encoder(bundled_dir):
     from e5ui.encoder import Encoder
 
     return Encoder("bundled", device="cpu", dtype="float32", cache=False)
+
+
+class FakeEncoder:
+    """A deterministic stand-in for Encoder (plumbing tests): a text's vector is seeded by its
+    hash, so equal texts get equal vectors and nothing needs a model."""
+
+    def __init__(self, dim: int = 16, delay: float = 0.0, model: str = "fake/e5"):
+        self.dim, self.delay, self.model, self.max_length = dim, delay, model, 512
+        self.calls = 0
+
+    def _vec(self, text: str):
+        import hashlib
+
+        import numpy as np
+
+        seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
+        v = np.random.default_rng(seed).standard_normal(self.dim).astype(np.float32)
+        return v / np.linalg.norm(v)
+
+    def encode_detailed(self, texts, kind="query", normalize=True, progress=None):
+        import time
+
+        import numpy as np
+
+        from e5ui.encoder import EncodeResult
+
+        self.calls += 1
+        time.sleep(self.delay)
+        emb = np.stack([self._vec(f"{kind}: {t}") for t in texts]) if texts else np.zeros(
+            (0, self.dim), np.float32)
+        if progress:
+            progress(len(texts), len(texts))
+        return EncodeResult(emb, [], np.full(len(texts), 8), 0)
+
+    def encode(self, texts, kind="query", normalize=True, progress=None):
+        single = isinstance(texts, str)
+        out = self.encode_detailed([texts] if single else list(texts), kind).embeddings
+        return out[0] if single else out
+
+    def describe(self):
+        return {"requested": self.model, "model": self.model, "source": "local",
+                "revision": "1", "dtype": "float32", "device": "cpu", "dim": self.dim,
+                "max_tokens": self.max_length, "fallback_reason": None, "cache": None}
+
+
+@pytest.fixture
+def fake_encoder():
+    return FakeEncoder()
