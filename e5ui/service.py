@@ -233,6 +233,17 @@ def labels_for(corpus: textio.Corpus, langs: list[str]) -> list[str]:
     return out
 
 
+def fmt_pct(p: float) -> str:
+    """A percentile for people: "97.3%", ">99.9%", "<0.1%"."""
+    if p != p:  # NaN
+        return "–"
+    if p >= 0.999:
+        return ">99.9%"
+    if p <= 0.001:
+        return "<0.1%"
+    return f"{p:.1%}"
+
+
 def _embed(encoder, corpus, kind: str, progress: Progress | None, lo: float, hi: float,
            what: str):
     def cb(done: int, total: int) -> None:
@@ -309,7 +320,7 @@ def similarity_view(encoder, baseline, corpus: textio.Corpus, order: str = "clus
         for r, t in enumerate(top):
             i, j = iu[0][t], iu[1][t]
             rows.append([labels[i], labels[j], round(float(pair_sims[t]), 4),
-                         f"{cal.percentile[r]:.1%}", round(float(cal.rescaled[r]), 3),
+                         fmt_pct(cal.percentile[r]), round(float(cal.rescaled[r]), 3),
                          corpus.texts[i], corpus.texts[j]])
     table = pd.DataFrame(rows, columns=["text A", "text B", "cosine", "percentile",
                                         "rescaled", "A", "B"])
@@ -366,14 +377,15 @@ def neighbours_view(encoder, baseline, queries: textio.Corpus, corpus: textio.Co
             if ci < 0:
                 continue
             rows.append({
-                "query": queries.texts[qi], "rank": rank + 1, "neighbour": corpus.texts[ci],
-                "langs": f"{qlang[qi]} → {clang[ci]}",
+                "q#": queries.rows[qi] + 1, "rank": rank + 1,
                 "cosine": round(float(cos[qi, rank]), 4),
                 "margin": round(float(nb.scores[qi, rank]), 4) if margin else None,
-                "percentile": f"{cal.percentile[qi, rank]:.1%}",
+                "percentile": fmt_pct(cal.percentile[qi, rank]),
                 "rescaled": round(float(cal.rescaled[qi, rank]), 3),
+                "langs": f"{qlang[qi]} → {clang[ci]}",
                 "hub": "⚑ hub" if ci in hubs else "",
-                "q#": queries.rows[qi] + 1, "c#": corpus.rows[ci] + 1,
+                "query": queries.texts[qi], "neighbour": corpus.texts[ci],
+                "c#": corpus.rows[ci] + 1,
             })
     table = pd.DataFrame(rows)
     if not margin and not table.empty:
@@ -385,10 +397,12 @@ def neighbours_view(encoder, baseline, queries: textio.Corpus, corpus: textio.Co
         if lonely:
             notes.append(f"{len(lonely)} query(ies) have no corpus text in another language.")
     if hub.hubs.size:
+        most = int(hub.counts[hub.hubs[0]])
         notes.append(
             f"⚑ {hub.hubs.size} hub(s): corpus texts that appear in unusually many neighbour "
-            f"lists (more than {hub.threshold:.1f} times; skewness {hub.skewness:.2f}). Hubs "
-            "crowd out better neighbours; the margin switch demotes them."
+            f"lists (up to {most} of {len(queries)}; expected about "
+            f"{len(queries) * nb.indices.shape[1] / max(len(corpus), 1):.1f}). Hubs crowd out "
+            "better neighbours; the margin switch demotes them."
         )
     out = export_dir()
     files = []
@@ -502,18 +516,19 @@ def bitext_view(encoder, source: textio.Corpus, target: textio.Corpus, method: s
         progress(0.92, "Matching")
     result = bitext.match(s.embeddings, t.embeddings, method=method, one_to_one=one_to_one,
                           threshold=threshold)
+    # 0-based line numbers, as in the TSV export and the gold file.
     table = pd.DataFrame(
-        [{"src #": source.rows[p.src] + 1, "tgt #": target.rows[p.tgt] + 1,
+        [{"src_index": source.rows[p.src], "tgt_index": target.rows[p.tgt],
           "score": round(p.score, 4), "cosine": round(p.cosine, 4),
           "source": source.texts[p.src], "target": target.texts[p.tgt]}
          for p in result.pairs],
-        columns=["src #", "tgt #", "score", "cosine", "source", "target"])
+        columns=["src_index", "tgt_index", "score", "cosine", "source", "target"])
     unmatched = pd.DataFrame(
-        [{"side": "source", "line": source.rows[i] + 1, "text": source.texts[i]}
+        [{"side": "source", "index": source.rows[i], "text": source.texts[i]}
          for i in result.unmatched_src]
-        + [{"side": "target", "line": target.rows[j] + 1, "text": target.texts[j]}
+        + [{"side": "target", "index": target.rows[j], "text": target.texts[j]}
            for j in result.unmatched_tgt],
-        columns=["side", "line", "text"])
+        columns=["side", "index", "text"])
     notes = notes_for(source, s, encoder.max_length, "Source") + notes_for(
         target, t, encoder.max_length, "Target")
     evaluation = None
@@ -561,9 +576,8 @@ def explain_view(encoder, baseline, corpus: textio.Corpus | None,
         pair = sim[np.triu_indices(len(corpus), k=1)]
         notes = notes_for(corpus, result, encoder.max_length, "Input")
     model = encoder.describe()["model"]
-    figure = plots.score_histogram(pair, baseline,
-                                   title=f"Your pairs vs. unrelated pairs · {model}")
-    summary = (f"Unrelated pairs ({baseline.n_texts} reference sentences, "
+    figure = plots.score_histogram(pair, baseline, title="Your pairs vs. unrelated pairs")
+    summary = (f"**{model}** · unrelated pairs ({baseline.n_texts} reference sentences, "
                f"{baseline.cosines.size} pairs) score {baseline.p5:.3f}–{baseline.p95:.3f} "
                f"(5th–95th percentile), median {baseline.median:.3f}.")
     if pair.size:

@@ -61,8 +61,8 @@ def _guard(fn):
     def translate(exc: Exception) -> gr.Error:
         if isinstance(exc, gr.Error):
             return exc
-        if isinstance(exc, ValueError):
-            return gr.Error(str(exc))
+        if isinstance(exc, ValueError):  # bad input: a message, no traceback in the log
+            return gr.Error(str(exc), print_exception=False)
         logger.exception("Unexpected error in %s", fn.__name__)
         return gr.Error(f"Something went wrong ({type(exc).__name__}: {exc}). The app is still "
                         "running; please try again.")
@@ -190,7 +190,9 @@ def build_demo(encoder=None, settings: service.Settings | None = None,
                                    label="Heatmap", elem_id="sim-plot")
                 sim_notes = gr.Markdown(elem_classes=["notes"])
                 sim_table = gr.Dataframe(label="Most similar pairs", wrap=True,
-                                         max_height=420)
+                                         max_height=420, elem_id="sim-table",
+                                         column_widths=["9%", "9%", "7%", "9%", "7%", "29%",
+                                                        "30%"])
                 sim_files = gr.File(label="Downloads", file_count="multiple")
 
             # ---------------------------------------------------------------- neighbours
@@ -219,7 +221,7 @@ def build_demo(encoder=None, settings: service.Settings | None = None,
                                             elem_classes=["example"])
                 nb_summary = gr.Markdown()
                 nb_table = gr.Dataframe(label="Neighbours", wrap=True, max_height=600,
-                                        elem_id="nb-table")
+                                        elem_id="nb-table")  # widths set per result
                 nb_notes = gr.Markdown(elem_classes=["notes"])
                 nb_files = gr.File(label="Downloads", file_count="multiple")
 
@@ -280,7 +282,8 @@ def build_demo(encoder=None, settings: service.Settings | None = None,
                 bt_summary = gr.Markdown()
                 bt_metrics = gr.Markdown(elem_id="bt-metrics")
                 bt_table = gr.Dataframe(label="Pairs (shaded by score)", wrap=True,
-                                        max_height=600, elem_id="bt-table")
+                                        max_height=600, elem_id="bt-table",
+                                        column_widths=["8%", "8%", "8%", "8%", "34%", "34%"])
                 bt_unmatched = gr.Dataframe(label="Unmatched sentences", wrap=True,
                                             max_height=300)
                 bt_notes = gr.Markdown(elem_classes=["notes"])
@@ -320,7 +323,7 @@ def build_demo(encoder=None, settings: service.Settings | None = None,
         with gr.Row(elem_id="e5ui-report-row"):
             report_btn = gr.Button("Download a report of these views (HTML)",
                                    elem_id="report-run")
-            report_file = gr.File(label="Report", height=80)
+            report_file = gr.File(label="Report", height=80, visible=False)
         report_state = gr.State({})
 
         # ------------------------------------------------------------------ handlers
@@ -429,7 +432,7 @@ def build_demo(encoder=None, settings: service.Settings | None = None,
         @_guard
         def make_report(state: dict):
             sections = [state[k] for k in sorted(state or {})]
-            return service.report(sections, holder.status().info)
+            return gr.update(value=service.report(sections, holder.status().info), visible=True)
 
         def refresh_status():
             status = holder.status()
@@ -472,6 +475,12 @@ def build_demo(encoder=None, settings: service.Settings | None = None,
                    **private)
         demo.load(refresh_status, None, [status_md, banner], show_progress="hidden", **private)
         load_btn.click(switch_model, [model_pick], [status_md, banner], **private)
+
+        # Typing in a box means "use what I type": drop a file left there by an example.
+        for box, upload in ((sim_texts, sim_file), (nb_queries, nb_qfile),
+                            (nb_corpus, nb_cfile), (map_texts, map_file), (bt_source, bt_sfile),
+                            (bt_target, bt_tfile), (ex_texts, ex_file)):
+            box.input(lambda: None, None, [upload], **private)
 
         # One-click examples: fill the inputs, then run the view.
         for button, (_, name) in zip(sim_examples, EXAMPLES["similarity"]):

@@ -153,7 +153,7 @@ def test_explain(client, example):
     args = ("", upload(EX / example)) if example else ("",)
     fig, summary, notes, *_ = client.predict(*args, api_name="/explain")
     assert fig["type"] == "plotly"
-    assert "Unrelated pairs (336 reference sentences" in summary
+    assert "unrelated pairs (336 reference sentences" in summary
     if example:
         assert "Your 36 texts" in summary
 

@@ -146,7 +146,7 @@ def test_map_view_and_redraw(fake_encoder):
 def test_explain_and_pair_score(fake_encoder):
     base = baseline_for(fake_encoder)
     view = service.explain_view(fake_encoder, base, None)
-    assert "Unrelated pairs" in view.summary and "Your" not in view.summary
+    assert "unrelated pairs" in view.summary and "Your" not in view.summary
     score = service.pair_score(fake_encoder, base, "a", "a")
     assert score.raw == pytest.approx(1.0, abs=1e-6) and score.percentile == 1.0
     with pytest.raises(ValueError, match="both boxes"):
