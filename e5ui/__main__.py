@@ -285,7 +285,7 @@ def cmd_neighbours(args) -> int:
         nb = neighbours.topk(q, c, k=args.k, **opts)
         cosines = nb.scores
     hub = neighbours.hubness(nb.indices, len(corpus))
-    hubs = set(hub.hubs.tolist())
+    hubs = set(hub.hubs.tolist()) if len(queries) >= neighbours.MIN_QUERIES_FOR_HUBS else set()
     baseline = similarity.reference_baseline(enc)
     cal = similarity.calibrate(np.nan_to_num(cosines, nan=0.0), baseline)
     rows = []
@@ -309,8 +309,8 @@ def cmd_neighbours(args) -> int:
         for r in rows:
             print(f"{r[0] + 1:>4} #{r[1]} -> {r[2] + 1:<5} {r[4]}  pct {float(r[5]):6.1%}  "
                   f"{r[7]}->{r[8]} {r[9]:3} {_short(r[11])}")
-    if hub.hubs.size:
-        print(f"e5ui: note: {hub.hubs.size} hub(s) appear in many neighbour lists "
+    if hubs:
+        print(f"e5ui: note: {len(hubs)} hub(s) appear in many neighbour lists "
               f"(skewness {hub.skewness:.2f}); --margin demotes them", file=sys.stderr)
     return 0
 

@@ -387,6 +387,11 @@ def rerank_margin(
     return Neighbours(indices, scores.astype(np.float32), cosines.astype(np.float32))
 
 
+# Below this many queries, a text in two or three neighbour lists is chance, not a hub; the
+# CLI and the app only flag hubs above it.
+MIN_QUERIES_FOR_HUBS = 20
+
+
 @dataclass(eq=False)
 class Hubness:
     """k-occurrence statistics of a neighbour table (Radovanović et al. 2010, "Hubs in space").

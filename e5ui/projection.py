@@ -88,7 +88,8 @@ def configure_numba_cache(path: str | os.PathLike[str] | None = None) -> Path:
     return target
 
 
-def _fit_umap(x: np.ndarray, dim: int, seed: int, n_neighbors: int, min_dist: float) -> np.ndarray:
+def _fit_umap(x: np.ndarray, dim: int, seed: int, n_neighbors: int, min_dist: float,
+              approximate: bool = False) -> np.ndarray:
     import umap  # lazy: importing umap triggers numba compilation
 
     with warnings.catch_warnings():
@@ -101,12 +102,17 @@ def _fit_umap(x: np.ndarray, dim: int, seed: int, n_neighbors: int, min_dist: fl
             metric="cosine",
             random_state=seed,
             n_jobs=1,  # random_state forces one thread anyway; saying so silences the warning
+            force_approximation_algorithm=approximate,
         )
         return np.asarray(reducer.fit_transform(x), dtype=np.float32)
 
 
 def warm_up(background: bool = True) -> threading.Thread | None:
-    """Compile umap's numba kernels by fitting a tiny UMAP (60 random points).
+    """Compile umap's numba kernels by fitting two tiny UMAPs.
+
+    One exact fit (60 points: small inputs use exact neighbours) and one with the approximate
+    nearest-neighbour search (pynndescent) that UMAP switches to above 4,096 points, so both
+    code paths are compiled before a user's first map.
 
     Args:
         background: Run in a daemon thread and return it; False runs it now.
@@ -121,6 +127,8 @@ def warm_up(background: bool = True) -> threading.Thread | None:
         try:
             rng = np.random.default_rng(0)
             _fit_umap(rng.normal(size=(60, 8)).astype(np.float32), 2, 0, 10, 0.1)
+            _fit_umap(rng.normal(size=(300, 8)).astype(np.float32), 2, 0, 10, 0.1,
+                      approximate=True)
             logger.info("UMAP warm-up done")
         except Exception:  # a failed warm-up only means the first real fit is slow
             logger.exception("UMAP warm-up failed")

@@ -396,7 +396,10 @@ def neighbours_view(encoder, baseline, queries: textio.Corpus, corpus: textio.Co
         lonely = [qi for qi in range(len(queries)) if (nb.indices[qi] < 0).all()]
         if lonely:
             notes.append(f"{len(lonely)} query(ies) have no corpus text in another language.")
-    if hub.hubs.size:
+    # With a handful of queries a text in two lists looks like a hub; flag only with enough.
+    if len(queries) < neighbours.MIN_QUERIES_FOR_HUBS:
+        hubs = set()
+    if hubs:
         most = int(hub.counts[hub.hubs[0]])
         notes.append(
             f"⚑ {hub.hubs.size} hub(s): corpus texts that appear in unusually many neighbour "

@@ -24,6 +24,9 @@ ORDER_CHOICES = [("clustered", "cluster"), ("grouped by language", "language"),
 KIND_CHOICES = [('"query: " on both sides (symmetric: similarity, clustering)', "query"),
                 ('"passage: " on both sides', "passage")]
 UPLOAD_TYPES = [".txt", ".csv", ".tsv"]
+NB_WIDTHS = {"q#": "4%", "rank": "4%", "cosine": "6%", "margin": "6%", "percentile": "7%",
+             "rescaled": "6%", "langs": "6%", "hub": "5%", "query": "22%", "neighbour": "30%",
+             "c#": "4%"}
 
 # One-click example sets (files in assets/examples).
 EXAMPLES = {
@@ -357,7 +360,9 @@ def build_demo(encoder=None, settings: service.Settings | None = None,
                                            margin, symmetric, progress_adapter(progress))
             table_html = plots.Markup(view.table.head(200).to_html(index=False, escape=True))
             state = remember(state, "2-neighbours", f"Neighbours · {view.summary}", table_html)
-            return view.table, view.summary, _notes_md(view.notes), view.files, state
+            widths = [NB_WIDTHS.get(c, "6%") for c in view.table.columns]
+            table = gr.Dataframe(value=view.table, column_widths=widths or None)
+            return table, view.summary, _notes_md(view.notes), view.files, state
 
         @_guard
         def project_view(texts: str, file: str | None = None, method: str = "umap",
