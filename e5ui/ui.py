@@ -15,7 +15,7 @@ import time
 
 import gradio as gr
 
-from e5ui import assets, plots, projection, service
+from e5ui import assets, models, plots, projection, service
 
 logger = logging.getLogger(__name__)
 
@@ -98,8 +98,17 @@ def _status_md(status: service.ModelStatus) -> str:
     if status.state == "idle":
         return f"**{status.requested}** loads on first use."
     if status.state == "loading":
-        return assets.text("loading.md").format(requested=status.requested,
-                                               seconds=time.time() - status.since)
+        text = assets.text("loading.md").format(requested=status.requested,
+                                                seconds=time.time() - status.since)
+        spec = models.resolve(status.requested)
+        if spec.hub_id:
+            from e5ui.encoder import hub_cache_bytes
+
+            got = hub_cache_bytes(spec.hub_id) / 2**20
+            if got > 1:
+                total = f" of ~{spec.download_mb} MB" if spec.download_mb else ""
+                text += f" Downloaded {got:.0f} MB{total}."
+        return text
     if status.state == "failed" and not status.info:
         return f"**Model {status.requested} failed to load:** {status.error}"
     info = status.info or {}

@@ -186,3 +186,17 @@ def test_no_warning_for_normal_inputs(tiny_encoder):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         tiny_encoder.encode(TEXTS)
+
+
+def test_download_progress_reads_the_hub_cache(tmp_path, monkeypatch):
+    from huggingface_hub import constants
+
+    from e5ui.encoder import hub_cache_bytes
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
+    assert hub_cache_bytes("intfloat/multilingual-e5-large") == 0
+    blobs = tmp_path / "models--intfloat--multilingual-e5-large" / "blobs"
+    blobs.mkdir(parents=True)
+    (blobs / "abc.incomplete").write_bytes(b"x" * 1000)
+    (blobs / "def").write_bytes(b"y" * 24)
+    assert hub_cache_bytes("intfloat/multilingual-e5-large") == 1024
