@@ -277,15 +277,9 @@ def cmd_neighbours(args) -> int:
     c = _embed(enc, corpus, args, args.corpus_kind, "corpus")
     qlang = langid.detect(queries.texts, queries.langs)
     clang = langid.detect(corpus.texts, corpus.langs)
-    opts = dict(cross_lingual=args.cross_lingual, query_langs=qlang, corpus_langs=clang)
-    if args.margin:
-        nb = neighbours.rerank_margin(q, c, k=args.k, **opts)
-        cosines = nb.cosines
-    else:
-        nb = neighbours.topk(q, c, k=args.k, **opts)
-        cosines = nb.scores
-    hub = neighbours.hubness(nb.indices, len(corpus))
-    hubs = set(hub.hubs.tolist()) if len(queries) >= neighbours.MIN_QUERIES_FOR_HUBS else set()
+    found = neighbours.search(q, c, args.k, margin=args.margin, cross_lingual=args.cross_lingual,
+                              query_langs=qlang, corpus_langs=clang)
+    nb, cosines, hub, hubs = found.neighbours, found.cosines, found.hubness, found.hubs
     baseline = similarity.reference_baseline(enc)
     cal = similarity.calibrate(np.nan_to_num(cosines, nan=0.0), baseline)
     rows = []

@@ -450,3 +450,57 @@ def hubness(indices: Any, n_corpus: int) -> Hubness:
     hubs = hubs[np.lexsort((hubs, -counts[hubs]))].astype(np.int64)
     orphans = np.flatnonzero(counts == 0).astype(np.int64)
     return Hubness(counts, skewness, hubs, threshold, orphans)
+
+
+@dataclass(eq=False)
+class Search:
+    """A neighbour search as the app and the CLI show it.
+
+    Attributes:
+        neighbours: top-k per query; ``scores`` are margins with ``margin=True``, else cosines.
+        cosines: raw cosines (n, k), NaN where a slot is empty.
+        hubness: k-occurrence statistics of the corpus.
+        hubs: corpus indices flagged as hubs (none below ``MIN_QUERIES_FOR_HUBS`` queries).
+    """
+
+    neighbours: Neighbours
+    cosines: np.ndarray
+    hubness: Hubness
+    hubs: set[int]
+
+
+def search(
+    queries: Any,
+    corpus: Any,
+    k: int = 5,
+    *,
+    margin: bool = False,
+    cross_lingual: bool = False,
+    query_langs: Sequence[Any] | None = None,
+    corpus_langs: Sequence[Any] | None = None,
+) -> Search:
+    """Top-k neighbours by cosine or margin, with hubness.
+
+    Args:
+        queries: Embeddings (n, d).
+        corpus: Embeddings (m, d).
+        k: Neighbours per query.
+        margin: Re-rank by ratio margin (``rerank_margin``).
+        cross_lingual: Only neighbours in another language than the query's.
+        query_langs: Language code per query.
+        corpus_langs: Language code per corpus text.
+
+    Returns:
+        A Search.
+    """
+    opts = dict(cross_lingual=cross_lingual, query_langs=query_langs, corpus_langs=corpus_langs)
+    if margin:
+        nb = rerank_margin(queries, corpus, k=k, **opts)
+        cosines = nb.cosines
+    else:
+        nb = topk(queries, corpus, k=k, **opts)
+        cosines = nb.scores
+    hub = hubness(nb.indices, as_matrix(corpus, "corpus").shape[0])
+    n_queries = nb.indices.shape[0]
+    hubs = set(hub.hubs.tolist()) if n_queries >= MIN_QUERIES_FOR_HUBS else set()
+    return Search(nb, cosines, hub, hubs)

@@ -360,15 +360,9 @@ def neighbours_view(encoder, baseline, queries: textio.Corpus, corpus: textio.Co
                "corpus")
     qlang = langid.detect(queries.texts, queries.langs)
     clang = langid.detect(corpus.texts, corpus.langs)
-    opts = dict(cross_lingual=cross_lingual, query_langs=qlang, corpus_langs=clang)
-    if margin:
-        nb = neighbours.rerank_margin(q.embeddings, c.embeddings, k=k, **opts)
-        cos = nb.cosines
-    else:
-        nb = neighbours.topk(q.embeddings, c.embeddings, k=k, **opts)
-        cos = nb.scores
-    hub = neighbours.hubness(nb.indices, len(corpus))
-    hubs = set(hub.hubs.tolist())
+    found = neighbours.search(q.embeddings, c.embeddings, k, margin=margin,
+                              cross_lingual=cross_lingual, query_langs=qlang, corpus_langs=clang)
+    nb, cos, hub, hubs = found.neighbours, found.cosines, found.hubness, found.hubs
     cal = similarity.calibrate(np.nan_to_num(cos, nan=0.0), baseline)
     rows = []
     for qi in range(len(queries)):
@@ -396,9 +390,6 @@ def neighbours_view(encoder, baseline, queries: textio.Corpus, corpus: textio.Co
         lonely = [qi for qi in range(len(queries)) if (nb.indices[qi] < 0).all()]
         if lonely:
             notes.append(f"{len(lonely)} query(ies) have no corpus text in another language.")
-    # With a handful of queries a text in two lists looks like a hub; flag only with enough.
-    if len(queries) < neighbours.MIN_QUERIES_FOR_HUBS:
-        hubs = set()
     if hubs:
         most = int(hub.counts[hub.hubs[0]])
         notes.append(

@@ -53,6 +53,13 @@ def _example_copy(name: str) -> str:
     return str(dst)
 
 
+def _text_input(label: str, lines: int, **kwargs) -> tuple[gr.Textbox, gr.File]:
+    """A text box (one text per line) with an upload slot under it."""
+    box = gr.Textbox(lines=lines, label=label, **kwargs)
+    upload = gr.File(label="…or upload .txt / .csv / .tsv", file_types=UPLOAD_TYPES, height=90)
+    return box, upload
+
+
 def _lines(name: str) -> str:
     return assets.path("examples", *name.split("/")).read_text(encoding="utf-8").strip()
 
@@ -184,10 +191,9 @@ def build_demo(encoder=None, settings: service.Settings | None = None,
                 gr.Markdown(assets.text("view_similarity.md"))
                 with gr.Row():
                     with gr.Column(scale=2):
-                        sim_texts = gr.Textbox(lines=8, label="Texts (one per line)",
-                                               placeholder="The cat sleeps.\nDie Katze schläft.")
-                        sim_file = gr.File(label="…or upload", file_types=UPLOAD_TYPES,
-                                           height=90)
+                        sim_texts, sim_file = _text_input(
+                            "Texts (one per line)", 8,
+                            placeholder="The cat sleeps.\nDie Katze schläft.")
                     with gr.Column(scale=1):
                         sim_order = gr.Radio(ORDER_CHOICES, value="cluster", label="Order")
                         sim_kind = gr.Radio(KIND_CHOICES, value="query", label="Prefix")
@@ -212,13 +218,9 @@ def build_demo(encoder=None, settings: service.Settings | None = None,
                 gr.Markdown(assets.text("view_neighbours.md"))
                 with gr.Row():
                     with gr.Column():
-                        nb_queries = gr.Textbox(lines=6, label="Queries (one per line)")
-                        nb_qfile = gr.File(label="…or upload", file_types=UPLOAD_TYPES,
-                                           height=90)
+                        nb_queries, nb_qfile = _text_input("Queries (one per line)", 6)
                     with gr.Column():
-                        nb_corpus = gr.Textbox(lines=6, label="Corpus (one per line)")
-                        nb_cfile = gr.File(label="…or upload", file_types=UPLOAD_TYPES,
-                                           height=90)
+                        nb_corpus, nb_cfile = _text_input("Corpus (one per line)", 6)
                     with gr.Column(scale=0, min_width=240):
                         nb_k = gr.Slider(1, 20, value=3, step=1, label="k")
                         nb_cross = gr.Checkbox(False, label="Cross-lingual only")
@@ -243,9 +245,7 @@ def build_demo(encoder=None, settings: service.Settings | None = None,
                 map_state = gr.State(None)
                 with gr.Row():
                     with gr.Column(scale=2):
-                        map_texts = gr.Textbox(lines=6, label="Texts (one per line)")
-                        map_file = gr.File(label="…or upload", file_types=UPLOAD_TYPES,
-                                           height=90)
+                        map_texts, map_file = _text_input("Texts (one per line)", 6)
                     with gr.Column(scale=1):
                         map_method = gr.Radio([("UMAP", "umap"), ("PCA", "pca")],
                                               value="umap", label="Method")
@@ -271,13 +271,9 @@ def build_demo(encoder=None, settings: service.Settings | None = None,
                 gr.Markdown(assets.text("view_bitext.md"))
                 with gr.Row():
                     with gr.Column():
-                        bt_source = gr.Textbox(lines=8, label="Source sentences (one per line)")
-                        bt_sfile = gr.File(label="…or upload", file_types=UPLOAD_TYPES,
-                                           height=90)
+                        bt_source, bt_sfile = _text_input("Source sentences (one per line)", 8)
                     with gr.Column():
-                        bt_target = gr.Textbox(lines=8, label="Target sentences (one per line)")
-                        bt_tfile = gr.File(label="…or upload", file_types=UPLOAD_TYPES,
-                                           height=90)
+                        bt_target, bt_tfile = _text_input("Target sentences (one per line)", 8)
                     with gr.Column(scale=0, min_width=260):
                         bt_method = gr.Radio([("margin", "margin"), ("cosine", "cosine")],
                                              value="margin", label="Score")
@@ -315,9 +311,7 @@ def build_demo(encoder=None, settings: service.Settings | None = None,
                                     elem_classes=["explain"])
                 with gr.Row():
                     with gr.Column(scale=2):
-                        ex_texts = gr.Textbox(lines=5, label="Your texts (one per line)")
-                        ex_file = gr.File(label="…or upload", file_types=UPLOAD_TYPES,
-                                          height=90)
+                        ex_texts, ex_file = _text_input("Your texts (one per line)", 5)
                     with gr.Column(scale=1):
                         ex_run = gr.Button("Show", variant="primary", elem_id="ex-run")
                         gr.Markdown("**Examples:**", elem_classes=["examples-label"])
