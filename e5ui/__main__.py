@@ -404,10 +404,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     if not getattr(args, "verbose", False):
         try:
+            from huggingface_hub.utils import enable_progress_bars
             from transformers.utils import logging as hf_logging
 
-            hf_logging.disable_progress_bar()  # the weights-loading bar, not download bars
+            hf_logging.disable_progress_bar()  # the weights-loading bar ...
             hf_logging.set_verbosity_error()
+            if not getattr(args, "quiet", False):
+                enable_progress_bars()  # ... but model downloads keep theirs, on stderr
         except ImportError:  # pragma: no cover
             pass
     try:
