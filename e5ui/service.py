@@ -29,6 +29,8 @@ MAX_TEXTS = 5000  # similarity / map / explain views
 MAX_BITEXT = 20000  # sentences per side
 MAX_MATRIX_CSV = 2000  # 2000 x 2000 cells is ~40 MB of CSV; beyond that offer the .npy
 MAX_CHARS = 20000  # one text; longer inputs are almost certainly a paste mistake
+NEIGHBOUR_COLUMNS = ["q#", "rank", "cosine", "margin", "percentile", "rescaled", "langs", "hub",
+                     "query", "neighbour", "c#"]
 MODEL_CHOICES = ["small", "base", "large", "large-instruct", "bundled"]
 
 
@@ -373,7 +375,7 @@ def neighbours_view(encoder, baseline, queries: textio.Corpus, corpus: textio.Co
             rows.append({
                 "q#": queries.rows[qi] + 1, "rank": rank + 1,
                 "cosine": round(float(cos[qi, rank]), 4),
-                "margin": round(float(nb.scores[qi, rank]), 4) if margin else None,
+                "margin": f"{nb.scores[qi, rank]:.4f}" if margin else "–",
                 "percentile": fmt_pct(cal.percentile[qi, rank]),
                 "rescaled": round(float(cal.rescaled[qi, rank]), 3),
                 "langs": f"{qlang[qi]} → {clang[ci]}",
@@ -381,9 +383,7 @@ def neighbours_view(encoder, baseline, queries: textio.Corpus, corpus: textio.Co
                 "query": queries.texts[qi], "neighbour": corpus.texts[ci],
                 "c#": corpus.rows[ci] + 1,
             })
-    table = pd.DataFrame(rows)
-    if not margin and not table.empty:
-        table = table.drop(columns=["margin"])
+    table = pd.DataFrame(rows, columns=NEIGHBOUR_COLUMNS)
     notes = notes_for(queries, q, encoder.max_length, "Queries") + notes_for(
         corpus, c, encoder.max_length, "Corpus")
     if cross_lingual:

@@ -24,9 +24,8 @@ ORDER_CHOICES = [("clustered", "cluster"), ("grouped by language", "language"),
 KIND_CHOICES = [('"query: " on both sides (symmetric: similarity, clustering)', "query"),
                 ('"passage: " on both sides', "passage")]
 UPLOAD_TYPES = [".txt", ".csv", ".tsv"]
-NB_WIDTHS = {"q#": "4%", "rank": "4%", "cosine": "6%", "margin": "6%", "percentile": "7%",
-             "rescaled": "6%", "langs": "6%", "hub": "5%", "query": "22%", "neighbour": "30%",
-             "c#": "4%"}
+# Columns of the neighbours table (service.NEIGHBOUR_COLUMNS): the texts last and widest.
+NB_WIDTHS = ["4%", "4%", "6%", "6%", "7%", "6%", "6%", "5%", "22%", "30%", "4%"]
 
 # One-click example sets (files in assets/examples).
 EXAMPLES = {
@@ -235,7 +234,7 @@ def build_demo(encoder=None, settings: service.Settings | None = None,
                                             elem_classes=["example"])
                 nb_summary = gr.Markdown()
                 nb_table = gr.Dataframe(label="Neighbours", wrap=True, max_height=600,
-                                        elem_id="nb-table")  # widths set per result
+                                        elem_id="nb-table", column_widths=NB_WIDTHS)
                 nb_notes = gr.Markdown(elem_classes=["notes"])
                 nb_files = gr.File(label="Downloads", file_count="multiple")
 
@@ -363,9 +362,7 @@ def build_demo(encoder=None, settings: service.Settings | None = None,
                                            margin, symmetric, progress_adapter(progress))
             table_html = plots.Markup(view.table.head(200).to_html(index=False, escape=True))
             state = remember(state, "2-neighbours", f"Neighbours · {view.summary}", table_html)
-            widths = [NB_WIDTHS.get(c, "6%") for c in view.table.columns]
-            table = gr.Dataframe(value=view.table, column_widths=widths or None)
-            return table, view.summary, _notes_md(view.notes), view.files, state
+            return view.table, view.summary, _notes_md(view.notes), view.files, state
 
         @_guard
         def project_view(texts: str, file: str | None = None, method: str = "umap",
