@@ -153,11 +153,8 @@ def _encoder(args):
 
 def _report_truncation(corpus, result, max_tokens: int) -> None:
     for t in result.truncated[:20]:
-        print(
-            f"e5ui: warning: {corpus.source} line {corpus.rows[t.index] + 1}: {t.tokens} tokens, "
-            f"truncated to {max_tokens}",
-            file=sys.stderr,
-        )
+        print(f"e5ui: warning: {corpus.source} {corpus.where(t.index)}: {t.tokens} tokens, "
+              f"truncated to {max_tokens}", file=sys.stderr)
     if len(result.truncated) > 20:
         print(f"e5ui: warning: ... {len(result.truncated) - 20} more truncated inputs",
               file=sys.stderr)
@@ -221,12 +218,6 @@ def _check_out(path: str | None, allowed: tuple[str, ...]) -> Path | None:
     return out
 
 
-def _labels(corpus) -> list[str]:
-    if corpus.ids:
-        return [i or str(r + 1) for i, r in zip(corpus.ids, corpus.rows)]
-    return [str(r + 1) for r in corpus.rows]
-
-
 def _short(text: str, width: int = 60) -> str:
     text = " ".join(text.split())
     return text if len(text) <= width else text[: width - 1] + "…"
@@ -242,7 +233,8 @@ def cmd_similarity(args) -> int:
     langs = langid.detect(corpus.texts, corpus.langs) if args.order == "language" else None
     order = similarity.heatmap_order(emb, args.order, langs)
     sim = similarity.cosine_matrix(emb[order])
-    labels = [_labels(corpus)[i] for i in order]
+    names = corpus.names()
+    labels = [names[i] for i in order]
     n = len(order)
     if out is not None:
         textio.write_matrix(out, sim, labels)

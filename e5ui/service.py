@@ -198,16 +198,11 @@ def read_input(text: str | None, file: str | None, what: str, limit: int = MAX_T
     return corpus
 
 
-def _where(corpus: textio.Corpus, index: int) -> str:
-    unit = "row" if corpus.source.lower().endswith((".csv", ".tsv")) else "line"
-    return f"{unit} {corpus.rows[index] + 1}"
-
-
 def notes_for(corpus: textio.Corpus, result: Any, max_tokens: int, what: str) -> list[str]:
     """User-facing notes: skipped blank lines and truncated inputs of one input."""
     notes = list(corpus.notes())
     if result is not None and result.truncated:
-        listed = ", ".join(f"{_where(corpus, t.index)} ({t.tokens} tokens)"
+        listed = ", ".join(f"{corpus.where(t.index)} ({t.tokens} tokens)"
                            for t in result.truncated[:8])
         more = "" if len(result.truncated) <= 8 else f" and {len(result.truncated) - 8} more"
         notes.append(f"{what}: {len(result.truncated)} text(s) longer than {max_tokens} tokens "
@@ -217,13 +212,8 @@ def notes_for(corpus: textio.Corpus, result: Any, max_tokens: int, what: str) ->
 
 
 def labels_for(corpus: textio.Corpus, langs: list[str]) -> list[str]:
-    """Short tick labels: "id · lang", "label · lang" or "line · lang"."""
-    out = []
-    for i in range(len(corpus)):
-        name = (corpus.ids[i] if corpus.ids and corpus.ids[i] else
-                corpus.labels[i] if corpus.labels and corpus.labels[i] else
-                str(corpus.rows[i] + 1))
-        out.append(f"{name} · {langs[i]}")
+    """Short tick labels: "name · lang" (name = id, label or row number)."""
+    out = [f"{name} · {lang}" for name, lang in zip(corpus.names(), langs)]
     # Plotly merges equal category labels; keep them unique.
     seen: dict[str, int] = {}
     for i, label in enumerate(out):

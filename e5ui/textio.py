@@ -45,18 +45,36 @@ class Corpus:
     rows: list[int] = field(default_factory=list)
     skipped: list[int] = field(default_factory=list)
     source: str = "<input>"
+    table: bool = False
 
     def __len__(self) -> int:
         return len(self.texts)
+
+    @property
+    def unit(self) -> str:
+        """What a row number counts: "row" (data rows of a table) or "line"."""
+        return "row" if self.table else "line"
+
+    def where(self, index: int) -> str:
+        """Where text ``index`` came from, for messages: "line 7" / "row 3" (1-based)."""
+        return f"{self.unit} {self.rows[index] + 1}"
+
+    def names(self) -> list[str]:
+        """A short name per text: its ``id``, else its ``label``, else its 1-based row."""
+        return [
+            (self.ids[i] if self.ids and self.ids[i] else
+             self.labels[i] if self.labels and self.labels[i] else str(self.rows[i] + 1))
+            for i in range(len(self.texts))
+        ]
 
     def notes(self) -> list[str]:
         """Returns user-facing remarks about what was read (blank rows skipped, ...)."""
         if not self.skipped:
             return []
-        unit = "line" if self.source.endswith(".txt") or self.source == "<input>" else "row"
         shown = ", ".join(str(r + 1) for r in self.skipped[:10])
         more = "" if len(self.skipped) <= 10 else f" and {len(self.skipped) - 10} more"
-        return [f"{self.source}: skipped {len(self.skipped)} blank {unit}(s): {shown}{more}"]
+        return [f"{self.source}: skipped {len(self.skipped)} blank {self.unit}(s): "
+                f"{shown}{more}"]
 
 
 def _decode(data: bytes, source: str) -> str:
@@ -156,6 +174,7 @@ def parse_table(text: str, delimiter: str, source: str = "<input>") -> Corpus:
         rows=rows,
         skipped=skipped,
         source=source,
+        table=True,
     )
 
 

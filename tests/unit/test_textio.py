@@ -16,6 +16,7 @@ def test_txt_lines_with_bom_and_blank_lines(tmp_path):
     assert c.rows == [0, 2, 3]
     assert c.skipped == [1]
     assert "skipped 1 blank line" in c.notes()[0]
+    assert c.where(1) == "line 3" and c.names() == ["1", "3", "4"]
 
 
 def test_csv_with_optional_columns(tmp_path):
@@ -25,6 +26,8 @@ def test_csv_with_optional_columns(tmp_path):
     assert c.texts == ["Hello, world", "Hallo"]
     assert c.langs == ["en", "de"] and c.labels == ["greet", "greet"] and c.ids == ["1", "3"]
     assert c.rows == [0, 2] and c.skipped == [1]
+    assert c.where(1) == "row 3" and "skipped 1 blank row" in c.notes()[0]
+    assert c.names() == ["1", "3"]  # the id column wins over labels and row numbers
 
 
 def test_tsv_and_multiline_quoted_cell(tmp_path):
