@@ -241,18 +241,14 @@ def cmd_similarity(args) -> int:
         print(f"e5ui: wrote {out} ({n} x {n}, {args.order} order)", file=sys.stderr)
     baseline = similarity.reference_baseline(enc)
     if n > 1:
-        iu = np.triu_indices(n, k=1)
-        pairs = sim[iu]
-        top = np.argsort(-pairs, kind="stable")[: min(10, pairs.size)]
-        cal = similarity.calibrate(pairs[top], baseline)
+        top_i, top_j, top_cos = similarity.top_pairs(sim, 10)
+        cal = similarity.calibrate(top_cos, baseline)
         print(f"{n} texts; unrelated-pair baseline of {enc.model_id}: median "
               f"{baseline.median:.3f} (5-95%: {baseline.p5:.3f}-{baseline.p95:.3f})")
         print("most similar pairs:  cosine  percentile  rescaled")
-        for rank, t in enumerate(top):
-            i, j = order[iu[0][t]], order[iu[1][t]]
-            print(f"  {labels[iu[0][t]]:>4} ~ {labels[iu[1][t]]:<4} {pairs[t]:.4f}  "
-                  f"{cal.percentile[rank]:10.1%}  {cal.rescaled[rank]:8.3f}  "
-                  f"{_short(corpus.texts[i], 30)} | {_short(corpus.texts[j], 30)}")
+        for i, j, c, p, r in zip(top_i, top_j, top_cos, cal.percentile, cal.rescaled):
+            print(f"  {labels[i]:>4} ~ {labels[j]:<4} {c:.4f}  {p:10.1%}  {r:8.3f}  "
+                  f"{_short(corpus.texts[order[i]], 30)} | {_short(corpus.texts[order[j]], 30)}")
     return 0
 
 

@@ -277,17 +277,16 @@ def similarity_view(encoder, baseline, corpus: textio.Corpus, order: str = "clus
     notes = notes_for(corpus, result, encoder.max_length, "Input")
     out = export_dir()
     files = [str(textio.write_npy(out / "embeddings.npy", emb))]
+    sim_full = similarity.cosine_matrix(emb)
     if n > similarity.AGGREGATE_ABOVE:
         view = similarity.aggregate(emb)
         figure = plots.cluster_heatmap(view, corpus.texts,
                                        title=f"{n} texts in {view.k} clusters: mean cosine")
         notes.append(f"{n} texts are too many for a readable cell-per-pair heatmap; showing "
                      f"{view.k} clusters (mean cosine between their members).")
-        sim_full = similarity.cosine_matrix(emb)
         order_idx = np.arange(n)
     else:
         order_idx = similarity.heatmap_order(emb, order, langs)
-        sim_full = similarity.cosine_matrix(emb)
         sim = sim_full[np.ix_(order_idx, order_idx)]
         cal = similarity.calibrate(sim, baseline)
         figure = plots.similarity_heatmap(
@@ -303,17 +302,11 @@ def similarity_view(encoder, baseline, corpus: textio.Corpus, order: str = "clus
                      "(.npy) are included, and `python -m e5ui similarity FILE --out m.csv` "
                      "writes it.")
     files.append(_figure_file(out / "heatmap.html", figure, "e5ui similarity heatmap"))
-    rows = []
-    if n > 1:
-        iu = np.triu_indices(n, k=1)
-        pair_sims = sim_full[iu]
-        top = np.argsort(-pair_sims, kind="stable")[:15]
-        cal = similarity.calibrate(pair_sims[top], baseline)
-        for r, t in enumerate(top):
-            i, j = iu[0][t], iu[1][t]
-            rows.append([labels[i], labels[j], round(float(pair_sims[t]), 4),
-                         fmt_pct(cal.percentile[r]), round(float(cal.rescaled[r]), 3),
-                         corpus.texts[i], corpus.texts[j]])
+    top_i, top_j, top_cos = similarity.top_pairs(sim_full, 15)
+    cal = similarity.calibrate(top_cos, baseline)
+    rows = [[labels[i], labels[j], round(float(c), 4), fmt_pct(p), round(float(r), 3),
+             corpus.texts[i], corpus.texts[j]]
+            for i, j, c, p, r in zip(top_i, top_j, top_cos, cal.percentile, cal.rescaled)]
     table = pd.DataFrame(rows, columns=["text A", "text B", "cosine", "percentile",
                                         "rescaled", "A", "B"])
     summary = ""

@@ -257,6 +257,25 @@ def aggregate(
     return ClusterView(labels, sizes, mean_sim, members, order)
 
 
+def top_pairs(sim: Any, limit: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The most similar distinct pairs of a square similarity matrix.
+
+    Args:
+        sim: Square matrix (n, n), e.g. from ``cosine_matrix``.
+        limit: How many pairs at most.
+
+    Returns:
+        ``(i, j, values)`` with i < j, best first; equal values keep row-major order.
+    """
+    arr = np.asarray(sim)
+    if arr.ndim != 2 or arr.shape[0] != arr.shape[1]:
+        raise ValueError(f"sim must be a square matrix, got shape {arr.shape}")
+    rows, cols = np.triu_indices(arr.shape[0], k=1)
+    values = arr[rows, cols]
+    best = np.argsort(-values, kind="stable")[: max(0, int(limit))]
+    return rows[best], cols[best], values[best]
+
+
 # --- calibration ---------------------------------------------------------------------------
 # E5 was trained with InfoNCE at temperature 0.01, which compresses cosines into roughly
 # 0.7-1.0: unrelated texts already score ~0.75. A raw score only means something relative to

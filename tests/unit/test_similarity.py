@@ -26,6 +26,7 @@ from e5ui.similarity import (
     heatmap_order,
     percentile,
     rescale,
+    top_pairs,
 )
 
 
@@ -274,3 +275,20 @@ def test_calibrate_hand_computed():
     np.testing.assert_allclose(cal.raw, [0.8, 0.69])
     np.testing.assert_allclose(cal.percentile, [0.75, 0.0])
     np.testing.assert_allclose(cal.rescaled, [0.025 / 0.225, -0.085 / 0.225], atol=1e-6)
+
+
+# --- top_pairs ---------------------------------------------------------------------------------
+def test_top_pairs_against_a_loop():
+    sim = cosine_similarity(_rand(9, seed=4)).astype(np.float32)
+    sim[1, 5] = sim[5, 1] = sim[2, 3] = sim[3, 2] = 0.99  # a tie: (1, 5) comes first
+    loop = sorted((-float(sim[i, j]), i, j) for i in range(9) for j in range(i + 1, 9))
+    i, j, v = top_pairs(sim, 6)
+    assert list(zip(i.tolist(), j.tolist())) == [(a, b) for _, a, b in loop[:6]]
+    np.testing.assert_allclose(v, [-x for x, _, _ in loop[:6]])
+
+
+def test_top_pairs_corner_cases():
+    assert [x.size for x in top_pairs(np.ones((1, 1)), 5)] == [0, 0, 0]
+    assert top_pairs(np.eye(3), 100)[0].size == 3
+    with pytest.raises(ValueError, match="square"):
+        top_pairs(np.ones((2, 3)), 1)
