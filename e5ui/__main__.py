@@ -8,8 +8,6 @@ import sys
 import warnings
 from pathlib import Path
 
-import numpy as np
-
 from e5ui import models
 
 logger = logging.getLogger("e5ui")
@@ -265,23 +263,17 @@ def cmd_neighbours(args) -> int:
     c = _embed(enc, corpus, args, args.corpus_kind, "corpus")
     qlang = langid.detect(queries.texts, queries.langs)
     clang = langid.detect(corpus.texts, corpus.langs)
-    found = neighbours.search(q, c, args.k, margin=args.margin, cross_lingual=args.cross_lingual,
-                              query_langs=qlang, corpus_langs=clang)
-    nb, cosines, hub, hubs = found.neighbours, found.cosines, found.hubness, found.hubs
     baseline = similarity.reference_baseline(enc)
-    cal = similarity.calibrate(np.nan_to_num(cosines, nan=0.0), baseline)
-    rows = []
-    for qi in range(len(queries)):
-        for rank in range(nb.indices.shape[1]):
-            ci = int(nb.indices[qi, rank])
-            if ci < 0:
-                continue
-            rows.append([
-                queries.rows[qi], rank + 1, corpus.rows[ci], f"{nb.scores[qi, rank]:.6f}",
-                f"{cosines[qi, rank]:.6f}", f"{cal.percentile[qi, rank]:.4f}",
-                f"{cal.rescaled[qi, rank]:.4f}", qlang[qi], clang[ci],
-                "hub" if ci in hubs else "", queries.texts[qi], corpus.texts[ci],
-            ])
+    found = neighbours.search(q, c, args.k, margin=args.margin, cross_lingual=args.cross_lingual,
+                              query_langs=qlang, corpus_langs=clang, baseline=baseline)
+    nb, cal = found.neighbours, found.calibrated
+    rows = [
+        [queries.rows[qi], rank + 1, corpus.rows[ci], f"{nb.scores[qi, rank]:.6f}",
+         f"{found.cosines[qi, rank]:.6f}", f"{cal.percentile[qi, rank]:.4f}",
+         f"{cal.rescaled[qi, rank]:.4f}", qlang[qi], clang[ci],
+         "hub" if ci in found.hubs else "", queries.texts[qi], corpus.texts[ci]]
+        for qi, rank, ci in found.entries()
+    ]
     header = ["query_index", "rank", "corpus_index", "score", "cosine", "percentile",
               "rescaled", "query_lang", "corpus_lang", "hub", "query", "text"]
     if out is not None:
@@ -291,9 +283,9 @@ def cmd_neighbours(args) -> int:
         for r in rows:
             print(f"{r[0] + 1:>4} #{r[1]} -> {r[2] + 1:<5} {r[4]}  pct {float(r[5]):6.1%}  "
                   f"{r[7]}->{r[8]} {r[9]:3} {_short(r[11])}")
-    if hubs:
-        print(f"e5ui: note: {len(hubs)} hub(s) appear in many neighbour lists "
-              f"(skewness {hub.skewness:.2f}); --margin demotes them", file=sys.stderr)
+    if found.hubs:
+        print(f"e5ui: note: {len(found.hubs)} hub(s) appear in many neighbour lists "
+              f"(skewness {found.hubness.skewness:.2f}); --margin demotes them", file=sys.stderr)
     return 0
 
 

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from scipy.stats import skew
 
-from e5ui.similarity import as_matrix, normalize_rows
+from e5ui.similarity import Baseline, Calibrated, as_matrix, calibrate, normalize_rows
 
 logger = logging.getLogger(__name__)
 
@@ -218,6 +218,26 @@ def _topk_unit(
     return Neighbours(indices, scores)
 
 
+def _prepare(
+    queries: Any,
+    corpus: Any,
+    exclude_self: bool | Any,
+    cross_lingual: bool,
+    query_langs: Sequence[Any] | None,
+    corpus_langs: Sequence[Any] | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, tuple[np.ndarray, np.ndarray] | None]:
+    """Normalised queries and corpus (one copy when they are the same array), the corpus
+    index each query must skip, and language codes for the cross-lingual filter."""
+    qn = normalize_rows(as_matrix(queries, "queries"))
+    cn = qn if corpus is queries else normalize_rows(as_matrix(corpus, "corpus"))
+    n, m = qn.shape[0], cn.shape[0]
+    if n and m and qn.shape[1] != cn.shape[1]:
+        raise ValueError(f"dimension mismatch: queries {qn.shape[1]}, corpus {cn.shape[1]}")
+    own = _self_index(exclude_self, n, m)
+    codes = _lang_codes(query_langs, corpus_langs, n, m) if cross_lingual else None
+    return qn, cn, own, codes
+
+
 def topk(
     queries: Any,
     corpus: Any,
@@ -253,14 +273,9 @@ def topk(
     """
     if k < 1:
         raise ValueError("k must be at least 1")
-    qn = normalize_rows(as_matrix(queries, "queries"))
-    cn = qn if corpus is queries else normalize_rows(as_matrix(corpus, "corpus"))
-    n, m = qn.shape[0], cn.shape[0]
-    if n and m and qn.shape[1] != cn.shape[1]:
-        raise ValueError(f"dimension mismatch: queries {qn.shape[1]}, corpus {cn.shape[1]}")
-    own = _self_index(exclude_self, n, m)
-    codes = _lang_codes(query_langs, corpus_langs, n, m) if cross_lingual else None
-    return _topk_unit(qn, cn, min(k, m), own, codes, chunk_bytes)
+    qn, cn, own, codes = _prepare(queries, corpus, exclude_self, cross_lingual, query_langs,
+                                  corpus_langs)
+    return _topk_unit(qn, cn, min(k, cn.shape[0]), own, codes, chunk_bytes)
 
 
 def knn_mean(
@@ -357,13 +372,9 @@ def rerank_margin(
     pool_size = max(2 * k, 16) if candidates is None else candidates
     if pool_size < k:
         raise ValueError("candidates must be at least k")
-    qn = normalize_rows(as_matrix(queries, "queries"))
-    cn = qn if corpus is queries else normalize_rows(as_matrix(corpus, "corpus"))
+    qn, cn, own, codes = _prepare(queries, corpus, bool(exclude_self), cross_lingual,
+                                  query_langs, corpus_langs)
     n, m = qn.shape[0], cn.shape[0]
-    if n and m and qn.shape[1] != cn.shape[1]:
-        raise ValueError(f"dimension mismatch: queries {qn.shape[1]}, corpus {cn.shape[1]}")
-    own = _self_index(bool(exclude_self), n, m)
-    codes = _lang_codes(query_langs, corpus_langs, n, m) if cross_lingual else None
     kk = min(k, m)
 
     pool = _topk_unit(qn, cn, min(max(pool_size, margin_k), m), own, codes, chunk_bytes)
@@ -461,12 +472,21 @@ class Search:
         cosines: raw cosines (n, k), NaN where a slot is empty.
         hubness: k-occurrence statistics of the corpus.
         hubs: corpus indices flagged as hubs (none below ``MIN_QUERIES_FOR_HUBS`` queries).
+        calibrated: the cosines against a model's baseline (when one was given).
     """
 
     neighbours: Neighbours
     cosines: np.ndarray
     hubness: Hubness
     hubs: set[int]
+    calibrated: Calibrated | None = None
+
+    def entries(self) -> Iterator[tuple[int, int, int]]:
+        """Yields ``(query, rank, corpus)`` for every filled slot, rank 0 first."""
+        for qi, row in enumerate(self.neighbours.indices):
+            for rank, ci in enumerate(row.tolist()):
+                if ci >= 0:
+                    yield qi, rank, ci
 
 
 def search(
@@ -478,8 +498,9 @@ def search(
     cross_lingual: bool = False,
     query_langs: Sequence[Any] | None = None,
     corpus_langs: Sequence[Any] | None = None,
+    baseline: Baseline | None = None,
 ) -> Search:
-    """Top-k neighbours by cosine or margin, with hubness.
+    """Top-k neighbours by cosine or margin, with hubness and calibrated scores.
 
     Args:
         queries: Embeddings (n, d).
@@ -489,6 +510,7 @@ def search(
         cross_lingual: Only neighbours in another language than the query's.
         query_langs: Language code per query.
         corpus_langs: Language code per corpus text.
+        baseline: The model's unrelated-pair baseline; when given, the cosines are calibrated.
 
     Returns:
         A Search.
@@ -500,7 +522,10 @@ def search(
     else:
         nb = topk(queries, corpus, k=k, **opts)
         cosines = nb.scores
-    hub = hubness(nb.indices, as_matrix(corpus, "corpus").shape[0])
+    hub = hubness(nb.indices, len(corpus))
     n_queries = nb.indices.shape[0]
     hubs = set(hub.hubs.tolist()) if n_queries >= MIN_QUERIES_FOR_HUBS else set()
-    return Search(nb, cosines, hub, hubs)
+    calibrated = None
+    if baseline is not None:
+        calibrated = calibrate(np.nan_to_num(cosines, nan=0.0), baseline)
+    return Search(nb, cosines, hub, hubs, calibrated)

@@ -346,26 +346,24 @@ def neighbours_view(encoder, baseline, queries: textio.Corpus, corpus: textio.Co
     qlang = langid.detect(queries.texts, queries.langs)
     clang = langid.detect(corpus.texts, corpus.langs)
     found = neighbours.search(q.embeddings, c.embeddings, k, margin=margin,
-                              cross_lingual=cross_lingual, query_langs=qlang, corpus_langs=clang)
-    nb, cos, hub, hubs = found.neighbours, found.cosines, found.hubness, found.hubs
-    cal = similarity.calibrate(np.nan_to_num(cos, nan=0.0), baseline)
-    rows = []
-    for qi in range(len(queries)):
-        for rank in range(nb.indices.shape[1]):
-            ci = int(nb.indices[qi, rank])
-            if ci < 0:
-                continue
-            rows.append({
-                "q#": queries.rows[qi] + 1, "rank": rank + 1,
-                "cosine": round(float(cos[qi, rank]), 4),
-                "margin": f"{nb.scores[qi, rank]:.4f}" if margin else "–",
-                "percentile": fmt_pct(cal.percentile[qi, rank]),
-                "rescaled": round(float(cal.rescaled[qi, rank]), 3),
-                "langs": f"{qlang[qi]} → {clang[ci]}",
-                "hub": "⚑ hub" if ci in hubs else "",
-                "query": queries.texts[qi], "neighbour": corpus.texts[ci],
-                "c#": corpus.rows[ci] + 1,
-            })
+                              cross_lingual=cross_lingual, query_langs=qlang, corpus_langs=clang,
+                              baseline=baseline)
+    nb, cos, hub, hubs, cal = (found.neighbours, found.cosines, found.hubness, found.hubs,
+                               found.calibrated)
+    rows = [
+        {
+            "q#": queries.rows[qi] + 1, "rank": rank + 1,
+            "cosine": round(float(cos[qi, rank]), 4),
+            "margin": f"{nb.scores[qi, rank]:.4f}" if margin else "–",
+            "percentile": fmt_pct(cal.percentile[qi, rank]),
+            "rescaled": round(float(cal.rescaled[qi, rank]), 3),
+            "langs": f"{qlang[qi]} → {clang[ci]}",
+            "hub": "⚑ hub" if ci in hubs else "",
+            "query": queries.texts[qi], "neighbour": corpus.texts[ci],
+            "c#": corpus.rows[ci] + 1,
+        }
+        for qi, rank, ci in found.entries()
+    ]
     table = pd.DataFrame(rows, columns=NEIGHBOUR_COLUMNS)
     notes = notes_for(queries, q, encoder.max_length, "Queries") + notes_for(
         corpus, c, encoder.max_length, "Corpus")

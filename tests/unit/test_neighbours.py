@@ -323,3 +323,27 @@ def test_hubness_bad_input():
         hubness([[0, 5]], 5)
     empty = hubness(np.zeros((0, 3), dtype=np.int64), 0)
     assert empty.counts.size == 0 and np.isnan(empty.skewness)
+
+
+# --- search (what the app and CLI call) --------------------------------------------------------
+def test_search_entries_skip_empty_slots_and_calibrate():
+    from scipy.stats import percentileofscore
+
+    from e5ui.neighbours import search
+    from e5ui.similarity import Baseline
+
+    q, c = _rand(3, seed=11), _rand(4, seed=12)
+    qlang, clang = ["en", "de", "en"], ["en", "en", "en", "de"]
+    found = search(q, c, 3, cross_lingual=True, query_langs=qlang, corpus_langs=clang,
+                   baseline=Baseline("t", np.linspace(-0.5, 0.5, 101, dtype=np.float32)))
+    got = list(found.entries())
+    # English queries may only see the one German text; the German query the three English.
+    assert [(qi, ci) for qi, _, ci in got if qi != 1] == [(0, 3), (2, 3)]
+    assert sorted(ci for qi, _, ci in got if qi == 1) == [0, 1, 2]
+    sims = cosine_similarity(q, c)
+    for qi, rank, ci in got:
+        assert found.cosines[qi, rank] == pytest.approx(sims[qi, ci], abs=1e-5)
+        ref = percentileofscore(np.linspace(-0.5, 0.5, 101, dtype=np.float32),
+                                np.float32(sims[qi, ci]), kind="weak") / 100
+        assert found.calibrated.percentile[qi, rank] == pytest.approx(ref, abs=1e-6)
+    assert found.hubs == set()  # 3 queries are too few to call anything a hub
