@@ -296,16 +296,17 @@ class Encoder:
         self.instruction = instruction
         self.device, self.torch_dtype = select_device_and_dtype(device, dtype)
         self.dtype = str(self.torch_dtype).removeprefix("torch.")
-        try:
-            self._tokenizer = AutoTokenizer.from_pretrained(str(located.path))
-            self._model = AutoModel.from_pretrained(str(located.path), dtype=self.torch_dtype)
-        except (OSError, ValueError) as exc:
-            if not fallback or located.source == "bundled":
-                raise ModelUnavailableError(f"loading {located.model_id} failed: {exc}") from exc
-            located = self._fall_back(model, f"loading {located.model_id} failed: {exc}")
-            self.located, self.spec = located, models.MODELS["bundled"]
-            self._tokenizer = AutoTokenizer.from_pretrained(str(located.path))
-            self._model = AutoModel.from_pretrained(str(located.path), dtype=self.torch_dtype)
+        while True:  # at most twice: the located model, then (after a failure) the bundled one
+            try:
+                self._tokenizer = AutoTokenizer.from_pretrained(str(self.located.path))
+                self._model = AutoModel.from_pretrained(str(self.located.path),
+                                                        dtype=self.torch_dtype)
+                break
+            except (OSError, ValueError) as exc:
+                reason = f"loading {self.located.model_id} failed: {exc}"
+                if not fallback or self.located.source == "bundled":
+                    raise ModelUnavailableError(reason) from exc
+                self.located, self.spec = self._fall_back(model, reason), models.MODELS["bundled"]
         self._model.to(self.device).eval()
         config = self._model.config
         self.dim = int(config.hidden_size)
@@ -423,9 +424,7 @@ class Encoder:
             return EncodeResult(np.zeros((0, self.dim), np.float32))
         inputs = self.format(texts, kind)
         unique = list(dict.fromkeys(inputs))
-        with self._lock:  # a fast tokenizer is not safe to share between threads
-            ids = self._tokenizer(unique, add_special_tokens=True, truncation=False,
-                                  verbose=False)["input_ids"]
+        ids = self._token_ids(unique)
         lengths = {u: len(x) for u, x in zip(unique, ids)}
         vectors: dict[str, np.ndarray] = {}
         keys: dict[str, str] = {}
@@ -467,12 +466,15 @@ class Encoder:
 
     def count_tokens(self, texts: Sequence[str], kind: str = "query") -> list[int]:
         """Returns each input's length in tokens (prefix and special tokens included)."""
-        with self._lock:
-            ids = self._tokenizer(self.format(texts, kind), add_special_tokens=True,
-                                  truncation=False, verbose=False)["input_ids"]
-        return [len(x) for x in ids]
+        return [len(x) for x in self._token_ids(self.format(texts, kind))]
 
     # -- internals -----------------------------------------------------------------------------
+    def _token_ids(self, inputs: list[str]) -> list[list[int]]:
+        """Full token ids of already formatted inputs (no truncation: lengths are reported)."""
+        with self._lock:  # a fast tokenizer is not safe to share between threads
+            return self._tokenizer(inputs, add_special_tokens=True, truncation=False,
+                                   verbose=False)["input_ids"]
+
     def _batches(self, ids: list[list[int]]) -> list[list[int]]:
         """Groups indices into length-sorted batches whose padded size fits the token budget."""
         order = np.argsort([-min(len(x), self.max_length) for x in ids], kind="stable")

@@ -193,3 +193,17 @@ def test_cli_embed_offline(tmp_path):
     assert bad.returncode == 2
     assert bad.stderr.strip().splitlines()[-1].startswith("e5ui: error: No such file")
     assert "Traceback" not in bad.stderr
+
+
+def test_a_model_that_fails_to_load_falls_back(bundled_dir, tmp_path):
+    from e5ui.encoder import Encoder, FallbackWarning, ModelUnavailableError
+
+    broken = tmp_path / "broken-model"
+    broken.mkdir()
+    (broken / "config.json").write_text('{"model_type": "bert"}')  # no weights, no tokenizer
+    with pytest.warns(FallbackWarning, match="loading .*broken-model failed"):
+        enc = Encoder(str(broken), dtype="float32", cache=False)
+    assert enc.describe()["source"] == "bundled"
+    assert "failed" in enc.describe()["fallback_reason"]
+    with pytest.raises(ModelUnavailableError, match="broken-model failed"):
+        Encoder(str(broken), dtype="float32", cache=False, fallback=False)
