@@ -2,30 +2,22 @@
 
 from __future__ import annotations
 
-import csv
 import random
-from pathlib import Path
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
-
-
-def _tsv_texts(path: Path) -> list[str]:
-    with path.open(encoding="utf-8", newline="") as f:
-        return [row["text"] for row in csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE)]
+from e5ui import textio
+from e5ui.assets import ASSETS_DIR as ASSETS
 
 
 def benchmark_texts(n: int = 1200, seed: int = 0) -> list[str]:
     """Returns n texts: single sentences in 24 languages, plus paragraphs of 3-12 sentences
     (about a fifth), shuffled so batches see realistic length variety."""
     ex = ASSETS / "examples"
-    sentences = [
-        line
-        for p in sorted((ex / "parallel").glob("*.txt"))
-        for line in p.read_text(encoding="utf-8").splitlines()
+    files = sorted((ex / "parallel").glob("*.txt")) + [
+        ASSETS / "calibration" / "reference.tsv",
+        ex / "one_meaning_ten_languages.tsv",
+        ex / "retrieval" / "passages.tsv",
     ]
-    sentences += _tsv_texts(ASSETS / "calibration" / "reference.tsv")
-    sentences += _tsv_texts(ex / "one_meaning_ten_languages.tsv")
-    sentences += _tsv_texts(ex / "retrieval" / "passages.tsv")
+    sentences = [text for path in files for text in textio.read_texts(path).texts]
     rng = random.Random(seed)
     texts = list(dict.fromkeys(sentences))
     while len(texts) < n:
