@@ -15,6 +15,13 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
+def rand_rows(n: int, d: int = 16, seed: int = 0):
+    """Seeded standard-normal float32 rows (not normalised), the tests' random embeddings."""
+    import numpy as np
+
+    return np.random.default_rng(seed).normal(size=(n, d)).astype(np.float32)
+
+
 def _build_tiny_model(directory: Path, max_positions: int = 64) -> Path:
     """Writes a randomly initialised XLM-RoBERTa (2 layers, hidden 32) with a real Unigram
     tokenizer trained on the project's parallel example set."""

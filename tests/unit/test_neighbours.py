@@ -18,10 +18,7 @@ from e5ui.neighbours import (
     select_topk,
     topk,
 )
-
-
-def _rand(n: int, d: int = 16, seed: int = 0) -> np.ndarray:
-    return np.random.default_rng(seed).normal(size=(n, d)).astype(np.float32)
+from tests.conftest import rand_rows as _rand
 
 
 def _lattice(n: int, seed: int, d: int = 6) -> np.ndarray:

@@ -28,10 +28,11 @@ from e5ui.similarity import (
     rescale,
     top_pairs,
 )
+from tests.conftest import rand_rows
 
 
 def _rand(n: int, d: int = 8, seed: int = 0) -> np.ndarray:
-    return np.random.default_rng(seed).normal(size=(n, d)).astype(np.float32)
+    return rand_rows(n, d, seed)
 
 
 # --- cosine_matrix -----------------------------------------------------------------------------
