@@ -109,12 +109,29 @@ def test_umap_small_n_clips_n_neighbors():
     assert proj.method == "umap" and proj.coords.shape == (8, 3)
 
 
-def test_warm_up_runs_in_background_and_foreground():
+def test_warm_up_compiles_both_umap_paths(monkeypatch, caplog):
+    import e5ui.projection as projection_module
+
+    calls = []
+
+    def fake_fit(x, dim, seed, n_neighbors, min_dist, approximate=False):
+        calls.append((x.shape[0], approximate))
+        return np.zeros((x.shape[0], dim), np.float32)
+
+    monkeypatch.setattr(projection_module, "_fit_umap", fake_fit)
     thread = warm_up()
     assert thread is not None and thread.daemon
-    thread.join(timeout=120)
+    thread.join(timeout=30)
     assert not thread.is_alive()
-    assert warm_up(background=False) is None
+    # The exact-neighbour path (small inputs) and the pynndescent path (> 4,096 points).
+    assert calls == [(60, False), (300, True)]
+
+    def broken_fit(*args, **kwargs):
+        raise RuntimeError("numba exploded")
+
+    monkeypatch.setattr(projection_module, "_fit_umap", broken_fit)
+    assert warm_up(background=False) is None  # a failed warm-up is logged, never raised
+    assert "UMAP warm-up failed" in caplog.text
 
 
 # --- neighbour preservation --------------------------------------------------------------------
