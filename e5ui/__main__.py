@@ -161,28 +161,14 @@ def _report_truncation(corpus, result, max_tokens: int) -> None:
 def cmd_embed(args) -> int:
     from e5ui import textio
 
-    corpus = textio.require_texts(textio.read_texts(args.file))
-    for note in corpus.notes():
-        print(f"e5ui: note: {note}", file=sys.stderr)
-    out = Path(args.out)
-    if out.suffix.lower() != ".npy":
-        raise CliError(f"--out must end in .npy, got {out.name}")
+    corpus = _read(args.file, "input")
+    out = _check_out(args.out, (".npy",))
     enc = _encoder(args)
-    progress, close = _progress_bar(args, "encoding")
-    try:
-        result = enc.encode_detailed(
-            corpus.texts, kind=args.kind, normalize=not args.no_normalize, progress=progress
-        )
-    finally:
-        close()
-    _report_truncation(corpus, result, enc.max_length)
-    textio.write_npy(out, result.embeddings)
+    emb = _embed(enc, corpus, args, args.kind, normalize=not args.no_normalize)
+    textio.write_npy(out, emb)
     info = enc.describe()
-    print(
-        f"e5ui: wrote {out} ({result.embeddings.shape[0]} x {result.embeddings.shape[1]}, "
-        f"{info['model']} via {info['source']}, {info['dtype']})",
-        file=sys.stderr,
-    )
+    print(f"e5ui: wrote {out} ({emb.shape[0]} x {emb.shape[1]}, {info['model']} via "
+          f"{info['source']}, {info['dtype']})", file=sys.stderr)
     return 0
 
 
@@ -195,10 +181,12 @@ def _read(path: str, what: str):
     return corpus
 
 
-def _embed(enc, corpus, args, kind: str = "query", desc: str = "encoding"):
+def _embed(enc, corpus, args, kind: str = "query", desc: str = "encoding",
+           normalize: bool = True):
     progress, close = _progress_bar(args, desc)
     try:
-        result = enc.encode_detailed(corpus.texts, kind=kind, progress=progress)
+        result = enc.encode_detailed(corpus.texts, kind=kind, normalize=normalize,
+                                     progress=progress)
     finally:
         close()
     _report_truncation(corpus, result, enc.max_length)
