@@ -373,23 +373,26 @@ def build_demo(encoder=None, settings: service.Settings | None = None,
             data = service.map_input(enc, corpus, progress_adapter(progress))
             if method == "umap" and len(corpus) > projection.MIN_UMAP_TEXTS:
                 # A PCA preview at once; UMAP (seconds, more on first use) replaces it.
+                # Only the figure: no score, no downloads for a map about to be replaced.
                 progress(0.7, desc="PCA preview")
-                preview = service.map_view(data, "pca", dim, color_by, connect, search)
-                yield (preview.figure, "PCA preview — UMAP is computing…",
-                       _notes_md(preview.notes), [], (data, preview), state)
+                pca = projection.project(data.embeddings, method="pca", dim=int(dim),
+                                         preservation_k=None)
+                figure, notes = service.map_figure(data, pca, color_by, connect, search)
+                yield (figure, "PCA preview — UMAP is computing…", _notes_md(notes), [],
+                       (data, pca), state)
                 progress(0.8, desc="UMAP")
             view = service.map_view(data, method, dim, color_by, connect, search)
             state = remember(state, "3-map", "Map", view.figure)
             yield (view.figure, view.summary, _notes_md(view.notes), view.files,
-                   (data, view), state)
+                   (data, view.projection), state)
 
         @_guard
         def redraw_map(saved, color_by: str, connect: bool, search: str):
             if not saved:
                 return gr.update(), gr.update()
-            data, view = saved
+            data, proj = saved
             # Reuse the computed coordinates: only colours, lines and highlights change.
-            figure, notes = service.map_figure(data, view.projection, color_by, connect, search)
+            figure, notes = service.map_figure(data, proj, color_by, connect, search)
             return figure, _notes_md(notes)
 
         @_guard
