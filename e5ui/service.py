@@ -550,6 +550,8 @@ def explain_view(encoder, baseline, corpus: textio.Corpus | None,
         sim = similarity.cosine_matrix(result.embeddings)
         pair = sim[np.triu_indices(len(corpus), k=1)]
         notes = notes_for(corpus, result, encoder.max_length, "Input")
+    elif corpus is not None:
+        notes = ["One text makes no pair: add at least two to see where your scores fall."]
     model = encoder.describe()["model"]
     figure = plots.score_histogram(pair, baseline, title="Your pairs vs. unrelated pairs")
     summary = (f"**{model}** · unrelated pairs ({baseline.n_texts} reference sentences, "

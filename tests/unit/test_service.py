@@ -147,6 +147,8 @@ def test_explain_and_pair_score(fake_encoder):
     base = baseline_for(fake_encoder)
     view = service.explain_view(fake_encoder, base, None)
     assert "unrelated pairs" in view.summary and "Your" not in view.summary
+    one = service.explain_view(fake_encoder, base, textio.parse_lines("only one"))
+    assert "Your" not in one.summary and "at least two" in one.notes[0]
     score = service.pair_score(fake_encoder, base, "a", "a")
     assert score.raw == pytest.approx(1.0, abs=1e-6) and score.percentile == 1.0
     with pytest.raises(ValueError, match="both boxes"):
