@@ -56,7 +56,7 @@ def peak_mb() -> float:
 
 # -- cases (each runs in its own process) --------------------------------------------------------
 def case_bitext(n: int, d: int) -> dict:
-    from e5ui import bitext
+    from e5ui.analysis import bitext
 
     src, tgt, gold = parallel_pair(n, d)
     t = time.perf_counter()
@@ -78,7 +78,7 @@ def case_bitext_dense(n: int, d: int) -> dict:
 
 
 def case_topk(n: int, d: int) -> dict:
-    from e5ui import neighbours
+    from e5ui.analysis import neighbours
 
     rng = np.random.default_rng(1)
     x = unit(rng, n, d)
@@ -90,7 +90,7 @@ def case_topk(n: int, d: int) -> dict:
 def case_topk_sklearn(n: int, d: int) -> dict:
     from sklearn.neighbors import NearestNeighbors
 
-    from e5ui import neighbours
+    from e5ui.analysis import neighbours
 
     rng = np.random.default_rng(1)
     x = unit(rng, n, d)
@@ -104,13 +104,14 @@ def case_topk_sklearn(n: int, d: int) -> dict:
 
 
 def case_umap(n: int, d: int, twice: bool, warm: bool = False) -> dict:
-    from e5ui import projection
+    from e5ui import runtime
+    from e5ui.analysis import projection
 
-    projection.configure_numba_cache(os.environ["E5UI_BENCH_NUMBA"])
+    runtime.configure_numba_cache(os.environ["E5UI_BENCH_NUMBA"])
     out = {}
     if warm:  # what the app does at start, in the background
         t = time.perf_counter()
-        projection.warm_up(background=False)
+        runtime.warm_up(background=False)
         out["warm_up_seconds"] = time.perf_counter() - t
     rng = np.random.default_rng(2)
     # Clustered data (like real embeddings): 40 centres in 24 directions plus noise.
@@ -131,18 +132,18 @@ def case_umap(n: int, d: int, twice: bool, warm: bool = False) -> dict:
 
 
 def case_calibrate() -> dict:
-    from e5ui import similarity
+    from e5ui.analysis import calibration
 
     rng = np.random.default_rng(3)
-    base = similarity.Baseline("bench", rng.normal(0.78, 0.03, 56280).astype(np.float32), 336)
+    base = calibration.Baseline("bench", rng.normal(0.78, 0.03, 56280).astype(np.float32), 336)
     scores = rng.uniform(0.6, 1.0, 1_000_000).astype(np.float32)
-    similarity.calibrate(scores[:10], base)
+    calibration.calibrate(scores[:10], base)
     t = time.perf_counter()
-    similarity.calibrate(scores, base)
+    calibration.calibrate(scores, base)
     secs = time.perf_counter() - t
     t = time.perf_counter()
     for s in scores[:1000]:
-        similarity.calibrate(float(s), base)
+        calibration.calibrate(float(s), base)
     single = (time.perf_counter() - t) / 1000
     return {"seconds_1M": secs, "ns_per_score": secs / 1e6 * 1e9, "us_single": single * 1e6}
 

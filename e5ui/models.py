@@ -85,26 +85,33 @@ def resolve(name: str) -> ModelSpec:
     return ModelSpec(name, name, 0, prompt=prompt)
 
 
+KINDS = ("query", "passage", "symmetric")
+
+
 def format_input(text: str, kind: str, prompt: str, instruction: str | None = None) -> str:
     """Returns the exact string the model reads for ``text``.
 
     The "query: " / "passage: " prefix is added once: a text that already starts with it is
-    left as it is.
+    left as it is. "symmetric" is the prompt of tasks that compare texts of one kind
+    (similarity, bitext, clustering, maps): "query: " on every text for E5 models (model card
+    FAQ), the STS instruction on every text for instruct models.
 
     Args:
         text: the user's text.
-        kind: "query" or "passage".
+        kind: "query", "passage" or "symmetric".
         prompt: the model's prompt style, "e5" or "instruct".
-        instruction: task line for instruct models' queries.
+        instruction: task line for instruct models' queries (retrieval); symmetric tasks always
+            use ``SYMMETRIC_INSTRUCTION``.
 
     Returns:
         The prefixed text.
     """
-    if kind not in ("query", "passage"):
-        raise ValueError(f"Unknown kind: {kind!r}. Must be one of: query, passage")
+    if kind not in KINDS:
+        raise ValueError(f"Unknown kind: {kind!r}. Must be one of: {', '.join(KINDS)}")
     if prompt == "instruct":
         if kind == "passage" or text.startswith("Instruct: "):
             return text
-        return f"Instruct: {instruction or DEFAULT_INSTRUCTION}\nQuery: {text}"
-    prefix = f"{kind}: "
+        task = SYMMETRIC_INSTRUCTION if kind == "symmetric" else instruction or DEFAULT_INSTRUCTION
+        return f"Instruct: {task}\nQuery: {text}"
+    prefix = "passage: " if kind == "passage" else "query: "
     return text if text.startswith(prefix) else prefix + text

@@ -23,8 +23,9 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
-if TYPE_CHECKING:  # type hints only: importing similarity at runtime would pull in scipy
-    from e5ui.similarity import Baseline, ClusterView
+if TYPE_CHECKING:  # type hints only: importing the analysis at runtime would pull in scipy
+    from e5ui.analysis.calibration import Baseline
+    from e5ui.analysis.similarity import ClusterView
 
 __all__ = [
     "ACCENT",
@@ -443,6 +444,59 @@ def _link_segments(ids: Sequence[Any], coords: np.ndarray) -> list[list[float | 
     return axes
 
 
+def _scatter_axes(xy: np.ndarray, points: Sequence[int] | np.ndarray) -> dict[str, Any]:
+    """{"x": ..., "y": ..., ("z": ...)} of the given points."""
+    return {name: xy[points, d] for d, name in enumerate(("x", "y", "z")[: xy.shape[1]])}
+
+
+def _category_trace(trace_type: type, xy: np.ndarray, points: np.ndarray, cat: str,
+                    color: str, custom: list, template: str, sizes: tuple[int, int],
+                    mask: np.ndarray | None) -> Any:
+    """The markers of one category; with a highlight mask, hits grow and the rest fade."""
+    base_size, big_size = sizes
+    flat = xy.shape[1] == 2
+    marker: dict[str, Any] = {"color": color, "size": base_size}
+    if flat:
+        marker["opacity"] = 0.85
+        marker["line"] = {"color": "white", "width": 0.5}
+    if mask is not None:
+        hit = mask[points]
+        marker["size"] = np.where(hit, big_size, base_size).tolist()
+        if flat:
+            marker["opacity"] = np.where(hit, 1.0, DIM_OPACITY).tolist()
+            marker["line"] = {"color": INK, "width": np.where(hit, 1.5, 0.0).tolist()}
+        else:  # plotly has no per-point opacity or outline in 3-D: translucent colours instead
+            marker["color"] = [color if h else _rgba(color, DIM_OPACITY) for h in hit]
+    return trace_type(**_scatter_axes(xy, points), mode="markers", name=html.escape(cat),
+                      marker=marker, customdata=custom, hovertemplate=template)
+
+
+def _scatter_layout(dim: int, title: str, method_note: str) -> dict[str, Any]:
+    """Bare axes (a map's coordinates mean nothing), equal aspect, the note under the plot."""
+    bare = {"showticklabels": False, "title": {"text": ""}, "zeroline": False, "ticks": ""}
+    legend = {"itemsizing": "constant", "title": {"text": ""}}
+    annotations = []
+    if method_note:
+        annotations.append({
+            "text": html.escape(_shorten(method_note, 160)), "xref": "paper", "yref": "paper",
+            "x": 0.0, "y": 0.0, "yshift": -12, "xanchor": "left", "yanchor": "top",
+            "showarrow": False, "font": {"size": SMALL_SIZE, "color": MUTED},
+        })
+    if dim == 2:
+        return _base_layout(
+            title, height=640, legend=legend, annotations=annotations,
+            xaxis=_merge(bare, {"showgrid": False, "showline": False}),
+            yaxis=_merge(bare, {"showgrid": False, "showline": False, "scaleanchor": "x",
+                                "scaleratio": 1}),
+        )
+    scene_axis = _merge(bare, {"showbackground": False, "gridcolor": GRID, "showspikes": False})
+    return _base_layout(
+        title, height=680, legend=legend, annotations=annotations,
+        scene={"xaxis": scene_axis, "yaxis": scene_axis, "zaxis": scene_axis,
+               "aspectmode": "data"},
+    )
+
+
 def projection_scatter(
     coords: Any,
     texts: Sequence[str],
@@ -497,7 +551,7 @@ def projection_scatter(
     base_size = 10 if n <= 300 else 7 if n <= 3000 else 4
     if dim == 3:
         base_size = max(3, round(base_size * 0.6))  # 3-D markers render larger
-    big_size = round(base_size * 1.8)
+    sizes = (base_size, round(base_size * 1.8))
 
     cats = [str(c) if str(c) else "(none)" for c in color_by]
     id_text = [html.escape(_id_key(i)) or _DASH for i in (ids if ids is not None else [])]
@@ -505,23 +559,13 @@ def projection_scatter(
     for i, cat in enumerate(cats):
         order.setdefault(cat, []).append(i)
 
-    def axes_of(points: Sequence[int] | np.ndarray) -> dict[str, Any]:
-        names = ("x", "y", "z")[:dim]
-        return {name: xy[points, d] for d, name in enumerate(names)}
-
     traces: list[Any] = []
     link_axes = _link_segments(ids, xy) if ids is not None else None
     if link_axes and link_axes[0]:
-        traces.append(
-            trace_type(
-                **{name: link_axes[d] for d, name in enumerate(("x", "y", "z")[:dim])},
-                mode="lines",
-                name="same id",
-                line={"color": LINK, "width": 1},
-                hoverinfo="skip",
-                opacity=0.6 if mask is not None else 1.0,
-            )
-        )
+        traces.append(trace_type(
+            **{name: link_axes[d] for d, name in enumerate(("x", "y", "z")[:dim])},
+            mode="lines", name="same id", line={"color": LINK, "width": 1}, hoverinfo="skip",
+            opacity=0.6 if mask is not None else 1.0))
 
     id_part = " · id %{customdata[2]}" if ids is not None else ""
     template = (
@@ -529,80 +573,15 @@ def projection_scatter(
         "<extra></extra>"
     )
     for index, (cat, points) in enumerate(order.items()):
-        color = PALETTE[index % len(PALETTE)]
-        pts = np.asarray(points, dtype=np.int64)
         custom = [
             [_hover_text(texts[i]), html.escape(cat), *([id_text[i]] if ids is not None else [])]
             for i in points
         ]
-        marker: dict[str, Any] = {"color": color, "size": base_size}
-        if dim == 2:
-            marker["opacity"] = 0.85
-            marker["line"] = {"color": "white", "width": 0.5}
-        if mask is not None:
-            hit = mask[pts]
-            marker["size"] = np.where(hit, big_size, base_size).tolist()
-            if dim == 2:
-                marker["opacity"] = np.where(hit, 1.0, DIM_OPACITY).tolist()
-                marker["line"] = {"color": INK, "width": np.where(hit, 1.5, 0.0).tolist()}
-            else:
-                marker["color"] = [color if h else _rgba(color, DIM_OPACITY) for h in hit]
-        traces.append(
-            trace_type(
-                **axes_of(pts),
-                mode="markers",
-                name=html.escape(cat),
-                marker=marker,
-                customdata=custom,
-                hovertemplate=template,
-            )
-        )
-
+        traces.append(_category_trace(trace_type, xy, np.asarray(points, dtype=np.int64), cat,
+                                      PALETTE[index % len(PALETTE)], custom, template, sizes,
+                                      mask))
     fig = go.Figure(traces)
-    bare = {"showticklabels": False, "title": {"text": ""}, "zeroline": False, "ticks": ""}
-    legend = {"itemsizing": "constant", "title": {"text": ""}}
-    annotations = []
-    if method_note:
-        annotations.append(
-            {
-                "text": html.escape(_shorten(method_note, 160)),
-                "xref": "paper",
-                "yref": "paper",
-                "x": 0.0,
-                "y": 0.0,
-                "yshift": -12,
-                "xanchor": "left",
-                "yanchor": "top",
-                "showarrow": False,
-                "font": {"size": SMALL_SIZE, "color": MUTED},
-            }
-        )
-    if dim == 2:
-        layout = _base_layout(
-            title,
-            height=640,
-            legend=legend,
-            annotations=annotations,
-            xaxis=_merge(bare, {"showgrid": False, "showline": False}),
-            yaxis=_merge(
-                bare, {"showgrid": False, "showline": False, "scaleanchor": "x", "scaleratio": 1}
-            ),
-        )
-    else:
-        scene_axis = _merge(bare, {"showbackground": False, "gridcolor": GRID, "showspikes": False})
-        layout = _base_layout(
-            title,
-            height=680,
-            legend=legend,
-            annotations=annotations,
-            scene={
-                "xaxis": scene_axis,
-                "yaxis": scene_axis,
-                "zaxis": scene_axis,
-                "aspectmode": "data",
-            },
-        )
-    fig.update_layout(layout)
+    fig.update_layout(_scatter_layout(dim, title, method_note))
     return fig
 
 
@@ -612,6 +591,26 @@ def _density_sample(values: np.ndarray, limit: int = HIST_MAX_POINTS) -> np.ndar
         return values
     ranked = np.sort(values)
     return ranked[np.linspace(0, ranked.size - 1, limit).round().astype(np.int64)]
+
+
+def _density_trace(values: np.ndarray, bins: dict, name: str, hover: str, color: str,
+                   opacity: float) -> go.Histogram:
+    """A probability-density histogram on shared bins (long inputs sampled, same shape)."""
+    return go.Histogram(x=_density_sample(values), xbins=bins, histnorm="probability density",
+                        name=name, marker={"color": color, "line": {"width": 0}},
+                        opacity=opacity, hovertemplate=f"%{{x}}<extra>{hover}</extra>")
+
+
+def _vline(x: float, label: str, dash: str, color: str, y: float, anchor: str
+           ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A vertical line across the plot and its label: (shape, annotation). The median's label
+    sits left of its line and the p95's right of its own, so the two never overlap."""
+    shape = {"type": "line", "xref": "x", "yref": "paper", "x0": x, "x1": x, "y0": 0, "y1": 1,
+             "line": {"color": color, "width": 2 if dash == "solid" else 1.5, "dash": dash}}
+    note = {"text": label, "xref": "x", "yref": "paper", "x": x, "y": y, "xanchor": anchor,
+            "yanchor": "top", "xshift": 4 if anchor == "left" else -4, "showarrow": False,
+            "bgcolor": "rgba(255,255,255,0.8)", "font": {"size": SMALL_SIZE, "color": color}}
+    return shape, note
 
 
 def score_histogram(
@@ -653,70 +652,18 @@ def score_histogram(
     # Half a bin past 1.0, so plotly adds one last bin that holds identical texts (cosine 1).
     bins = {"start": start, "end": 1.0 + size / 2, "size": size}
 
-    fig = go.Figure()
-    fig.add_trace(
-        go.Histogram(
-            x=_density_sample(ref),
-            xbins=bins,
-            histnorm="probability density",
-            name="unrelated pairs (reference set)",
-            marker={"color": NEUTRAL, "line": {"width": 0}},
-            opacity=0.6,
-            hovertemplate="%{x}<extra>unrelated pairs</extra>",
-        )
-    )
+    fig = go.Figure(_density_trace(ref, bins, "unrelated pairs (reference set)",
+                                   "unrelated pairs", NEUTRAL, 0.6))
     if ours.size:
-        fig.add_trace(
-            go.Histogram(
-                x=_density_sample(ours),
-                xbins=bins,
-                histnorm="probability density",
-                name="your texts",
-                marker={"color": ACCENT, "line": {"width": 0}},
-                opacity=0.65,
-                hovertemplate="%{x}<extra>your texts</extra>",
-            )
-        )
-
-    shapes: list[dict[str, Any]] = []
-    notes: list[dict[str, Any]] = []
-
-    def vline(x: float, label: str, dash: str, color: str, y: float, anchor: str) -> None:
-        shapes.append(
-            {
-                "type": "line",
-                "xref": "x",
-                "yref": "paper",
-                "x0": x,
-                "x1": x,
-                "y0": 0,
-                "y1": 1,
-                "line": {"color": color, "width": 2 if dash == "solid" else 1.5, "dash": dash},
-            }
-        )
-        notes.append(
-            {
-                "text": label,
-                "xref": "x",
-                "yref": "paper",
-                "x": x,
-                "y": y,
-                "xanchor": anchor,
-                "yanchor": "top",
-                "xshift": 4 if anchor == "left" else -4,
-                "showarrow": False,
-                "bgcolor": "rgba(255,255,255,0.8)",
-                "font": {"size": SMALL_SIZE, "color": color},
-            }
-        )
-
-    # Median label left of its line and p95 right of its own, so the two never overlap.
-    vline(baseline.median, "median unrelated", "dash", MUTED, 0.99, "right")
-    vline(baseline.p95, "95% of unrelated pairs below", "dash", MUTED, 0.99, "left")
+        fig.add_trace(_density_trace(ours, bins, "your texts", "your texts", ACCENT, 0.65))
+    lines = [_vline(baseline.median, "median unrelated", "dash", MUTED, 0.99, "right"),
+             _vline(baseline.p95, "95% of unrelated pairs below", "dash", MUTED, 0.99, "left")]
     for i, (label, value) in enumerate(marks):
         if math.isfinite(value):
             text = f"{html.escape(_shorten(label, 40))} {value:.3f}"
-            vline(value, text, "solid", INK, 0.88 - 0.09 * (i % 6), "left")
+            lines.append(_vline(value, text, "solid", INK, 0.88 - 0.09 * (i % 6), "left"))
+    shapes = [shape for shape, _ in lines]
+    notes = [note for _, note in lines]
     if not ours.size:
         notes.append(
             {
@@ -780,12 +727,15 @@ def _config(title: str) -> dict[str, Any]:
     }
 
 
-def _figure_div(fig: go.Figure, title: str, include_plotlyjs: bool) -> str:
+def _figure_div(fig: go.Figure, title: str, include_plotlyjs: bool, number: int = 0) -> str:
     height = fig.layout.height
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", title).strip("-").lower()[:40] or "figure"
     return fig.to_html(
         full_html=False,
         include_plotlyjs=include_plotlyjs,
         config=_config(title),
+        # A fixed id (plotly draws a random one): the same figure gives the same file.
+        div_id=f"e5ui-{slug}-{number}",
         default_width="100%",
         default_height=f"{int(height)}px" if height else "560px",
     )
@@ -839,9 +789,9 @@ th { font-weight: 600; }
 """
 
 
-def _report_item(item: Any, title: str, include_plotlyjs: bool) -> str:
+def _report_item(item: Any, title: str, include_plotlyjs: bool, number: int) -> str:
     if isinstance(item, go.Figure):
-        return f'<div class="figure">{_figure_div(item, title, include_plotlyjs)}</div>'
+        return f'<div class="figure">{_figure_div(item, title, include_plotlyjs, number)}</div>'
     if hasattr(item, "__html__"):
         return str(item.__html__())
     paragraphs = [p for p in re.split(r"\n\s*\n", str(item)) if p.strip()]
@@ -892,8 +842,8 @@ def report_html(
             for key, value in meta.items()
         )
         parts.append(f'<dl class="meta">{rows}</dl>\n')
-    for heading, item in sections:
-        body = _report_item(item, str(heading) or title, include_plotlyjs=False)
+    for number, (heading, item) in enumerate(sections):
+        body = _report_item(item, str(heading) or title, include_plotlyjs=False, number=number)
         parts.append(f"<section>\n<h2>{html.escape(str(heading))}</h2>\n{body}\n</section>\n")
     parts.append("</main>\n</body>\n</html>\n")
     return "".join(parts)

@@ -222,6 +222,38 @@ def require_texts(corpus: Corpus, what: str = "input") -> Corpus:
     return corpus
 
 
+def read_input(text: str | None, file: str | None, what: str, limit: int, max_chars: int
+               ) -> Corpus:
+    """Reads texts from an uploaded file (if any) or a text box (one text per line), within
+    the app's limits.
+
+    Args:
+        text: the text box's content.
+        file: the path of an uploaded file, or None.
+        what: what the input is, for messages ("text list", "corpus", ...).
+        limit: the most texts accepted.
+        max_chars: the most characters one text may have.
+
+    Returns:
+        The corpus.
+
+    Raises:
+        ValueError: with a message for the user when there is nothing usable.
+    """
+    corpus = read_texts(file) if file else parse_lines(text or "", source=what)
+    if not corpus.texts:
+        raise ValueError(f"The {what} is empty: type one text per line or upload a file")
+    if len(corpus) > limit:
+        raise ValueError(f"The {what} has {len(corpus)} texts; this view takes at most {limit}")
+    too_long = [i for i, t in enumerate(corpus.texts) if len(t) > max_chars]
+    if too_long:
+        raise ValueError(
+            f"The {what} has text(s) over {max_chars} characters ({corpus.where(too_long[0])}); "
+            "split long documents into paragraphs"
+        )
+    return corpus
+
+
 # -- exports ---------------------------------------------------------------------------------
 def write_npy(path: str | Path, embeddings: np.ndarray) -> Path:
     """Writes a float32 .npy file."""
@@ -259,14 +291,24 @@ def write_matrix(path: str | Path, matrix: np.ndarray, labels: list[str]) -> Pat
     return path
 
 
+def _cell(value) -> str:
+    """One exported cell: floats with 6 decimals (NaN and None empty), everything else as str."""
+    if value is None:
+        return ""
+    if isinstance(value, (float, np.floating)):
+        return "" if value != value else f"{value:.6f}"
+    return str(value)
+
+
 def write_rows(path: str | Path, header: list[str], rows: list[list]) -> Path:
-    """Writes a table as CSV or TSV by the file's suffix."""
+    """Writes a table as CSV or TSV by the file's suffix (every table e5ui exports goes through
+    here: floats with 6 decimals, None and NaN as empty cells)."""
     path = Path(path)
     suffix = _suffix(path, (".csv", ".tsv"))
     with path.open("w", encoding="utf-8", newline="") as f:
         w = _table_writer(f, suffix)
         w.writerow(header)
-        w.writerows(rows)
+        w.writerows([_cell(v) for v in row] for row in rows)
     return path
 
 
@@ -276,8 +318,8 @@ PAIR_HEADER = ["src_index", "tgt_index", "score", "cosine", "source", "target"]
 def pair_rows(result, source: Corpus, target: Corpus) -> list[list]:
     """Rows of the pairs table: 0-based line numbers into the input files, scores, texts."""
     return [
-        [source.rows[p.src], target.rows[p.tgt], f"{p.score:.6f}", f"{p.cosine:.6f}",
-         source.texts[p.src], target.texts[p.tgt]]
+        [source.rows[p.src], target.rows[p.tgt], p.score, p.cosine, source.texts[p.src],
+         target.texts[p.tgt]]
         for p in result.pairs
     ]
 
@@ -294,7 +336,7 @@ def write_tmx(
 
     Args:
         path: the .tmx file.
-        result: a ``bitext.BitextResult``.
+        result: a ``bitext.Matching``.
         source, target: the corpora the pairs index into.
         src_langs, tgt_langs: a language code per sentence (xml:lang of each segment).
 
@@ -338,15 +380,14 @@ def write_tmx(
 
 def write_pairs(path: str | Path, result, source: Corpus, target: Corpus,
                 src_langs: list[str] | None = None, tgt_langs: list[str] | None = None) -> Path:
-    """Writes bitext pairs as .tsv / .csv (DESIGN.md header) or .tmx by the file's suffix."""
+    """Writes bitext pairs as .tsv / .csv (DESIGN.md header) or .tmx (which needs a language
+    code per sentence) by the file's suffix."""
     path = Path(path)
     suffix = _suffix(path, (".tsv", ".csv", ".tmx"))
     if suffix == ".tmx":
-        from e5ui import langid
-
-        return write_tmx(path, result, source, target,
-                         src_langs or langid.detect(source.texts, source.langs),
-                         tgt_langs or langid.detect(target.texts, target.langs))
+        if src_langs is None or tgt_langs is None:
+            raise ValueError("A TMX file needs the language of every sentence")
+        return write_tmx(path, result, source, target, src_langs, tgt_langs)
     return write_rows(path, PAIR_HEADER, pair_rows(result, source, target))
 
 

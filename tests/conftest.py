@@ -104,6 +104,7 @@ class FakeEncoder:
     def __init__(self, dim: int = 16, delay: float = 0.0, model: str = "fake/e5"):
         self.dim, self.delay, self.model, self.max_length = dim, delay, model, 512
         self.calls = 0
+        self.kinds: list[str] = []
 
     def _vec(self, text: str):
         import hashlib
@@ -122,6 +123,7 @@ class FakeEncoder:
         from e5ui.encoder import EncodeResult
 
         self.calls += 1
+        self.kinds.append(kind)
         time.sleep(self.delay)
         emb = np.stack([self._vec(f"{kind}: {t}") for t in texts]) if texts else np.zeros(
             (0, self.dim), np.float32)
@@ -140,6 +142,30 @@ class FakeEncoder:
                 "max_tokens": self.max_length, "fallback_reason": None, "cache": None}
 
 
+class VectorEncoder(FakeEncoder):
+    """A FakeEncoder whose listed texts get the given vectors (whatever the prompt kind), so a
+    test can build the geometry it needs: a hub, a translation, an unrelated text."""
+
+    def __init__(self, vectors: dict, **kwargs):
+        import numpy as np
+
+        super().__init__(dim=len(next(iter(vectors.values()))), **kwargs)
+        self.vectors = {t: np.asarray(v, np.float32) / np.linalg.norm(v)
+                        for t, v in vectors.items()}
+
+    def _vec(self, text: str):
+        kind, _, raw = text.partition(": ")
+        return self.vectors[raw] if raw in self.vectors else super()._vec(text)
+
+
 @pytest.fixture
 def fake_encoder():
     return FakeEncoder()
+
+
+@pytest.fixture
+def private_cache(tmp_path, monkeypatch):
+    """Points e5ui's cache root (stored baselines, numba kernels) at a fresh folder. Tests with
+    the bundled model do not use it: it would rebuild the model there."""
+    monkeypatch.setenv("E5UI_CACHE_DIR", str(tmp_path / "e5ui-cache"))
+    return tmp_path / "e5ui-cache"

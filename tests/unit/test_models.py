@@ -26,7 +26,7 @@ def test_e5_prefixes_once():
     assert models.format_input("x", "query", "e5") == "query: x"
     assert models.format_input("x", "passage", "e5") == "passage: x"
     assert models.format_input("query: x", "query", "e5") == "query: x"
-    with pytest.raises(ValueError, match="query, passage"):
+    with pytest.raises(ValueError, match="query, passage, symmetric"):
         models.format_input("x", "doc", "e5")
 
 
@@ -36,3 +36,12 @@ def test_instruct_format():
     assert models.format_input("doc", "passage", "instruct") == "doc"
     assert models.format_input("x", "query", "instruct", "Find it") == "Instruct: Find it\nQuery: x"
     assert models.format_input(q, "query", "instruct") == q
+
+
+def test_symmetric_prompt():
+    # E5 models read "query: " on both sides of a symmetric task (model card FAQ) ...
+    assert models.format_input("x", "symmetric", "e5") == "query: x"
+    assert models.format_input("query: x", "symmetric", "e5") == "query: x"
+    # ... instruct models the STS instruction, whatever retrieval instruction was configured.
+    assert (models.format_input("x", "symmetric", "instruct", "Find it")
+            == "Instruct: Retrieve semantically similar text\nQuery: x")

@@ -1,4 +1,4 @@
-"""Tests for e5ui.neighbours against brute-force numpy/sklearn references."""
+"""Tests for e5ui.analysis.neighbours against brute-force numpy/sklearn references."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics.pairwise import cosine_similarity
 
-from e5ui.neighbours import (
+from e5ui.analysis.neighbours import (
     hubness,
     knn_mean,
     margin_scores,
@@ -326,8 +326,8 @@ def test_hubness_bad_input():
 def test_search_entries_skip_empty_slots_and_calibrate():
     from scipy.stats import percentileofscore
 
-    from e5ui.neighbours import search
-    from e5ui.similarity import Baseline
+    from e5ui.analysis.calibration import Baseline
+    from e5ui.analysis.neighbours import search
 
     q, c = _rand(3, seed=11), _rand(4, seed=12)
     qlang, clang = ["en", "de", "en"], ["en", "en", "en", "de"]

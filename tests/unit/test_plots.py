@@ -13,7 +13,8 @@ import plotly.graph_objects as go
 import pytest
 
 from e5ui import plots
-from e5ui.similarity import Baseline, ClusterView
+from e5ui.analysis.calibration import Baseline
+from e5ui.analysis.similarity import ClusterView
 
 BUNDLE_BANNER = "* plotly.js v"  # the licence header at the top of plotly's JS bundle
 

@@ -1,23 +1,13 @@
-"""Tests for e5ui.projection: PCA/UMAP maps, fallbacks, neighbour preservation, numba cache."""
+"""Tests for e5ui.analysis.projection: PCA/UMAP maps, fallbacks, neighbour preservation."""
 
 from __future__ import annotations
-
-import os
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 from scipy.spatial.distance import cdist, pdist
 from sklearn.metrics.pairwise import cosine_similarity
 
-from e5ui.projection import (
-    cache_root,
-    configure_numba_cache,
-    neighbour_preservation,
-    project,
-    warm_up,
-)
+from e5ui.analysis.projection import neighbour_preservation, project
 from tests.conftest import rand_rows as _rand
 
 
@@ -109,30 +99,6 @@ def test_umap_small_n_clips_n_neighbors():
     assert proj.method == "umap" and proj.coords.shape == (8, 3)
 
 
-def test_warm_up_compiles_both_umap_paths(monkeypatch, caplog):
-    import e5ui.projection as projection_module
-
-    calls = []
-
-    def fake_fit(x, dim, seed, n_neighbors, min_dist, approximate=False):
-        calls.append((x.shape[0], approximate))
-        return np.zeros((x.shape[0], dim), np.float32)
-
-    monkeypatch.setattr(projection_module, "_fit_umap", fake_fit)
-    thread = warm_up()
-    assert thread is not None and thread.daemon
-    thread.join(timeout=30)
-    assert not thread.is_alive()
-    # The exact-neighbour path (small inputs) and the pynndescent path (> 4,096 points).
-    assert calls == [(60, False), (300, True)]
-
-    def broken_fit(*args, **kwargs):
-        raise RuntimeError("numba exploded")
-
-    monkeypatch.setattr(projection_module, "_fit_umap", broken_fit)
-    assert warm_up(background=False) is None  # a failed warm-up is logged, never raised
-    assert "UMAP warm-up failed" in caplog.text
-
 
 # --- neighbour preservation --------------------------------------------------------------------
 
@@ -173,37 +139,3 @@ def test_neighbour_preservation_edge_cases():
         neighbour_preservation(_rand(4), _rand(3, d=2))
     with pytest.raises(ValueError, match="k must"):
         neighbour_preservation(_rand(4), _rand(4, d=2), k=0)
-
-
-# --- cache directories -------------------------------------------------------------------------
-
-
-@pytest.fixture
-def clean_cache_env(monkeypatch):
-    for var in ("E5UI_CACHE_DIR", "XDG_CACHE_HOME", "NUMBA_CACHE_DIR"):
-        monkeypatch.setenv(var, "")  # records the original value, restored on teardown
-        monkeypatch.delenv(var)
-    numba = sys.modules.get("numba")
-    saved = numba.config.CACHE_DIR if numba is not None else None
-    yield monkeypatch
-    if numba is not None:
-        numba.config.CACHE_DIR = saved
-
-
-def test_cache_root_precedence(clean_cache_env, tmp_path):
-    assert cache_root() == Path.home() / ".cache" / "e5ui"
-    clean_cache_env.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert cache_root() == tmp_path / "xdg" / "e5ui"
-    clean_cache_env.setenv("E5UI_CACHE_DIR", str(tmp_path / "own"))
-    assert cache_root() == tmp_path / "own"
-
-
-def test_configure_numba_cache(clean_cache_env, tmp_path):
-    clean_cache_env.setenv("E5UI_CACHE_DIR", str(tmp_path / "root"))
-    path = configure_numba_cache()
-    assert path == tmp_path / "root" / "numba" and path.is_dir()
-    assert os.environ["NUMBA_CACHE_DIR"] == str(path)
-    explicit = configure_numba_cache(tmp_path / "explicit")
-    assert explicit.is_dir() and os.environ["NUMBA_CACHE_DIR"] == str(explicit)
-    # An existing NUMBA_CACHE_DIR (set by the user) wins over the default.
-    assert configure_numba_cache() == explicit

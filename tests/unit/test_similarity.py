@@ -1,4 +1,4 @@
-"""Tests for e5ui.similarity against sklearn, scipy and plain loops."""
+"""Tests for e5ui.analysis.similarity and .calibration against sklearn, scipy and plain loops."""
 
 from __future__ import annotations
 
@@ -16,16 +16,18 @@ from scipy.spatial.distance import pdist
 from scipy.stats import percentileofscore
 from sklearn.metrics.pairwise import cosine_similarity
 
-from e5ui.similarity import (
+from e5ui.analysis.calibration import (
     Baseline,
-    aggregate,
     baseline_from_embeddings,
     calibrate,
+    percentile,
+    rescale,
+)
+from e5ui.analysis.similarity import (
+    aggregate,
     cosine_matrix,
     default_n_clusters,
     heatmap_order,
-    percentile,
-    rescale,
     top_pairs,
 )
 from tests.conftest import rand_rows

@@ -84,3 +84,14 @@ def test_write_npy(tmp_path):
     assert back.dtype == np.float32 and back.shape == (2, 3)
     with pytest.raises(ValueError, match=".npy"):
         textio.write_npy(tmp_path / "e.csv", arr)
+
+
+def test_read_input_limits_and_messages():
+    with pytest.raises(ValueError, match="empty"):
+        textio.read_input("\n \n", None, "text list", 10, 100)
+    with pytest.raises(ValueError, match="at most 2"):
+        textio.read_input("a\nb\nc", None, "text list", 2, 100)
+    with pytest.raises(ValueError, match=r"over 100 characters \(line 2\)"):
+        textio.read_input("a\n" + "x" * 101, None, "text list", 10, 100)
+    corpus = textio.read_input("a\n\nb", None, "text list", 10, 100)
+    assert corpus.texts == ["a", "b"] and corpus.skipped == [1]

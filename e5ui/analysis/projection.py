@@ -1,27 +1,22 @@
 """2-D / 3-D maps of embeddings (UMAP or PCA) and how well they keep neighbours.
 
 umap-learn compiles its numba kernels on first use (30-40 s on a small CPU), so it is imported
-lazily: ``configure_numba_cache`` must run before that import to take effect, and ``warm_up``
-can pay the compile cost in a background thread while the app starts.
+lazily, inside ``fit_umap``; where numba keeps its compiled kernels and the background warm-up
+are process set-up, in ``e5ui.runtime``.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import sys
-import threading
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from e5ui.cache import cache_root
-from e5ui.neighbours import select_topk, topk
-from e5ui.similarity import as_matrix, normalize_rows
+from e5ui.analysis.neighbours import select_topk, topk
+from e5ui.analysis.similarity import as_matrix, normalize_rows
 
 logger = logging.getLogger(__name__)
 
@@ -33,9 +28,6 @@ MIN_UMAP_TEXTS = 6
 
 # Neighbour preservation is exact up to this many points, estimated on a sample above it.
 PRESERVATION_SAMPLE = 2000
-
-_warm_lock = threading.Lock()
-_warm_thread: threading.Thread | None = None
 
 
 @dataclass(eq=False)
@@ -58,38 +50,9 @@ class Projection:
     note: str = ""
 
 
-def configure_numba_cache(path: str | os.PathLike[str] | None = None) -> Path:
-    """Point numba's on-disk cache (NUMBA_CACHE_DIR) at a writable e5ui directory.
-
-    Compiled UMAP kernels are then reused across processes. Call before anything imports
-    umap: numba functions pick their cache locator when umap's modules are imported.
-
-    Args:
-        path: Cache directory; default ``$NUMBA_CACHE_DIR`` if already set, else
-            ``cache_root() / "numba"``.
-
-    Returns:
-        The directory in use.
-    """
-    if path is not None:
-        target = Path(path).expanduser()
-    elif os.environ.get("NUMBA_CACHE_DIR"):
-        target = Path(os.environ["NUMBA_CACHE_DIR"]).expanduser()
-    else:
-        target = cache_root() / "numba"
-    target.mkdir(parents=True, exist_ok=True)
-    os.environ["NUMBA_CACHE_DIR"] = str(target)
-    if "numba" in sys.modules:
-        # numba read the variable at import; update its config for functions compiled later.
-        sys.modules["numba"].config.CACHE_DIR = str(target)
-    if "umap" in sys.modules:
-        logger.warning("umap was imported before the numba cache was set; %s may be unused", target)
-    logger.debug("numba cache: %s", target)
-    return target
-
-
-def _fit_umap(x: np.ndarray, dim: int, seed: int, n_neighbors: int, min_dist: float,
-              approximate: bool = False) -> np.ndarray:
+def fit_umap(x: np.ndarray, dim: int, seed: int, n_neighbors: int, min_dist: float,
+             approximate: bool = False) -> np.ndarray:
+    """UMAP coordinates (n, dim) with the cosine metric; ``approximate`` forces pynndescent."""
     import umap  # lazy: importing umap triggers numba compilation
 
     with warnings.catch_warnings():
@@ -105,42 +68,6 @@ def _fit_umap(x: np.ndarray, dim: int, seed: int, n_neighbors: int, min_dist: fl
             force_approximation_algorithm=approximate,
         )
         return np.asarray(reducer.fit_transform(x), dtype=np.float32)
-
-
-def warm_up(background: bool = True) -> threading.Thread | None:
-    """Compile umap's numba kernels by fitting two tiny UMAPs.
-
-    One exact fit (60 points: small inputs use exact neighbours) and one with the approximate
-    nearest-neighbour search (pynndescent) that UMAP switches to above 4,096 points, so both
-    code paths are compiled before a user's first map.
-
-    Args:
-        background: Run in a daemon thread and return it; False runs it now.
-
-    Returns:
-        The thread (the running one if a warm-up is already under way), or None when run in
-        the foreground.
-    """
-    global _warm_thread
-
-    def job() -> None:
-        try:
-            rng = np.random.default_rng(0)
-            _fit_umap(rng.normal(size=(60, 8)).astype(np.float32), 2, 0, 10, 0.1)
-            _fit_umap(rng.normal(size=(300, 8)).astype(np.float32), 2, 0, 10, 0.1,
-                      approximate=True)
-            logger.info("UMAP warm-up done")
-        except Exception:  # a failed warm-up only means the first real fit is slow
-            logger.exception("UMAP warm-up failed")
-
-    if not background:
-        job()
-        return None
-    with _warm_lock:
-        if _warm_thread is None or not _warm_thread.is_alive():
-            _warm_thread = threading.Thread(target=job, name="e5ui-umap-warm-up", daemon=True)
-            _warm_thread.start()
-        return _warm_thread
 
 
 def _pca(x: np.ndarray, dim: int, seed: int) -> np.ndarray:
@@ -213,7 +140,7 @@ def project(
     elif method == "umap":
         stage("UMAP")
         try:
-            coords = _fit_umap(x, dim, seed, min(n_neighbors, n - 1), min_dist)
+            coords = fit_umap(x, dim, seed, min(n_neighbors, n - 1), min_dist)
         except Exception as exc:  # degrade to a map the user can still read
             logger.warning("UMAP failed (%s); falling back to PCA", exc)
             ran, note = "pca", f"UMAP failed ({exc}); showing PCA"

@@ -17,8 +17,8 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import min_weight_full_bipartite_matching
 
-from e5ui.neighbours import DEFAULT_CHUNK_BYTES, _row_nanmean, _topk_unit, margin_scores
-from e5ui.similarity import as_matrix, normalize_rows
+from e5ui.analysis.neighbours import DEFAULT_CHUNK_BYTES, _row_nanmean, _topk_unit, margin_scores
+from e5ui.analysis.similarity import as_matrix, normalize_rows
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ class Pair:
 
 
 @dataclass
-class BitextResult:
+class Matching:
     """Matched pairs and the sentences left without a partner.
 
     Attributes:
@@ -175,7 +175,7 @@ def match(
     threshold: float | None = None,
     candidates: int = 16,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
-) -> BitextResult:
+) -> Matching:
     """Match source sentences to target sentences by their embeddings.
 
     Candidate graph: each source's ``candidates`` nearest targets and each target's
@@ -199,7 +199,7 @@ def match(
         chunk_bytes: Memory budget for one chunk of the cosine matrix.
 
     Returns:
-        A BitextResult.
+        A Matching.
     """
     if method not in METHODS:
         raise ValueError(f"Unknown method: {method}. Must be one of: {', '.join(METHODS)}")
@@ -229,7 +229,7 @@ def match(
     used_src = {p.src for p in pairs}
     used_tgt = {p.tgt for p in pairs}
     logger.debug("matched %d of %d sources (%s, one_to_one=%s)", len(pairs), n, method, one_to_one)
-    return BitextResult(
+    return Matching(
         pairs=pairs,
         unmatched_src=[i for i in range(n) if i not in used_src],
         unmatched_tgt=[j for j in range(m) if j not in used_tgt],
@@ -254,12 +254,12 @@ def _as_pairs(items: Iterable[Any], what: str) -> list[tuple[int, int]]:
 
 
 def evaluate(
-    pairs: Iterable[Pair | tuple[int, int]] | BitextResult, gold: Iterable[Any]
+    pairs: Iterable[Pair | tuple[int, int]] | Matching, gold: Iterable[Any]
 ) -> Evaluation:
     """Score predicted pairs against gold pairs.
 
     Args:
-        pairs: Predicted pairs (Pair objects or (src, tgt) tuples), or a BitextResult. For
+        pairs: Predicted pairs (Pair objects or (src, tgt) tuples), or a Matching. For
             P@1 a source's prediction is its first pair in this order (``match`` gives at
             most one per source).
         gold: True (src, tgt) pairs. A source may have several gold targets.
@@ -268,7 +268,7 @@ def evaluate(
         An Evaluation. P@1 counts a gold source without a prediction as wrong; ratios with a
         zero denominator are 0.
     """
-    items = pairs.pairs if isinstance(pairs, BitextResult) else pairs
+    items = pairs.pairs if isinstance(pairs, Matching) else pairs
     pred = _as_pairs(items, "pairs")
     gold_set = set(_as_pairs(gold, "gold"))
     pred_set = set(pred)

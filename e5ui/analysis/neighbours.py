@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 from scipy.stats import skew
 
-from e5ui.similarity import Baseline, Calibrated, as_matrix, calibrate, normalize_rows
+from e5ui.analysis.calibration import Baseline, Calibrated, calibrate
+from e5ui.analysis.similarity import as_matrix, normalize_rows
 
 logger = logging.getLogger(__name__)
 

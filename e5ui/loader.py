@@ -1,0 +1,147 @@
+"""The app's model: its settings, loaded in a background thread so the page serves at once,
+and switched without blocking requests. No gradio here: ``ui`` shows ``ModelHolder.status()``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from e5ui import models
+from e5ui.cache import EmbeddingCache
+
+logger = logging.getLogger(__name__)
+
+MODEL_CHOICES = ["small", "base", "large", "large-instruct", "bundled"]
+
+
+@dataclass
+class Settings:
+    """How the app runs (flags of ``python app.py``)."""
+
+    model: str = models.DEFAULT_MODEL
+    device: str | None = None
+    dtype: str = "auto"
+    cache_dir: str | None = None
+    fallback: bool = True
+    host: str = "127.0.0.1"
+    port: int = 7860
+    share: bool = False
+
+
+@dataclass
+class ModelStatus:
+    """What the model panel shows."""
+
+    state: str  # idle | loading | ready | failed
+    requested: str
+    info: dict | None = None
+    error: str | None = None
+    since: float = 0.0
+
+    @property
+    def fallback_reason(self) -> str | None:
+        return (self.info or {}).get("fallback_reason")
+
+
+class ModelHolder:
+    """Owns the Encoder: loads it in a background thread, lets requests wait for it, and
+    switches models without blocking the UI.
+
+    Args:
+        settings: model, device, dtype, cache dir, fallback.
+        encoder: an already-built Encoder (tests, scripts); no loading then.
+        factory: builds an encoder from (model name, settings); defaults to ``Encoder``.
+    """
+
+    def __init__(self, settings: Settings, encoder: Any = None, factory: Callable | None = None):
+        self.settings = settings
+        self._factory = factory or _default_factory
+        self._cond = threading.Condition()
+        self._encoder = encoder
+        self._generation = 0
+        self.cache = getattr(encoder, "cache", None) or EmbeddingCache(
+            directory=settings.cache_dir
+        )
+        if encoder is not None:
+            self._status = ModelStatus("ready", settings.model, encoder.describe(),
+                                       since=time.time())
+        else:
+            self._status = ModelStatus("idle", settings.model, since=time.time())
+
+    def start(self, model: str | None = None) -> None:
+        """Begins loading ``model`` (default: the settings' model) in a daemon thread."""
+        model = model or self.settings.model
+        with self._cond:
+            self._generation += 1
+            generation = self._generation
+            self._status = ModelStatus("loading", model, since=time.time())
+            self._cond.notify_all()
+        thread = threading.Thread(target=self._load, args=(model, generation), daemon=True,
+                                  name=f"e5ui-load-{model}")
+        thread.start()
+
+    def _load(self, model: str, generation: int) -> None:
+        try:
+            encoder = self._factory(model, self.settings, self.cache)
+            status = ModelStatus("ready", model, encoder.describe(), since=time.time())
+        except Exception as exc:  # shown in the model panel; the server keeps running
+            logger.exception("Loading %s failed", model)
+            encoder, status = None, ModelStatus("failed", model, error=str(exc),
+                                                since=time.time())
+        with self._cond:
+            if generation != self._generation:
+                return  # a newer switch superseded this load
+            if encoder is not None:
+                self._encoder = encoder
+            self._status = status
+            self._cond.notify_all()
+
+    def status(self) -> ModelStatus:
+        """The current status (with fresh cache counters when ready)."""
+        with self._cond:
+            status = self._status
+            if status.state == "ready" and self._encoder is not None:
+                status = ModelStatus("ready", status.requested, self._encoder.describe(),
+                                     since=status.since)
+            return status
+
+    def wait(self, timeout: float = 900.0, tick: Callable[[float], None] | None = None):
+        """Returns the encoder, waiting while a model loads.
+
+        Args:
+            timeout: seconds to wait at most.
+            tick: called about once a second with the seconds waited (for progress bars).
+
+        Raises:
+            ValueError: when loading failed or took too long (shown to the user).
+        """
+        start = time.time()
+        if self.status().state == "idle":
+            self.start()
+        with self._cond:
+            while self._status.state in ("idle", "loading"):
+                waited = time.time() - start
+                if waited > timeout:
+                    raise ValueError(f"The model is still loading after {timeout:.0f} s")
+                if tick is not None:
+                    tick(waited)
+                self._cond.wait(timeout=1.0)
+            if self._status.state == "failed":
+                if self._encoder is None:
+                    raise ValueError(f"The model could not be loaded: {self._status.error}")
+            return self._encoder
+
+
+def _default_factory(model: str, settings: Settings, cache: EmbeddingCache):
+    from e5ui.encoder import Encoder
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the fallback reason is in describe()
+        return Encoder(model, device=settings.device, dtype=settings.dtype, cache=cache,
+                       fallback=settings.fallback)

@@ -1,0 +1,82 @@
+"""The Map tab: texts on a UMAP (PCA preview first) or PCA map, coloured by language or label."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from e5ui import plots, resources, views
+from e5ui.loader import ModelHolder
+from e5ui.ui import common
+
+EXAMPLES = [("24 sentences × 8 languages", "map_parallel.tsv"),
+            ("One meaning, ten languages", "one_meaning_ten_languages.tsv")]
+
+
+@common.guard
+def run(holder: ModelHolder, texts: str, file: str | None = None, method: str = "umap",
+        dim: int = 2, color_by: str = "language", connect: bool = True, search: str = "",
+        state: dict | None = None, progress=gr.Progress()):
+    """/map (alias /projection): figure, summary, notes, downloads, the map (for redrawing),
+    report state. With UMAP a PCA preview comes first."""
+    corpus = common.read(texts, file, "text list")
+    enc = common.model_for(holder, progress)
+    data = views.map_data(enc, corpus, common.progress_adapter(progress))
+    if method == "umap":
+        preview = views.map_preview(data, int(dim), color_by, connect, search)
+        if preview is not None:
+            progress(0.7, desc="PCA preview")
+            yield (preview.figure, preview.summary, common.notes_md(preview.notes), [], preview,
+                   state)
+            progress(0.8, desc="UMAP")
+    result = views.map_view(data, method, int(dim), color_by, connect, search)
+    state = common.remember(state, "3-map", "Map", result.figure)
+    yield (result.figure, result.summary, common.notes_md(result.notes),
+           result.export(common.export_dir()), result, state)
+
+
+@common.guard
+def redraw(saved: views.MapResult | None, color_by: str, connect: bool, search: str):
+    """New colours, lines or highlights on the computed map (no re-encoding, no projection)."""
+    if saved is None:
+        return gr.update(), gr.update()
+    result = saved.restyled(color_by, connect, search)
+    return result.figure, common.notes_md(result.notes)
+
+
+def build(holder: ModelHolder, report_state: gr.State) -> common.Wiring:
+    """Lays out the tab and wires it; returns the view's wiring."""
+    with gr.Tab("Map", id="map"):
+        gr.Markdown(resources.text("view_map.md"))
+        saved = gr.State(None)
+        with gr.Row():
+            with gr.Column(scale=2):
+                texts, upload = common.text_input("Texts (one per line)", 6)
+            with gr.Column(scale=1):
+                method = gr.Radio([("UMAP", "umap"), ("PCA", "pca")], value="umap",
+                                  label="Method")
+                dim = gr.Radio([("2-D", 2), ("3-D", 3)], value=2, label="Dimensions")
+                color = gr.Radio([("language", "language"), ("label", "label")],
+                                 value="language", label="Colour by")
+                connect = gr.Checkbox(True, label="Join translations (same id)")
+                run_btn = gr.Button("Draw map", variant="primary", elem_id="map-run")
+        examples = common.examples_row([label for label, _ in EXAMPLES])
+        search = gr.Textbox("", label="Highlight texts containing…", max_lines=1,
+                            elem_id="map-search")
+        summary = gr.Markdown(elem_id="map-summary")
+        plot = gr.Plot(plots.message_figure("Add texts and press Draw map"), label="Map",
+                       elem_id="map-plot")
+        notes = gr.Markdown(elem_classes=["notes"])
+        files = gr.File(label="Downloads", file_count="multiple")
+        alias = gr.Button(visible=False)
+    wiring = common.Wiring(common.bind(run, holder),
+                    [texts, upload, method, dim, color, connect, search, report_state],
+                    [plot, summary, notes, files, saved, report_state])
+    wiring.on(run_btn.click, api_name="map")
+    # The name this endpoint had before it was called "map"; kept so old scripts work.
+    wiring.on(alias.click, api_name="projection")
+    common.wire_file_examples(examples, [name for _, name in EXAMPLES], texts, upload, wiring)
+    restyle = (redraw, [saved, color, connect, search], [plot, notes])
+    for event in (color.change, connect.change, search.submit):
+        event(*restyle, **common.PRIVATE)
+    common.clear_upload_on_typing([(texts, upload)])
+    return wiring

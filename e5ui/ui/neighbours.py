@@ -1,0 +1,70 @@
+"""The Neighbours tab: each query's nearest corpus texts, with calibrated scores and hub flags."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from e5ui import resources, views
+from e5ui.loader import ModelHolder
+from e5ui.ui import common
+
+# views.NEIGHBOUR_HEADER's columns: the texts last and widest.
+TABLE_WIDTHS = ["5%", "4%", "5%", "6%", "6%", "7%", "6%", "4%", "4%", "4%", "20%", "29%"]
+# label, (query file, corpus file, k, cross-lingual, margin, symmetric)
+EXAMPLES = [
+    ("Retrieval, model-card style",
+     ("retrieval/queries.tsv", "retrieval/passages.tsv", 3, False, False, False)),
+    ("Find the translations (cross-lingual)",
+     ("one_meaning_ten_languages.tsv", "one_meaning_ten_languages.tsv", 3, True, True, True)),
+]
+
+
+@common.guard
+def run(holder: ModelHolder, queries: str, corpus: str, query_file: str | None = None,
+        corpus_file: str | None = None, k: int = 3, cross_lingual: bool = False,
+        margin: bool = False, symmetric: bool = False, state: dict | None = None,
+        progress=gr.Progress()):
+    """/neighbours: table, summary, notes, downloads, report state."""
+    q = common.read(queries, query_file, "query list")
+    c = common.read(corpus, corpus_file, "corpus", common.MAX_BITEXT)
+    enc = common.model_for(holder, progress)
+    result = views.neighbours_view(enc, q, c, k, cross_lingual, margin, symmetric,
+                                   progress=common.progress_adapter(progress))
+    state = common.remember(state, "2-neighbours", f"Neighbours · {result.summary}",
+                            result.table.html())
+    return (result.table.frame(), result.summary, common.notes_md(result.notes),
+            result.export(common.export_dir()), state)
+
+
+def _fill(queries: str, corpus: str, k: int, cross: bool, margin: bool, symmetric: bool):
+    files = common.example_copy(queries), common.example_copy(corpus)
+    return "", "", *files, k, cross, margin, symmetric
+
+
+def build(holder: ModelHolder, report_state: gr.State) -> common.Wiring:
+    """Lays out the tab and wires it; returns the view's wiring."""
+    with gr.Tab("Neighbours", id="neighbours"):
+        gr.Markdown(resources.text("view_neighbours.md"))
+        with gr.Row():
+            queries, qfile, corpus, cfile = common.two_text_inputs(
+                "Queries (one per line)", "Corpus (one per line)", 6)
+            with gr.Column(scale=0, min_width=240):
+                k = gr.Slider(1, 20, value=3, step=1, label="k")
+                cross = gr.Checkbox(False, label="Cross-lingual only")
+                margin = gr.Checkbox(False, label="Margin re-ranking")
+                symmetric = gr.Checkbox(False, label='Symmetric ("query: " on the corpus)')
+                run_btn = gr.Button("Search", variant="primary", elem_id="nb-run")
+        examples = common.examples_row([label for label, _ in EXAMPLES])
+        summary = gr.Markdown()
+        table = gr.Dataframe(label="Neighbours", wrap=True, max_height=600, elem_id="nb-table",
+                             column_widths=TABLE_WIDTHS)
+        notes = gr.Markdown(elem_classes=["notes"])
+        files = gr.File(label="Downloads", file_count="multiple")
+    inputs = [queries, corpus, qfile, cfile, k, cross, margin, symmetric]
+    wiring = common.Wiring(common.bind(run, holder), [*inputs, report_state],
+                    [table, summary, notes, files, report_state])
+    wiring.on(run_btn.click, api_name="neighbours")
+    for button, (_, args) in zip(examples, EXAMPLES):
+        common.wire_example(button, lambda a=args: _fill(*a), inputs, wiring)
+    common.clear_upload_on_typing([(queries, qfile), (corpus, cfile)])
+    return wiring

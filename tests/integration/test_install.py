@@ -1,0 +1,67 @@
+"""e5ui as an installed package: build the wheel, install it into a fresh virtual environment,
+and run the CLI from a folder outside the checkout (assets must come from the package)."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ASSETS, ROOT
+
+pytestmark = pytest.mark.integration
+
+
+def run(cmd: list, cwd: Path, env: dict | None = None, timeout: int = 600):
+    proc = subprocess.run([str(c) for c in cmd], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+    assert proc.returncode == 0, f"{cmd}\n{proc.stdout}\n{proc.stderr}"
+    return proc
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("dist")
+    run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+         "-w", out, ROOT], cwd=ROOT)
+    (path,) = out.glob("e5ui-*.whl")
+    return path
+
+
+def test_the_wheel_carries_every_asset_the_app_reads(wheel):
+    names = set(zipfile.ZipFile(wheel).namelist())
+    shipped = {f"e5ui/assets/{p.relative_to(ASSETS).as_posix()}" for p in ASSETS.rglob("*")
+               if p.is_file() and p.suffix not in (".png", ".py")}
+    assert shipped <= names, sorted(shipped - names)
+    assert "e5ui/ui/__init__.py" in names and "e5ui/analysis/bitext.py" in names
+
+
+def test_installed_cli_runs_from_another_folder(wheel, tmp_path):
+    venv = tmp_path / "venv"
+    # The dependencies (torch, transformers, ...) come from this interpreter's site-packages;
+    # e5ui itself only from the wheel.
+    run([sys.executable, "-m", "venv", "--system-site-packages", venv], cwd=tmp_path)
+    run([venv / "bin" / "python", "-m", "pip", "install", "--no-deps", "-q", wheel],
+        cwd=tmp_path)
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    texts = work / "x.txt"
+    texts.write_text("The cat sleeps.\nDie Katze schläft.\nStocks fell sharply.\n",
+                     encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "E5UI_ASSETS")}
+    env["HF_HUB_OFFLINE"] = "1"
+    where = run([venv / "bin" / "python", "-c", "import e5ui, e5ui.resources as r; "
+                 "print(e5ui.__file__); print(r.ASSETS_DIR)"], cwd=work, env=env).stdout
+    package, assets = where.split()
+    assert str(venv) in package and Path(assets) == Path(package).parent / "assets"
+    proc = run([venv / "bin" / "e5ui", "similarity", texts, "--model", "bundled", "-q",
+                "--out", "m.csv"], cwd=work, env=env)
+    assert "most similar pairs" in proc.stdout
+    with open(work / "m.csv", encoding="utf-8", newline="") as f:
+        rows = list(csv.reader(f))
+    assert len(rows) == 4 and len(rows[0]) == 4

@@ -1,0 +1,76 @@
+"""One result per view: the same request through the app's API and through the CLI gives
+byte-identical files (the app serves the bundled model in float32; the CLI is told the same)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ASSETS, ROOT
+from tests.integration.conftest import upload
+
+pytestmark = pytest.mark.integration
+EX = ASSETS / "examples"
+
+
+def cli(*args) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.run([sys.executable, "-m", "e5ui", *map(str, args), "--model", "bundled",
+                           "--dtype", "float32", "-q"], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def by_name(files: list[str]) -> dict[str, bytes]:
+    return {Path(f).name: Path(f).read_bytes() for f in files}
+
+
+def assert_same_files(app_files: list[str], folder: Path, names: list[str]) -> None:
+    app = by_name(app_files)
+    assert sorted(app) == sorted(names)
+    for name in names:
+        mine = (folder / name).read_bytes()
+        assert mine == app[name], f"{name} differs between the app and the CLI"
+        assert len(mine) > 100
+
+
+def test_similarity_app_and_cli_write_the_same_files(app_client, tmp_path):
+    example = EX / "one_meaning_ten_languages.tsv"
+    _fig, _summary, _notes, _table, files, *_ = app_client.predict(
+        "", upload(example), "cluster", "query", api_name="/similarity")
+    names = ["embeddings.npy", "similarity.csv", "heatmap.html"]
+    cli("similarity", example, "--order", "cluster", "--kind", "symmetric",
+        *[a for n in names for a in ("--out", tmp_path / n)])
+    assert_same_files(files, tmp_path, names)
+
+
+def test_neighbours_app_and_cli_write_the_same_files(app_client, tmp_path):
+    q, c = EX / "retrieval/queries.tsv", EX / "retrieval/passages.tsv"
+    _table, _summary, _notes, files, *_ = app_client.predict(
+        "", "", upload(q), upload(c), 3, True, True, False, api_name="/neighbours")
+    cli("neighbours", q, c, "-k", "3", "--cross-lingual", "--margin", "--out",
+        tmp_path / "neighbours.tsv")
+    assert_same_files(files, tmp_path, ["neighbours.tsv"])
+
+
+def test_map_app_and_cli_write_the_same_files(app_client, tmp_path):
+    example = EX / "map_parallel.tsv"
+    _fig, _summary, _notes, files, *_ = app_client.predict(
+        "", upload(example), "umap", 2, api_name="/map")
+    cli("map", example, "--method", "umap", "--dim", "2", "--out", tmp_path / "coords.csv",
+        "--out", tmp_path / "map.html")
+    assert_same_files(files, tmp_path, ["coords.csv", "map.html"])
+
+
+def test_bitext_app_and_cli_write_the_same_files(app_client, tmp_path):
+    s, t = EX / "bitext/source.txt", EX / "bitext/target.txt"
+    _pairs, _unmatched, _summary, _metrics, _notes, files, *_ = app_client.predict(
+        "", "", upload(s), upload(t), "margin", True, None, None, api_name="/bitext")
+    names = ["pairs.tsv", "pairs.csv", "pairs.tmx"]
+    cli("bitext", s, t, *[a for n in names for a in ("--out", tmp_path / n)])
+    assert_same_files(files, tmp_path, names)

@@ -1,0 +1,68 @@
+"""The app's model holder without a model: background loading, waiting, failures, switching."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from e5ui.loader import ModelHolder, Settings
+from tests.conftest import FakeEncoder
+
+
+def settings(**kw):
+    return Settings(model="fake", **kw)
+
+
+def test_requests_wait_for_a_loading_model():
+    gate = threading.Event()
+
+    def factory(model, settings, cache):
+        gate.wait(5)
+        return FakeEncoder(model=model)
+
+    holder = ModelHolder(settings(), factory=factory)
+    assert holder.status().state == "idle"
+    holder.start()
+    assert holder.status().state == "loading"
+    ticks = []
+    threading.Timer(1.5, gate.set).start()
+    enc = holder.wait(tick=ticks.append)
+    assert enc.model == "fake" and ticks and holder.status().state == "ready"
+
+
+def test_wait_starts_an_idle_holder():
+    holder = ModelHolder(settings(), factory=lambda m, s, c: FakeEncoder(model=m))
+    assert holder.wait().model == "fake"
+
+
+def test_a_failed_load_is_a_message_not_a_crash():
+    def factory(model, settings, cache):
+        raise RuntimeError("disk on fire")
+
+    holder = ModelHolder(settings(), factory=factory)
+    holder.start()
+    with pytest.raises(ValueError, match="could not be loaded: disk on fire"):
+        holder.wait()
+    assert holder.status().state == "failed"
+
+
+def test_switching_keeps_serving_the_old_model_if_the_new_one_fails():
+    calls = []
+
+    def factory(model, settings, cache):
+        calls.append(model)
+        if model == "broken":
+            raise RuntimeError("no such model")
+        return FakeEncoder(model=model)
+
+    holder = ModelHolder(settings(), factory=factory)
+    first = holder.wait()
+    holder.start("broken")
+    deadline = time.time() + 5
+    while holder.status().state == "loading" and time.time() < deadline:
+        time.sleep(0.05)
+    status = holder.status()
+    assert status.state == "failed" and "no such model" in status.error
+    assert holder.wait() is first  # still usable

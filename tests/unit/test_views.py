@@ -1,0 +1,290 @@
+"""The views without a browser or a model: every table and number against a reference computed
+here (sklearn, scipy, numpy loops) from the same deterministic fake embeddings."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+from sklearn.metrics.pairwise import cosine_similarity
+
+from e5ui import models, textio, views
+from e5ui.analysis.calibration import baseline_from_embeddings
+from tests.conftest import ASSETS, VectorEncoder, rand_rows
+
+
+def baseline_for(enc):
+    return baseline_from_embeddings(enc.encode([f"t{i}" for i in range(40)]), "fake")
+
+
+def ref_percentile(baseline, score: float) -> float:
+    """Fraction of unrelated pairs scoring <= score (at the baseline's float32 precision)."""
+    return float(np.mean(baseline.cosines <= np.float32(score)))
+
+
+def ref_rescaled(baseline, score: float) -> float:
+    med = float(np.median(baseline.cosines.astype(np.float64)))
+    return (score - med) / (1 - med)
+
+
+def read_rows(path, delimiter=None):
+    delimiter = delimiter or ("\t" if str(path).endswith(".tsv") else ",")
+    with open(path, encoding="utf-8", newline="") as f:
+        return list(csv.reader(f, delimiter=delimiter))
+
+
+# -- similarity ---------------------------------------------------------------------------------
+def test_similarity_top_pairs_and_calibration_against_a_loop(fake_encoder):
+    base = baseline_for(fake_encoder)
+    corpus = textio.parse_lines("t0\nt1\nt2\n\nt3\nt4\nt5\n")  # a blank line: rows != positions
+    result = views.similarity_view(fake_encoder, corpus, "input", baseline=base)
+    assert fake_encoder.kinds[-1] == "symmetric"
+    emb = fake_encoder.encode(corpus.texts, kind="symmetric")
+    sim = cosine_similarity(emb)
+    pairs = sorted(((sim[i, j], i, j) for i in range(6) for j in range(i + 1, 6)),
+                   key=lambda p: (-p[0], p[1], p[2]))
+    assert len(result.top) == 15 and result.top.header[:2] == ["index_a", "index_b"]
+    for row, (cos, i, j) in zip(result.top.rows, pairs, strict=True):
+        assert row[:4] == [corpus.rows[i], corpus.rows[j], result.labels[i], result.labels[j]]
+        assert row[4] == pytest.approx(cos, abs=1e-6)
+        assert row[5] == pytest.approx(ref_percentile(base, cos))
+        assert row[6] == pytest.approx(ref_rescaled(base, cos), abs=1e-6)
+        assert row[7:] == [corpus.texts[i], corpus.texts[j]]
+    assert corpus.rows[3] == 4  # "t3" is line 5 of the input: 0-based 4
+    off = sim[np.triu_indices(6, k=1)]
+    assert result.summary.startswith(f"6 texts · cosines {off.min():.3f}–{off.max():.3f}")
+
+
+def test_similarity_matrix_export_in_display_order(fake_encoder, tmp_path):
+    corpus = textio.read_texts(ASSETS / "examples/one_meaning_ten_languages.tsv")
+    result = views.similarity_view(fake_encoder, corpus, "cluster",
+                                   baseline=baseline_for(fake_encoder))
+    sim = cosine_similarity(fake_encoder.encode(corpus.texts, kind="symmetric"))
+    order = result.order
+    assert sorted(order.tolist()) == list(range(len(corpus)))
+    rows = read_rows(result.write(tmp_path / "m.csv"))
+    labels = [result.labels[i] for i in order]
+    assert rows[0] == ["", *labels] and [r[0] for r in rows[1:]] == labels
+    np.testing.assert_allclose(np.array([[float(v) for v in r[1:]] for r in rows[1:]]),
+                               sim[np.ix_(order, order)], atol=2e-6)
+    np.testing.assert_array_equal(np.load(result.write(tmp_path / "e.npy")),
+                                  fake_encoder.encode(corpus.texts, kind="symmetric"))
+    files = result.export(tmp_path)
+    assert sorted(p.rsplit("/", 1)[-1] for p in files) == [
+        "embeddings.npy", "heatmap.html", "similarity.csv"]
+    with pytest.raises(ValueError, match="writes .csv, .tsv, .npy, .html"):
+        result.write(tmp_path / "m.xlsx")
+
+
+def test_similarity_aggregates_large_inputs(fake_encoder):
+    big = textio.parse_lines("\n".join(f"text {i}" for i in range(600)))
+    result = views.similarity_view(fake_encoder, big, "cluster",
+                                   baseline=baseline_for(fake_encoder))
+    assert result.figure.data[0].type == "heatmap"
+    assert len(result.figure.data[0].z) < 100  # clusters, not 600 x 600 cells
+    assert any("clusters" in n for n in result.notes)
+
+
+def test_labels_are_unique(fake_encoder):
+    corpus = textio.parse_table("text\tid\nA\tx\nB\tx\nC\tx\n", "\t")
+    assert views.labels_for(corpus, ["en", "en", "de"]) == ["x · en", "x · en (2)", "x · de"]
+
+
+def test_truncation_and_blank_lines_are_listed():
+    from e5ui.encoder import EncodeResult, Truncation
+
+    corpus = textio.parse_lines("a\n\nb")
+    result = EncodeResult(np.zeros((2, 4), np.float32), [Truncation(1, 900, 512)])
+    notes = views.notes_for(corpus, result, 512, "Input")
+    assert any("blank line" in n for n in notes)
+    assert any("line 3 (900 tokens)" in n and "truncated" in n for n in notes)
+
+
+# -- neighbours ---------------------------------------------------------------------------------
+def test_neighbours_table_against_brute_force(fake_encoder):
+    base = baseline_for(fake_encoder)
+    q = textio.parse_lines("q0\n\nq1\nq2")
+    c = textio.parse_lines("\n".join(f"c{i}" if i % 3 else "" for i in range(16)))
+    result = views.neighbours_view(fake_encoder, q, c, k=3, baseline=base)
+    assert fake_encoder.kinds[-2:] == ["query", "passage"]
+    sim = cosine_similarity(fake_encoder.encode(q.texts, kind="query"),
+                            fake_encoder.encode(c.texts, kind="passage"))
+    expected = []
+    for qi in range(len(q)):
+        for rank, ci in enumerate(np.argsort(-sim[qi], kind="stable")[:3]):
+            expected.append((q.rows[qi], rank + 1, c.rows[ci], sim[qi, ci], q.texts[qi],
+                             c.texts[ci]))
+    assert result.table.header == views.NEIGHBOUR_HEADER
+    assert len(result.table) == len(expected) == 9
+    for row, (qr, rank, cr, cos, qt, ct) in zip(result.table.rows, expected, strict=True):
+        assert row[:3] == [qr, rank, cr] and row[10:] == [qt, ct]
+        assert row[3] == pytest.approx(cos, abs=1e-6) and row[4] is None  # no margin asked
+        assert row[5] == pytest.approx(ref_percentile(base, cos))
+        assert row[6] == pytest.approx(ref_rescaled(base, cos), abs=1e-6)
+
+
+def test_neighbours_flags_the_hub_a_direct_count_finds():
+    rng = np.random.default_rng(3)
+    centre = rng.normal(size=16)
+    queries = {f"q{i}": centre + 0.7 * np.linalg.norm(centre) * u / np.linalg.norm(u)
+               for i, u in enumerate(rng.normal(size=(24, 16)))}
+    corpus = {f"c{i}": v for i, v in enumerate(rng.normal(size=(24, 16)))}
+    corpus["the hub"] = centre
+    enc = VectorEncoder({**queries, **corpus})
+    q = textio.parse_lines("\n".join(queries))
+    c = textio.parse_lines("\n".join(corpus))
+    result = views.neighbours_view(enc, q, c, k=3, baseline=baseline_for(enc))
+    # The k-occurrence rule of Radovanović et al., counted here from a brute-force top-3.
+    sim = cosine_similarity(np.stack([queries[t] for t in q.texts]),
+                            np.stack([corpus[t] for t in c.texts]))
+    counts = np.bincount(np.argsort(-sim, axis=1)[:, :3].ravel(), minlength=len(c))
+    hubs = {c.texts[i] for i in np.flatnonzero((counts > counts.mean() + 2 * counts.std())
+                                               & (counts >= 2 * counts.mean()))}
+    assert hubs == {"the hub"}
+    flagged = {row[11] for row in result.table.rows if row[9] == "hub"}
+    assert flagged == hubs
+    assert any(n.startswith("⚑ 1 hub(s)") for n in result.notes)
+
+
+def test_neighbours_cross_lingual_and_margin(fake_encoder):
+    base = baseline_for(fake_encoder)
+    q = textio.parse_table("text\tlang\nhello\ten\nhallo\tde\n", "\t")
+    c = textio.parse_table("text\tlang\nworld\ten\nwelt\tde\nmonde\tfr\n", "\t")
+    result = views.neighbours_view(fake_encoder, q, c, k=2, cross_lingual=True, baseline=base)
+    assert len(result.table) == 4
+    assert all(r[7] != r[8] for r in result.table.rows)
+    margin = views.neighbours_view(fake_encoder, q, c, k=2, cross_lingual=True, margin=True,
+                                   baseline=base)
+    # Random vectors give some non-positive margin denominators: those slots stay empty.
+    assert margin.table.rows and all(isinstance(r[4], float) for r in margin.table.rows)
+    with pytest.raises(ValueError, match="between 1 and 100"):
+        views.neighbours_view(fake_encoder, q, c, k=0, baseline=base)
+
+
+def test_symmetric_neighbours_use_the_symmetric_prompt_on_both_sides(fake_encoder):
+    q = textio.parse_lines("a\nb")
+    views.neighbours_view(fake_encoder, q, q, k=1, symmetric=True,
+                          baseline=baseline_for(fake_encoder))
+    assert fake_encoder.kinds[-2:] == ["symmetric", "symmetric"]
+
+
+# -- map ------------------------------------------------------------------------------------------
+def test_map_table_and_restyle(fake_encoder, tmp_path):
+    corpus = textio.read_texts(ASSETS / "examples/one_meaning_ten_languages.tsv")
+    data = views.map_data(fake_encoder, corpus)
+    result = views.map_view(data, "pca", 2, search="train")
+    assert result.projection.method == "pca" and "neighbour preservation" in result.summary
+    assert any("matching text" in n for n in result.notes)
+    table = result.table
+    assert table.header == ["index", "x", "y", "lang", "label", "id", "text"]
+    for i, row in enumerate(table.rows):
+        assert row[0] == corpus.rows[i] and row[-1] == corpus.texts[i]
+        assert row[1:3] == pytest.approx(result.projection.coords[i].tolist())
+        assert row[3:6] == [data.langs[i], "", corpus.ids[i]]  # this file has no label column
+    back = read_rows(result.write(tmp_path / "coords.csv"))
+    assert back[0] == table.header and len(back) == len(corpus) + 1
+    restyled = result.restyled("label", False, "")
+    assert not any("matching" in n for n in restyled.notes)
+    assert restyled.projection is result.projection  # no new projection
+    plain = views.map_view(views.map_data(fake_encoder, textio.parse_lines("a\nb\nc")), "pca")
+    assert any("no `label` column" in n for n in plain.restyled("label", True, "").notes)
+
+
+def test_map_preview_only_when_umap_will_run(fake_encoder):
+    small = views.map_data(fake_encoder, textio.parse_lines("a\nb\nc"))
+    assert views.map_preview(small) is None
+    data = views.map_data(fake_encoder, textio.parse_lines("\n".join("abcdefghij")))
+    preview = views.map_preview(data)
+    assert preview.preview and preview.projection.preservation is None
+    assert preview.summary.startswith("PCA preview") and preview.export(None) == []
+
+
+# -- bitext ---------------------------------------------------------------------------------------
+def test_bitext_with_gold_and_exports(fake_encoder, tmp_path):
+    src = textio.parse_lines("one\ntwo\n\nthree")
+    tgt = textio.parse_lines("two\nthree\none")  # the fake encodes equal texts equally
+    result = views.bitext_view(fake_encoder, src, tgt, gold=[(0, 2), (1, 0), (3, 1)],
+                               src_lang="EN", tgt_lang="en")
+    assert result.evaluation.p_at_1 == 1.0
+    assert [r[:2] for r in result.table.rows] == [[0, 2], [1, 0], [3, 1]]
+    assert all(r[3] == pytest.approx(1.0, abs=1e-6) for r in result.table.rows)
+    files = result.export(tmp_path)
+    assert sorted(p.rsplit(".", 1)[-1] for p in files) == ["csv", "tmx", "tsv"]
+    assert read_rows(tmp_path / "pairs.tsv")[1][:2] == ["0", "2"]
+    langs = {tuv.get("{http://www.w3.org/XML/1998/namespace}lang")
+             for tuv in ET.parse(tmp_path / "pairs.tmx").iter("tuv")}
+    assert langs == {"en"}
+    with pytest.raises(ValueError, match="points at a line"):
+        views.bitext_view(fake_encoder, src, tgt, gold=[(2, 0)])  # line 2 is blank
+
+
+def test_bitext_threshold_lists_the_unmatched(fake_encoder):
+    src = textio.parse_lines("same\nother text")
+    tgt = textio.parse_lines("same")
+    result = views.bitext_view(fake_encoder, src, tgt, method="cosine", threshold=0.99)
+    assert [r[:2] for r in result.table.rows] == [[0, 0]]
+    assert result.unmatched.rows == [["source", 1, "other text"]]
+    assert "threshold 0.99" in result.summary
+
+
+# -- explain and pair score -----------------------------------------------------------------------
+def test_explain_against_sklearn(fake_encoder):
+    base = baseline_for(fake_encoder)
+    corpus = textio.parse_lines("a\nb\nc\nd")
+    result = views.explain_view(fake_encoder, corpus, baseline=base)
+    sim = cosine_similarity(fake_encoder.encode(corpus.texts, kind="symmetric"))
+    pairs = sim[np.triu_indices(4, k=1)]
+    np.testing.assert_allclose(np.sort(result.pair_cosines), np.sort(pairs), atol=1e-6)
+    assert f"Your 4 texts: 6 pairs, median {np.median(pairs):.3f}" in result.summary
+    none = views.explain_view(fake_encoder, None, baseline=base)
+    assert "unrelated pairs" in none.summary and "Your" not in none.summary
+    one = views.explain_view(fake_encoder, textio.parse_lines("only one"), baseline=base)
+    assert "Your" not in one.summary and "at least two" in one.notes[0]
+
+
+def test_pair_score_against_a_direct_computation(fake_encoder):
+    base = baseline_for(fake_encoder)
+    score = views.pair_score(fake_encoder, "a", "b", baseline=base)
+    a, b = fake_encoder.encode(["a", "b"], kind="symmetric")
+    raw = float(a @ b)
+    assert score.raw == pytest.approx(raw, abs=1e-6)
+    assert score.percentile == pytest.approx(ref_percentile(base, raw))
+    assert score.rescaled == pytest.approx(ref_rescaled(base, raw), abs=1e-6)
+    with pytest.raises(ValueError, match="both boxes"):
+        views.pair_score(fake_encoder, "a", " ", baseline=base)
+
+
+def test_report_needs_a_view(tmp_path):
+    with pytest.raises(ValueError, match="run at least one view"):
+        views.report([], None, tmp_path)
+
+
+def test_table_display_formats():
+    table = views.Table(["a", "percentile", "score"], [[1, 0.97321, 0.123456789],
+                                                      [2, 0.9999, None]])
+    frame = table.frame()
+    assert frame.values.tolist() == [[1, "97.3%", 0.1235], [2, ">99.9%", "–"]]
+
+
+# -- the instruct model's prompts (a bug: symmetric views got the retrieval instruction) -------
+def test_instruct_models_get_the_symmetric_instruction_in_symmetric_views(tiny_model_dir,
+                                                                          tmp_path):
+    from e5ui.encoder import Encoder
+
+    instruct_dir = shutil.copytree(tiny_model_dir, tmp_path / "tiny-e5-instruct")
+    enc = Encoder(str(instruct_dir), device="cpu", dtype="float32", cache=False)
+    assert enc.spec.prompt == "instruct"
+    texts = ["The cat sleeps.", "Die Katze schläft.", "Stocks fell."]
+    corpus = textio.parse_lines("\n".join(texts))
+    typed = [f"Instruct: Retrieve semantically similar text\nQuery: {t}" for t in texts]
+    expected = enc.encode(typed, kind="passage")  # passages are read as they are
+    base = baseline_from_embeddings(rand_rows(10, enc.dim), "x")
+    np.testing.assert_allclose(views.similarity_view(enc, corpus, baseline=base).embeddings,
+                               expected, atol=1e-6)
+    np.testing.assert_allclose(views.map_data(enc, corpus).embeddings, expected, atol=1e-6)
+    retrieval = enc.encode([f"Instruct: {models.DEFAULT_INSTRUCTION}\nQuery: {t}"
+                            for t in texts], kind="passage")
+    assert not np.allclose(retrieval, expected, atol=1e-3)  # the two prompts differ
