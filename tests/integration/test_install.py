@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -26,9 +27,17 @@ def run(cmd: list, cwd: Path, env: dict | None = None, timeout: int = 600):
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
+    # Built from a copy of what the package is made of, so the checkout gets no build/ or
+    # egg-info folder.
+    src = tmp_path_factory.mktemp("src")
+    for name in ("pyproject.toml", "README.md", "requirements.txt"):
+        shutil.copy2(ROOT / name, src / name)
+    for folder in ("e5ui", "assets"):
+        shutil.copytree(ROOT / folder, src / folder,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     out = tmp_path_factory.mktemp("dist")
     run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-         "-w", out, ROOT], cwd=ROOT)
+         "-w", out, src], cwd=src)
     (path,) = out.glob("e5ui-*.whl")
     return path
 
