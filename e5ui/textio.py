@@ -1,19 +1,45 @@
 """Reading and validating inputs; writing exports.
 
-Inputs: ``.txt`` is one text per line (UTF-8, a BOM is tolerated); ``.csv`` / ``.tsv`` have a
-header row with a ``text`` column and optional ``label``, ``lang`` and ``id`` columns. Blank
-lines and empty cells are never dropped silently: they are skipped and listed in
-``Corpus.skipped``, and every text remembers its row in ``Corpus.rows`` so results can point
-back at the user's file.
+Inputs: ``.txt`` is one text per line; ``.csv`` / ``.tsv`` have a header row with a ``text``
+column and optional ``label``, ``lang`` and ``id`` columns. Files are UTF-8 (a byte-order mark
+is tolerated); UTF-16 and UTF-32 files with a byte-order mark are decoded too. Files are read
+as a stream and reading stops as soon as a byte or text limit is passed.
+
+How inputs are read, exactly:
+
+- Only ``\\n`` and ``\\r\\n`` end a line, so line numbers match ``wc -l``, ``sed -n`` and any
+  0-based gold file. Every other break or control character inside a line (``\\f``, ``\\v``,
+  ``\\x1c``-``\\x1f``, ``\\x85``, U+2028, U+2029, a bare ``\\r``, other C0/C1 controls) becomes a
+  space, a byte-order mark inside a text is removed, and a note counts the texts so changed.
+- A line or cell that holds nothing but whitespace and zero-width characters (U+200B, U+200C,
+  U+200D, U+2060, U+FEFF) is blank. Blank lines and empty cells are never dropped silently:
+  they are skipped and listed in ``Corpus.skipped``, and every text remembers its row in
+  ``Corpus.rows`` so results can point back at the user's file. Zero-width joiners inside a
+  text are kept (Persian, Indic scripts and emoji need them).
+- Tables follow RFC 4180 quoting, strictly: a cell is quoted only when it opens with ``"`` and
+  closes with a ``"`` followed by the delimiter or the end of its line (inner quotes doubled).
+  Any other quote is text, so a TSV with a stray quote is read row by row. A quoted cell may
+  span lines (a text with a line break, as spreadsheets and e5ui's exports write it); a note
+  names each such row, so rows are never merged silently.
+
+Exports: ``write_rows`` is the one CSV/TSV writer (``write_matrix`` shares its cell rules): text
+cells that start with ``=``, ``+``, ``-``, ``@``, a tab, ``\\r`` or ``\\n`` get a leading ``'``
+(OWASP's advice against formula injection); numbers stay numbers; cells holding the delimiter,
+a quote, ``\\r`` or ``\\n`` are quoted. NPY and TMX exports are exact.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import logging
+import re
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO, Any
 
 import numpy as np
 
@@ -23,6 +49,34 @@ TEXT_SUFFIXES = (".txt",)
 TABLE_SUFFIXES = {".csv": ",", ".tsv": "\t"}
 OPTIONAL_COLUMNS = ("label", "lang", "id")
 MAX_INPUT_BYTES = 200 * 2**20
+# Bytes read at a time: stopping at a limit then holds at most this much undecoded text.
+CHUNK_BYTES = 256 * 2**10
+# A quoted cell running over more lines than this is a stray quote, not one text: reading
+# ahead for its end stays bounded.
+MAX_QUOTED_LINES = 1000
+
+ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff"
+# What str.strip() removes (str.isspace), spelled out so it can be combined with ZERO_WIDTH.
+WHITESPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004"
+              "\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
+_EDGES = WHITESPACE + ZERO_WIDTH
+# Inside a text: C0 controls but tab and newline, DEL, C1 controls (NEL among them), and the
+# line/paragraph separators become spaces; U+FEFF goes; lone surrogates (which UTF-8 cannot
+# encode) and U+FFFE/U+FFFF (which XML cannot hold) become U+FFFD.
+_SPECIAL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff\ud800-\udfff\ufffe\uffff]")
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+_ASCII_PLAIN = bytes(b for b in range(128) if b in (9, 10) or 32 <= b < 127)
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_UNENCODABLE = re.compile("[\ud800-\udfff\ufffe\uffff]")
+# Longest BOMs first: the UTF-32 LE mark begins with the UTF-16 LE one.
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le", "UTF-32"),
+    (codecs.BOM_UTF32_BE, "utf-32-be", "UTF-32"),
+    (codecs.BOM_UTF8, "utf-8", "UTF-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le", "UTF-16"),
+    (codecs.BOM_UTF16_BE, "utf-16-be", "UTF-16"),
+)
+_SHOWN = 10  # rows listed in a note before "and N more"
 
 
 @dataclass
@@ -36,6 +90,12 @@ class Corpus:
         rows: 0-based line (``.txt``) or data-row (tables) number of each text.
         skipped: 0-based rows that were blank and therefore not read as texts.
         source: the file name, or "<input>" for pasted text.
+        table: read from a table (rows count data rows) rather than lines.
+        changed: 0-based rows whose text had control or separator characters replaced.
+        spans: (data row, first line, last line), 0-based, of each table row whose quoted
+            cell spans several lines.
+        encoding: the encoding the file was read in ("UTF-8" unless its BOM said otherwise).
+        remarks: further notes for the user (e.g. texts cut to a length limit).
     """
 
     texts: list[str]
@@ -46,6 +106,10 @@ class Corpus:
     skipped: list[int] = field(default_factory=list)
     source: str = "<input>"
     table: bool = False
+    changed: list[int] = field(default_factory=list)
+    spans: list[tuple[int, int, int]] = field(default_factory=list)
+    encoding: str = "UTF-8"
+    remarks: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -68,73 +132,324 @@ class Corpus:
         ]
 
     def notes(self) -> list[str]:
-        """Returns user-facing remarks about what was read (blank rows skipped, ...)."""
-        if not self.skipped:
-            return []
-        shown = ", ".join(str(r + 1) for r in self.skipped[:10])
-        more = "" if len(self.skipped) <= 10 else f" and {len(self.skipped) - 10} more"
-        return [f"{self.source}: skipped {len(self.skipped)} blank {self.unit}(s): "
-                f"{shown}{more}"]
+        """Returns user-facing remarks about what was read (blank rows skipped, characters
+        replaced, quoted cells spanning lines, the encoding, ...)."""
+        notes = []
+        if self.encoding != "UTF-8":
+            notes.append(f"{self.source} was read as {self.encoding} (its byte-order mark "
+                         "says so).")
+        if self.skipped:
+            notes.append(f"{self.source}: skipped {len(self.skipped)} blank {self.unit}(s): "
+                         f"{_listed([str(r + 1) for r in self.skipped])}")
+        if self.changed:
+            notes.append(
+                f"{self.source}: {len(self.changed)} text(s) held control or separator "
+                "characters (form feed, vertical tab, U+2028, a bare carriage return, ...), "
+                "each replaced by a space (stray byte-order marks removed): "
+                f"{self.unit}(s) {_listed([str(r + 1) for r in self.changed])}")
+        if self.spans:
+            listed = _listed([f"row {r + 1} (lines {a + 1}–{b + 1})" for r, a, b in self.spans])
+            notes.append(
+                f"{self.source}: {len(self.spans)} quoted cell(s) span several lines and were "
+                f"each read as one text with line breaks: {listed}; if a quote was not meant "
+                'to enclose a text, remove it or double it ("").')
+        return notes + self.remarks
 
 
-def _decode(data: bytes, source: str) -> str:
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise ValueError(
-            f"{source} is not UTF-8 text (invalid byte at line {line}); save it as UTF-8"
-        ) from None
-    if "\x00" in text:
-        raise ValueError(f"{source} looks like a binary file, not text")
-    return text
+def _listed(items: list[str]) -> str:
+    """The first items of a list for a note, then "and N more"."""
+    more = "" if len(items) <= _SHOWN else f" and {len(items) - _SHOWN} more"
+    return ", ".join(items[:_SHOWN]) + more
 
 
-def parse_lines(text: str, source: str = "<input>") -> Corpus:
-    """Reads one text per line; blank lines are skipped and recorded.
+class TooManyTexts(ValueError):
+    """An input holds more texts than the caller accepts (raised as soon as it is passed)."""
+
+    def __init__(self, source: str, limit: int):
+        super().__init__(f"{source} has more than {limit} texts; at most {limit} are accepted, "
+                         "so split it into smaller files")
+        self.limit = limit
+
+
+def _size(n: int) -> str:
+    """A byte count for messages: "200 MB", "1 KB", "1000-byte"."""
+    if n >= 2**20 and n % 2**20 == 0:
+        return f"{n // 2**20} MB"
+    if n >= 2**10 and n % 2**10 == 0:
+        return f"{n // 2**10} KB"
+    return f"{n}-byte"
+
+
+def _too_large(source: str, max_bytes: int) -> ValueError:
+    return ValueError(f"{source} is larger than the {_size(max_bytes)} limit for input files; "
+                      "split it into smaller files")
+
+
+# -- decoding ------------------------------------------------------------------------------------
+def read_chunks(handle: IO[bytes], source: str, max_bytes: int | None = MAX_INPUT_BYTES
+                ) -> Iterator[bytes]:
+    """Yields an open binary file's bytes in chunks, never reading past the limit.
 
     Args:
-        text: the whole input (pasted or read from a file).
-        source: a name for messages.
+        handle: the file (or pipe) opened for reading bytes.
+        source: its name, for messages.
+        max_bytes: the most bytes accepted; None for no limit.
 
     Returns:
-        The corpus.
+        An iterator of chunks; it raises ValueError as soon as the file passes ``max_bytes``
+        (having read at most one byte more).
     """
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    lines = text.splitlines()
-    texts, rows, skipped = [], [], []
-    for i, line in enumerate(lines):
-        stripped = line.strip()
-        if stripped:
-            texts.append(stripped)
-            rows.append(i)
+    total = 0
+    while True:
+        want = CHUNK_BYTES if max_bytes is None else min(CHUNK_BYTES, max_bytes + 1 - total)
+        data = handle.read(want)
+        if not data:
+            return
+        total += len(data)
+        if max_bytes is not None and total > max_bytes:
+            raise _too_large(source, max_bytes)
+        yield data
+
+
+def _looks_utf16(data: bytes) -> bool:
+    """NUL bytes on only one side of each byte pair: UTF-16 text (mostly Latin) without a BOM."""
+    even, odd = data[0::2].count(0), data[1::2].count(0)
+    return len(data) >= 4 and min(even, odd) == 0 and max(even, odd) >= len(data) // 4
+
+
+class _Decoder:
+    """Decodes byte chunks (UTF-8, or UTF-16/32 by their BOM) into text chunks; errors name the
+    line. ``label`` says the encoding once iteration has begun."""
+
+    def __init__(self, chunks: Iterable[bytes], source: str):
+        self.chunks, self.source, self.label = chunks, source, "UTF-8"
+
+    def __iter__(self) -> Iterator[str]:
+        chunks = iter(self.chunks)
+        head = b""
+        for chunk in chunks:  # a BOM may straddle tiny chunks
+            head += chunk
+            if len(head) >= 4:
+                break
+        encoding = "utf-8"
+        for bom, name, label in _BOMS:
+            if head.startswith(bom):
+                encoding, self.label, head = name, label, head[len(bom):]
+                break
         else:
-            skipped.append(i)
-    return Corpus(texts, rows=rows, skipped=skipped, source=source)
+            if b"\x00" in head:
+                if _looks_utf16(head):
+                    raise ValueError(f"{self.source} looks like UTF-16 without a byte-order "
+                                     "mark; save it as UTF-8")
+                raise ValueError(f"{self.source} looks like a binary file, not text")
+        decoder = codecs.getincrementaldecoder(encoding)("strict")
+        lines = 0  # line breaks decoded so far, for error messages
+        for data in _prepend(head, chunks):
+            text = self._decode(decoder, data, encoding, lines, final=False)
+            lines += text.count("\n")
+            yield text
+        yield self._decode(decoder, b"", encoding, lines, final=True)
+
+    def _decode(self, decoder: Any, data: bytes, encoding: str, lines: int, final: bool) -> str:
+        pending = decoder.buffer
+        try:
+            text = decoder.decode(data, final=final)
+        except UnicodeDecodeError as exc:
+            # exc.start counts from the decoder's buffered bytes, then this chunk.
+            good = (pending + data)[: exc.start].decode(encoding, "replace")
+            line = lines + good.count("\n") + 1
+            if self.label == "UTF-8":
+                msg = f"is not UTF-8 text (invalid byte at line {line}); save it as UTF-8"
+            else:
+                msg = (f"is not valid {self.label} text (invalid data at line {line}); "
+                       "save it as UTF-8")
+            raise ValueError(f"{self.source} {msg}") from None
+        if "\x00" in text:
+            raise ValueError(f"{self.source} looks like a binary file, not text")
+        return text
 
 
-def parse_table(text: str, delimiter: str, source: str = "<input>") -> Corpus:
-    """Reads a CSV/TSV table with a header row and a ``text`` column.
+def _prepend(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
+    if first:
+        yield first
+    yield from rest
 
-    Args:
-        text: the table's content.
-        delimiter: "," or a tab.
-        source: a name for messages.
 
-    Returns:
-        The corpus, with labels / langs / ids when those columns exist.
-    """
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise ValueError(f"{source} is empty") from None
-    except csv.Error as exc:
-        raise ValueError(f"{source}: cannot read the header row: {exc}") from None
-    names = [h.strip().lower() for h in header]
+def _may_change(chunk: str) -> bool:
+    """Whether a chunk holds a character ``_tidy`` replaces (ASCII, the common case, is checked
+    8x faster by deleting the printable bytes than by a regex)."""
+    if chunk.isascii():
+        return bool(chunk.encode("ascii").translate(None, _ASCII_PLAIN))
+    return _SPECIAL.search(chunk) is not None
+
+
+def _split_lines(chunks: Iterable[str]) -> Iterator[tuple[list[str], bool]]:
+    """Physical lines of decoded text, in batches: only "\\n" ends a line (the "\\r" of
+    "\\r\\n" is dropped); nothing else splits one, unlike str.splitlines. With each batch:
+    whether it may hold a character ``_tidy`` replaces (checked per chunk, not per line)."""
+    pending: list[str] = []  # a line still open across chunks (joined once, not per chunk)
+    pending_special = False
+    carry = ""  # a CR at a chunk's end, which may be the start of CR LF
+    for chunk in chunks:
+        chunk = carry + chunk if carry else chunk
+        carry = "\r" if chunk.endswith("\r") else ""
+        chunk = (chunk[:-1] if carry else chunk).replace("\r\n", "\n")
+        special = _may_change(chunk)
+        parts = chunk.split("\n")
+        if len(parts) == 1:
+            if chunk:
+                pending.append(chunk)
+                pending_special = pending_special or special
+            continue
+        if pending:
+            pending.append(parts[0])
+            parts[0] = "".join(pending)
+        last = parts.pop()
+        yield parts, special or pending_special
+        pending, pending_special = ([last], special) if last else ([], False)
+    if pending or carry:  # a last line without LF (a CR at the very end ends it too)
+        yield ["".join(pending)], pending_special
+
+
+# -- texts and tables ----------------------------------------------------------------------------
+def _tidy(raw: str) -> tuple[str, bool]:
+    """A line's or cell's text: trimmed of whitespace and zero-width characters at its ends ("" if
+    nothing else is left), controls and separators inside it replaced; and whether any were."""
+    text = raw.strip(_EDGES)
+    if not text or _SPECIAL.search(text) is None:
+        return text, False
+    cleaned = _UNENCODABLE.sub("\ufffd", _CONTROL.sub(" ", text.replace("\ufeff", "")))
+    return cleaned.strip(_EDGES), True
+
+
+def _check_count(count: int, max_texts: int | None, source: str) -> None:
+    if max_texts is not None and count >= max_texts:
+        raise TooManyTexts(source, max_texts)
+
+
+def _read_lines(batches: Iterable[tuple[list[str], bool]], source: str,
+                max_texts: int | None) -> Corpus:
+    """One text per line (see the module's rules)."""
+    corpus = Corpus([], source=source)
+    base = 0
+    for lines, special in batches:
+        if special:
+            tidied = [_tidy(line) for line in lines]
+            texts = [text for text, _ in tidied]
+            corpus.changed.extend(i for i, (text, changed) in enumerate(tidied, base)
+                                  if changed and text)
+        else:
+            texts = [line.strip(_EDGES) for line in lines]
+        rows = [i for i, text in enumerate(texts, base) if text]
+        if len(rows) < len(texts):
+            corpus.skipped.extend(i for i, text in enumerate(texts, base) if not text)
+            texts = [text for text in texts if text]
+        corpus.texts.extend(texts)
+        corpus.rows.extend(rows)
+        base += len(lines)
+        if max_texts is not None and len(corpus.texts) > max_texts:
+            raise TooManyTexts(source, max_texts)  # checked per chunk: one more chunk at most
+    return corpus
+
+
+class _Lines:
+    """Numbered lines that can be given back after reading ahead for a quoted cell's end."""
+
+    def __init__(self, batches: Iterable[tuple[list[str], bool]]):
+        self._lines = enumerate(line for lines, _ in batches for line in lines)
+        self._back: deque[tuple[int, str]] = deque()
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> tuple[int, str]:
+        return self._back.popleft() if self._back else next(self._lines)
+
+    def give_back(self, taken: list[tuple[int, str]]) -> None:
+        self._back.extendleft(reversed(taken))
+
+
+def _records(batches: Iterable[tuple[list[str], bool]], delimiter: str
+             ) -> Iterator[tuple[list[str], int, int]]:
+    """A table's records: (cells, first line, last line), lines 0-based."""
+    source = _Lines(batches)
+    for number, line in source:
+        if '"' not in line:  # the common case, at C speed
+            yield line.split(delimiter), number, number
+        else:
+            cells, last = _split_quoted(line, number, delimiter, source)
+            yield cells, number, last
+
+
+def _split_quoted(line: str, number: int, delimiter: str, source: _Lines
+                  ) -> tuple[list[str], int]:
+    """The cells of a record whose first line holds a quote; returns them and its last line."""
+    cells: list[str] = []
+    pos = 0
+    while True:
+        start = pos
+        while pos < len(line) and line[pos] == " ":  # spaces before an opening quote
+            pos += 1
+        if pos < len(line) and line[pos] == '"':
+            quoted = _quoted(line, number, pos + 1, delimiter, source)
+            if quoted is not None:
+                value, line, number, pos = quoted
+                cells.append(value)
+                if pos >= len(line):
+                    return cells, number
+                pos += 1
+                continue
+        end = line.find(delimiter, start)
+        if end < 0:
+            cells.append(line[start:])
+            return cells, number
+        cells.append(line[start:end])
+        pos = end + 1
+
+
+def _quoted(line: str, number: int, pos: int, delimiter: str, source: _Lines
+            ) -> tuple[str, str, int, int] | None:
+    """The quoted cell opened just before ``line[pos]``: (value, its last line, that line's
+    number, index of what follows the closing quote), or None when the quote does not open a
+    well-formed quoted cell (it is then text, and the lines read ahead are given back)."""
+    parts: list[str] = []
+    taken: list[tuple[int, str]] = []
+    while True:
+        q = line.find('"', pos)
+        if q < 0:
+            parts.append(line[pos:])
+            nxt = next(source, None) if len(taken) < MAX_QUOTED_LINES else None
+            if nxt is None:
+                break
+            taken.append(nxt)
+            number, line = nxt
+            parts.append("\n")
+            pos = 0
+            continue
+        if line.startswith('"', q + 1):  # "" stands for one quote
+            parts.append(line[pos:q + 1])
+            pos = q + 2
+            continue
+        parts.append(line[pos:q])
+        end = q + 1
+        while end < len(line) and line[end] == " ":
+            end += 1
+        if end == len(line) or line[end] == delimiter:
+            return "".join(parts), line, number, end
+        break
+    source.give_back(taken)
+    return None
+
+
+def _read_table(batches: Iterable[tuple[list[str], bool]], delimiter: str, source: str,
+                max_texts: int | None) -> Corpus:
+    """A CSV/TSV table with a header row and a ``text`` column (see the module's rules)."""
+    records = _records(batches, delimiter)
+    first = next(records, None)
+    if first is None:
+        raise ValueError(f"{source} is empty")
+    header = first[0]
+    names = [_tidy(h)[0].lower() for h in header]
     if "text" not in names:
         kind = "TSV" if delimiter == "\t" else "CSV"
         raise ValueError(
@@ -142,77 +457,125 @@ def parse_table(text: str, delimiter: str, source: str = "<input>") -> Corpus:
             f"found: {', '.join(repr(h) for h in header) or 'nothing'}"
         )
     col = {name: names.index(name) for name in ("text", *OPTIONAL_COLUMNS) if name in names}
-    texts, rows, skipped = [], [], []
     extra: dict[str, list[str]] = {name: [] for name in OPTIONAL_COLUMNS if name in col}
-    try:
-        for row_no, row in enumerate(reader):
-            if not any(cell.strip() for cell in row):
-                skipped.append(row_no)
+    corpus = Corpus([], source=source, table=True)
+    for row_no, (row, line_a, line_b) in enumerate(records):
+        if line_b > line_a:
+            corpus.spans.append((row_no, line_a, line_b))
+        if len(row) > len(header):
+            if all(not cell.strip(_EDGES) for cell in row):
+                corpus.skipped.append(row_no)
                 continue
-            if len(row) < len(header):
-                row = row + [""] * (len(header) - len(row))
-            elif len(row) > len(header):
-                raise ValueError(
-                    f"{source}: data row {row_no + 1} has {len(row)} fields but the header has "
-                    f"{len(header)} (an unquoted delimiter inside a text?)"
-                )
-            value = row[col["text"]].strip()
-            if not value:
-                skipped.append(row_no)
-                continue
-            texts.append(value)
-            rows.append(row_no)
-            for name in extra:
-                extra[name].append(row[col[name]].strip())
-    except csv.Error as exc:
-        raise ValueError(f"{source}: malformed table near line {reader.line_num}: {exc}") from None
-    return Corpus(
-        texts,
-        labels=extra.get("label"),
-        langs=extra.get("lang"),
-        ids=extra.get("id"),
-        rows=rows,
-        skipped=skipped,
-        source=source,
-        table=True,
-    )
+            raise ValueError(
+                f"{source}: data row {row_no + 1} has {len(row)} fields but the header has "
+                f"{len(header)} (line {line_a + 1}; an unquoted delimiter inside a text?)"
+            )
+        text, changed = _tidy(row[col["text"]]) if col["text"] < len(row) else ("", False)
+        if not text:
+            corpus.skipped.append(row_no)
+            continue
+        _check_count(len(corpus.texts), max_texts, source)
+        corpus.texts.append(text)
+        corpus.rows.append(row_no)
+        for name, values in extra.items():
+            value, other = _tidy(row[col[name]]) if col[name] < len(row) else ("", False)
+            values.append(value)
+            changed = changed or other
+        if changed:
+            corpus.changed.append(row_no)
+    corpus.labels, corpus.langs, corpus.ids = (extra.get("label"), extra.get("lang"),
+                                               extra.get("id"))
+    return corpus
 
 
-def parse_text(text: str, suffix: str = ".txt", source: str = "<input>") -> Corpus:
+def parse_lines(text: str, source: str = "<input>", *, max_texts: int | None = None) -> Corpus:
+    """Reads one text per line; blank lines are skipped and recorded.
+
+    Args:
+        text: the whole input (pasted or read from a file).
+        source: a name for messages.
+        max_texts: the most texts accepted (``TooManyTexts``, a ValueError, as soon as one more
+            is found); None for no limit.
+
+    Returns:
+        The corpus.
+    """
+    return _read_lines(_split_lines([text]), source, max_texts)
+
+
+def parse_table(text: str, delimiter: str, source: str = "<input>", *,
+                max_texts: int | None = None) -> Corpus:
+    """Reads a CSV/TSV table with a header row and a ``text`` column.
+
+    Args:
+        text: the table's content.
+        delimiter: "," or a tab.
+        source: a name for messages.
+        max_texts: the most texts accepted; None for no limit.
+
+    Returns:
+        The corpus, with labels / langs / ids when those columns exist.
+    """
+    return _read_table(_split_lines([text]), delimiter, source, max_texts)
+
+
+def parse_text(text: str, suffix: str = ".txt", source: str = "<input>", *,
+               max_texts: int | None = None) -> Corpus:
     """Parses content by file type (".txt", ".csv" or ".tsv")."""
     suffix = suffix.lower()
     if suffix in TABLE_SUFFIXES:
-        return parse_table(text, TABLE_SUFFIXES[suffix], source)
+        return parse_table(text, TABLE_SUFFIXES[suffix], source, max_texts=max_texts)
     if suffix in TEXT_SUFFIXES or suffix == "":
-        return parse_lines(text, source)
+        return parse_lines(text, source, max_texts=max_texts)
     raise ValueError(
         f"Unsupported file type {suffix!r} for {source}. Must be one of: .txt, .csv, .tsv"
     )
 
 
-def read_texts(path: str | Path) -> Corpus:
-    """Reads a ``.txt`` / ``.csv`` / ``.tsv`` input file.
-
-    Args:
-        path: the file.
-
-    Returns:
-        The corpus; ValueError with a one-line reason for anything unreadable.
-    """
+def _checked_path(path: str | Path, max_bytes: int | None) -> Path:
     path = Path(path)
     if not path.exists():
         raise ValueError(f"No such file: {path}")
     if path.is_dir():
         raise ValueError(f"{path} is a directory, not a text file")
-    if path.stat().st_size > MAX_INPUT_BYTES:
-        raise ValueError(f"{path} is larger than {MAX_INPUT_BYTES // 2**20} MB")
+    # A regular file's size is known: refuse it before reading a byte (pipes are counted).
+    if max_bytes is not None and path.stat().st_size > max_bytes:
+        raise _too_large(path.name, max_bytes)
+    return path
+
+
+def read_texts(path: str | Path, *, max_texts: int | None = None,
+               max_bytes: int | None = MAX_INPUT_BYTES) -> Corpus:
+    """Reads a ``.txt`` / ``.csv`` / ``.tsv`` input file as a stream.
+
+    Args:
+        path: the file.
+        max_texts: the most texts accepted: reading stops with ``TooManyTexts`` (a ValueError)
+            as soon as one more is found; None for no limit.
+        max_bytes: the most bytes read: reading stops with a ValueError as soon as the file
+            passes it; None for no limit.
+
+    Returns:
+        The corpus; ValueError with a one-line reason for anything unreadable.
+    """
+    path = _checked_path(path, max_bytes)
     suffix = path.suffix.lower()
     if suffix not in TEXT_SUFFIXES and suffix not in TABLE_SUFFIXES:
         raise ValueError(
             f"Unsupported file type {path.suffix or '(none)'!r} for {path.name}. "
             "Must be one of: .txt, .csv, .tsv"
         )
-    return parse_text(_decode(path.read_bytes(), path.name), suffix, path.name)
+    with path.open("rb") as handle:
+        decoder = _Decoder(read_chunks(handle, path.name, max_bytes), path.name)
+        batches = _split_lines(decoder)
+        if suffix in TABLE_SUFFIXES:
+            corpus = _read_table(batches, TABLE_SUFFIXES[suffix], path.name, max_texts)
+        else:
+            corpus = _read_lines(batches, path.name, max_texts)
+    corpus.encoding = decoder.label
+    logger.debug("read %s (%s): %s texts, %s blank, %s changed", path.name, decoder.label,
+                 len(corpus), len(corpus.skipped), len(corpus.changed))
+    return corpus
 
 
 def require_texts(corpus: Corpus, what: str = "input") -> Corpus:
@@ -222,10 +585,10 @@ def require_texts(corpus: Corpus, what: str = "input") -> Corpus:
     return corpus
 
 
-def read_input(text: str | None, file: str | None, what: str, limit: int, max_chars: int
-               ) -> Corpus:
+def read_input(text: str | None, file: str | None, what: str, limit: int, max_chars: int, *,
+               max_bytes: int | None = MAX_INPUT_BYTES, cut: bool = False) -> Corpus:
     """Reads texts from an uploaded file (if any) or a text box (one text per line), within
-    the app's limits.
+    the app's limits; reading stops as soon as a limit is passed.
 
     Args:
         text: the text box's content.
@@ -233,6 +596,8 @@ def read_input(text: str | None, file: str | None, what: str, limit: int, max_ch
         what: what the input is, for messages ("text list", "corpus", ...).
         limit: the most texts accepted.
         max_chars: the most characters one text may have.
+        max_bytes: the most bytes of an uploaded file read; None for no limit.
+        cut: cut longer texts to ``max_chars`` (with a note) instead of refusing them.
 
     Returns:
         The corpus.
@@ -240,17 +605,27 @@ def read_input(text: str | None, file: str | None, what: str, limit: int, max_ch
     Raises:
         ValueError: with a message for the user when there is nothing usable.
     """
-    corpus = read_texts(file) if file else parse_lines(text or "", source=what)
+    try:
+        corpus = (read_texts(file, max_texts=limit, max_bytes=max_bytes) if file
+                  else parse_lines(text or "", source=what, max_texts=limit))
+    except TooManyTexts:
+        name = f" ({Path(file).name})" if file else ""
+        raise ValueError(f"The {what}{name} has more than {limit} texts; this view takes at "
+                         f"most {limit}") from None
     if not corpus.texts:
         raise ValueError(f"The {what} is empty: type one text per line or upload a file")
-    if len(corpus) > limit:
-        raise ValueError(f"The {what} has {len(corpus)} texts; this view takes at most {limit}")
     too_long = [i for i, t in enumerate(corpus.texts) if len(t) > max_chars]
-    if too_long:
+    if too_long and not cut:
         raise ValueError(
             f"The {what} has text(s) over {max_chars} characters ({corpus.where(too_long[0])}); "
             "split long documents into paragraphs"
         )
+    if too_long:
+        for i in too_long:
+            corpus.texts[i] = corpus.texts[i][:max_chars].rstrip(_EDGES)
+        listed = _listed([corpus.where(i) for i in too_long])
+        corpus.remarks.append(f"The {what}: {len(too_long)} text(s) longer than {max_chars} "
+                              f"characters were cut to their first {max_chars}: {listed}")
     return corpus
 
 
@@ -264,10 +639,6 @@ def write_npy(path: str | Path, embeddings: np.ndarray) -> Path:
     return path
 
 
-def _table_writer(handle, suffix: str):
-    return csv.writer(handle, delimiter="\t" if suffix == ".tsv" else ",", lineterminator="\n")
-
-
 def _suffix(path: Path, allowed: tuple[str, ...]) -> str:
     suffix = path.suffix.lower()
     if suffix not in allowed:
@@ -277,39 +648,149 @@ def _suffix(path: Path, allowed: tuple[str, ...]) -> str:
     return suffix
 
 
-def write_matrix(path: str | Path, matrix: np.ndarray, labels: list[str]) -> Path:
-    """Writes a square similarity matrix as CSV/TSV with the labels as header row and column."""
-    path = Path(path)
-    suffix = _suffix(path, (".csv", ".tsv"))
-    if matrix.shape != (len(labels), len(labels)):
-        raise ValueError(f"matrix {matrix.shape} does not fit {len(labels)} labels")
-    with path.open("w", encoding="utf-8", newline="") as f:
-        w = _table_writer(f, suffix)
-        w.writerow(["", *labels])
-        for label, row in zip(labels, matrix):
-            w.writerow([label, *(f"{v:.6f}" for v in row)])
-    return path
+# Cells of the similarity matrix formatted at once (~60 MB of numpy work), so a CLI export of
+# 20k x 20k texts streams instead of building 4 GB of text.
+MATRIX_BLOCK_CELLS = 2**20
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP, "CSV Injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
+# A cell that is just a decimal number cannot be a formula; leaving it alone keeps ids like
+# "-1" intact.
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 
 
-def _cell(value) -> str:
-    """One exported cell: floats with 6 decimals (NaN and None empty), everything else as str."""
+def neutralise(text: str) -> str:
+    """A text cell that a spreadsheet shows rather than runs: a leading ``'`` when it starts
+    with ``=``, ``+``, ``-``, ``@``, a tab, ``\\r`` or ``\\n`` (unless it is a plain number).
+
+    Args:
+        text: the cell's text.
+
+    Returns:
+        The text, prefixed with ``'`` where needed; strip that one ``'`` to get it back.
+    """
+    if text.startswith(FORMULA_STARTS) and not _PLAIN_NUMBER.fullmatch(text):
+        return "'" + text
+    return text
+
+
+def _cell(value: Any) -> str:
+    """One exported cell: floats with 6 decimals (NaN and None empty), ints as they are, text
+    neutralised against formulas (and a lone surrogate, which UTF-8 cannot hold, as U+FFFD)."""
     if value is None:
         return ""
+    if isinstance(value, str):
+        if not value.isascii():
+            value = _SURROGATE.sub("\ufffd", value)
+        return neutralise(value)
     if isinstance(value, (float, np.floating)):
         return "" if value != value else f"{value:.6f}"
-    return str(value)
+    if isinstance(value, (int, np.integer)):
+        return str(value)
+    return neutralise(str(value))
 
 
-def write_rows(path: str | Path, header: list[str], rows: list[list]) -> Path:
-    """Writes a table as CSV or TSV by the file's suffix (every table e5ui exports goes through
-    here: floats with 6 decimals, None and NaN as empty cells)."""
+def _quoter(delimiter: str) -> Callable[[str], str]:
+    """RFC 4180 quoting: a cell holding the delimiter, a quote, "\\r" or "\\n" is enclosed in
+    quotes with its quotes doubled (csv.writer leaves a bare "\\r" unquoted: a row would then
+    read back as two)."""
+    special = re.compile(f'[{re.escape(delimiter)}"\r\n]')
+
+    def quote(cell: str) -> str:
+        return '"' + cell.replace('"', '""') + '"' if special.search(cell) else cell
+
+    return quote
+
+
+def _line(cells: list[str], delimiter: str, quote: Callable[[str], str]) -> str:
+    if len(cells) == 1 and not cells[0]:
+        return '""\n'  # a lone empty cell, so the row does not read back as a blank line
+    return delimiter.join(map(quote, cells)) + "\n"
+
+
+def write_rows(path: str | Path, header: list[str], rows: Iterable[list]) -> Path:
+    """Writes a table as CSV or TSV by the file's suffix. Every table e5ui exports goes through
+    here: floats with 6 decimals, None and NaN as empty cells, text cells neutralised against
+    spreadsheet formulas (``neutralise``), quoting as RFC 4180.
+
+    Args:
+        path: the .csv or .tsv file.
+        header: the column names.
+        rows: the rows (ints, floats, strings, None).
+
+    Returns:
+        The path.
+    """
     path = Path(path)
-    suffix = _suffix(path, (".csv", ".tsv"))
+    delimiter = "\t" if _suffix(path, (".csv", ".tsv")) == ".tsv" else ","
+    quote = _quoter(delimiter)
     with path.open("w", encoding="utf-8", newline="") as f:
-        w = _table_writer(f, suffix)
-        w.writerow(header)
-        w.writerows([_cell(v) for v in row] for row in rows)
+        f.write(_line([_cell(v) for v in header], delimiter, quote))
+        f.writelines(_line([_cell(v) for v in row], delimiter, quote) for row in rows)
     return path
+
+
+def write_matrix(path: str | Path, matrix: np.ndarray, labels: list[str]) -> Path:
+    """Writes a square similarity matrix as CSV/TSV with the labels as header row and column.
+
+    Args:
+        path: the .csv or .tsv file.
+        matrix: (n, n) values, written as "%.6f" writes them.
+        labels: n labels (cells as in ``write_rows``).
+
+    Returns:
+        The path.
+    """
+    path = Path(path)
+    delimiter = "\t" if _suffix(path, (".csv", ".tsv")) == ".tsv" else ","
+    matrix = np.asarray(matrix)
+    n = len(labels)
+    if matrix.shape != (n, n):
+        raise ValueError(f"matrix {matrix.shape} does not fit {n} labels")
+    quote = _quoter(delimiter)
+    sep = delimiter.encode()
+    step = max(1, MATRIX_BLOCK_CELLS // max(n, 1))
+    with path.open("wb") as f:
+        f.write(_line(["", *(_cell(label) for label in labels)], delimiter, quote).encode())
+        for lo in range(0, n, step):
+            block = matrix[lo:lo + step]
+            rows = _fixed6_rows(block, sep) or _percent_rows(block, delimiter)
+            f.writelines(quote(_cell(label)).encode() + sep + row
+                         for label, row in zip(labels[lo:lo + step], rows))
+    return path
+
+
+def _percent_rows(block: np.ndarray, delimiter: str) -> list[bytes]:
+    """Rows of values as "%.6f" writes them (one %-format per row: its n values in C)."""
+    fmt = delimiter.join(["%.6f"] * block.shape[1]) + "\n"
+    return [(fmt % tuple(row.tolist())).encode() for row in block]
+
+
+def _fixed6_rows(block: np.ndarray, sep: bytes) -> list[bytes] | None:
+    """Rows of float32 values byte for byte as "%.6f" writes them, built by numpy without a
+    Python call per value; None (use ``_percent_rows``) for other dtypes, values that are not
+    finite, or values of 10 and more."""
+    if block.dtype != np.float32 or not np.isfinite(block).all():
+        return None
+    # float32 has 24 significant bits and 1e6 needs 14, so |x| * 1e6 is exact in float64 and
+    # rint (half to even) rounds it exactly as Python's correctly rounded "%.6f" does.
+    k = np.rint(np.abs(block.astype(np.float64)) * 1e6).astype(np.int64)
+    if k.size and int(k.max()) >= 10**7:
+        return None
+    rows, cols = block.shape
+    cells = np.empty((rows, cols, 10), np.uint8)  # [sign] digit "." 6 digits, delimiter
+    cells[..., 0] = np.where(np.signbit(block), ord("-"), 0)  # "%.6f" keeps -0.0's sign
+    cells[..., 1] = ord("0") + k // 10**6
+    cells[..., 2] = ord(".")
+    frac = k % 10**6
+    for slot in range(8, 2, -1):
+        cells[..., slot] = ord("0") + frac % 10
+        frac //= 10
+    cells[..., 9] = sep[0]
+    cells[:, -1, 9] = ord("\n")
+    keep = np.ones(cells.shape, bool)
+    keep[..., 0] = cells[..., 0] != 0
+    flat, keep = cells.reshape(rows, -1), keep.reshape(rows, -1)
+    return [flat[i][keep[i]].tobytes() for i in range(rows)]
 
 
 PAIR_HEADER = ["src_index", "tgt_index", "score", "cosine", "source", "target"]
@@ -322,6 +803,15 @@ def pair_rows(result, source: Corpus, target: Corpus) -> list[list]:
          target.texts[p.tgt]]
         for p in result.pairs
     ]
+
+
+# Characters XML 1.0 cannot hold; texts read by textio never contain them (they became
+# spaces or U+FFFD), so this only guards corpora built by hand.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _xml_safe(text: str) -> str:
+    return _NOT_XML.sub("\ufffd", text)
 
 
 def write_tmx(
@@ -366,8 +856,8 @@ def write_tmx(
         ET.SubElement(tu, "prop", type="x-target-line").text = str(target.rows[p.tgt])
         for lang, text in ((src_langs[p.src], source.texts[p.src]),
                            (tgt_langs[p.tgt], target.texts[p.tgt])):
-            tuv = ET.SubElement(tu, "tuv", {xml_lang: lang or "und"})
-            ET.SubElement(tuv, "seg").text = text
+            tuv = ET.SubElement(tu, "tuv", {xml_lang: _xml_safe(lang) or "und"})
+            ET.SubElement(tuv, "seg").text = _xml_safe(text)
     ET.indent(root)
     tree = ET.ElementTree(root)
     with path.open("wb") as f:
@@ -391,13 +881,24 @@ def write_pairs(path: str | Path, result, source: Corpus, target: Corpus,
     return write_rows(path, PAIR_HEADER, pair_rows(result, source, target))
 
 
-def read_gold(path: str | Path) -> list[tuple[int, int]]:
+def read_gold(path: str | Path, *, max_bytes: int | None = MAX_INPUT_BYTES
+              ) -> list[tuple[int, int]]:
     """Reads gold pairs: a TSV/CSV with ``src_index`` and ``tgt_index`` columns (0-based line
-    numbers into SOURCE and TARGET), or two integer columns without a header."""
+    numbers into SOURCE and TARGET), or two integer columns without a header.
+
+    Args:
+        path: the gold file.
+        max_bytes: the most bytes read; None for no limit.
+
+    Returns:
+        The pairs.
+    """
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"No such gold file: {path}")
-    text = _decode(path.read_bytes(), path.name)
+    path = _checked_path(path, max_bytes)
+    with path.open("rb") as handle:
+        text = "".join(_Decoder(read_chunks(handle, path.name, max_bytes), path.name))
     delimiter = "," if path.suffix.lower() == ".csv" else "\t"
     rows = [r for r in csv.reader(io.StringIO(text), delimiter=delimiter) if any(c.strip()
                                                                                 for c in r)]
