@@ -2,9 +2,10 @@
 
 Every builder takes plain numpy arrays and lists and returns a ``plotly.graph_objects.Figure``
 with the same calm look (``_base_layout``): white background, system UI font at 16 px, one
-sequential colour scale, one qualitative palette. Figures never arrive empty: with nothing to
-draw, a builder returns ``message_figure`` saying why. Words inside figures are short labels;
-explanations live in assets/.
+sequential colour scale, one colour-blind-safe qualitative palette. Figures never arrive
+empty: with nothing to draw, a builder returns ``message_figure`` saying why. Words inside
+figures are short labels; explanations live in assets/. Figures are built light; ``themed``
+gives the copy a dark page shows.
 
 This module imports numpy and plotly only (no gradio, torch or transformers), so figures can be
 built and tested without a browser, a server or a model.
@@ -16,11 +17,13 @@ import html
 import math
 import re
 import textwrap
+import unicodedata
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import plotly.graph_objects as go
+import plotly.io as pio
 from plotly.offline import get_plotlyjs
 
 if TYPE_CHECKING:  # type hints only: importing the analysis at runtime would pull in scipy
@@ -31,6 +34,7 @@ __all__ = [
     "ACCENT",
     "FONT_FAMILY",
     "PALETTE",
+    "THEMES",
     "Markup",
     "cluster_heatmap",
     "figure_html",
@@ -39,6 +43,7 @@ __all__ = [
     "report_html",
     "score_histogram",
     "similarity_heatmap",
+    "themed",
 ]
 
 # --- look ------------------------------------------------------------------------------------
@@ -49,22 +54,44 @@ FONT_FAMILY = (
 )
 FONT_SIZE = 16  # base size; legible from the back of a room on a projector
 TITLE_SIZE = 22
-SMALL_SIZE = 14  # ticks, notes, legend: the smallest text in any figure
+SMALL_SIZE = 14  # ticks, notes, legend: the smallest text in figures of a fixed size
+MIN_TICK_SIZE = 10  # heatmaps with many rows shrink their ticks down to this, never below
 INK = "#1f2937"
 MUTED = "#6b7280"
 GRID = "#e5e7eb"
-NEUTRAL = "#9ca3af"  # the reference (unrelated pairs) and translation links
+NEUTRAL = "#9ca3af"  # the reference (unrelated pairs)
 ACCENT = "#2563eb"  # "your texts"
-LINK = "#c4c9d1"
+LINK = "#64748b"  # translation lines: a mid grey that reads on white and on dark grey alike
+MARKER_EDGE = "#ffffff"  # a thin ring that separates overlapping markers
 HEATMAP_COLORSCALE = "Viridis"  # perceptually uniform, colour-blind safe, prints in greyscale
 
-# Carto "Bold" for the first ten categories (calm, familiar), then colours added greedily for
-# the largest CIELAB distance to those already chosen, so up to 24 languages stay apart.
+# Qualitative colours, most distinct first. 1-6: Okabe & Ito (2008), "Color Universal Design"
+# (https://jfly.uni-koeln.de/color/), without black (invisible on a dark theme) and yellow
+# #F0E442 (too light for small markers on white). 7: Paul Tol's "bright" purple; 8: Tol's
+# "muted" sand; 9-12: Tol's "light" pink, "vibrant" red, "bright" red and "muted" green (Tol,
+# "Colour Schemes", SRON/EPS/TN/09-002, https://personal.sron.nl/~pault/). The first 8 stay at
+# least 10 CIEDE2000 apart also under simulated protanopia, deuteranopia and tritanopia, so the
+# usual 8-language map is colour-blind safe; all 12 stay 13 apart for normal vision. Beyond 12
+# categories colours repeat with another marker shape (SYMBOLS_2D / SYMBOLS_3D).
 PALETTE = (
-    "#7F3C8D", "#11A579", "#3969AC", "#F2B701", "#E73F74", "#80BA5A", "#E68310", "#008695",
-    "#CF1C90", "#F97B72", "#511CFB", "#FE00FA", "#6C4516", "#FB0D0D", "#B2828D", "#DEA0FD",
-    "#3283FE", "#782AB6", "#1CA71C", "#C4451C", "#882255", "#BCBD22", "#6C7C32", "#862A16",
+    "#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7",
+    "#AA3377", "#DDCC77", "#FFAABB", "#CC3311", "#EE6677", "#117733",
 )
+# Shapes for categories past the palette; triangles are kept for far points drawn at the edge.
+SYMBOLS_2D = ("circle", "square", "diamond", "cross", "x", "star", "hexagon", "pentagon")
+SYMBOLS_3D = ("circle", "square", "diamond", "cross", "x", "circle-open", "square-open",
+              "diamond-open")
+
+# Dark theme (``themed(fig, "dark")``): transparent backgrounds, so the figure takes the page's
+# own dark surface, and light ink. The palette and Viridis read on both.
+THEMES = ("light", "dark")
+DARK_INK = "#e5e7eb"
+DARK_MUTED = "#a3aab6"
+DARK_GRID = "#374151"
+DARK_SURFACE = "#1f2937"  # Gradio's dark block colour, for hover labels and marker rings
+DARK_LINK = "#94a3b8"
+_DARK_SWAP = {INK: DARK_INK, MUTED: DARK_MUTED, GRID: DARK_GRID, LINK: DARK_LINK,
+              MARKER_EDGE: DARK_SURFACE}
 
 # --- sizes and limits ------------------------------------------------------------------------
 
@@ -85,6 +112,26 @@ HIST_MAX_POINTS = 200_000  # values sent to the browser per histogram
 HOVER_BUDGET = 4_000_000
 MIN_HOVER_CHARS = 24
 
+# Frames. A plot's width is its page column's (unknown here; ~1360 px on a 1920-px screen), its
+# height is the figure's. Figures stay below ~880 px so a 1080-px screen shows one whole.
+GRADIO_TOP = 100  # gr.Plot raises a titled figure's top margin to at least this
+MAP_FRAME_WIDTH = 1360  # the width map heights are planned for
+MAP_LEGEND_WIDTH = 130  # a legend of language codes with a title (measured in chromium)
+MAP_HEIGHTS = (560, 880)
+MAP_MARGIN = {"l": 24, "r": 24, "t": GRADIO_TOP, "b": 48}
+FIT_MIN_POINTS = 20  # smaller maps show every point where it is
+FAR_GAP = 0.25  # a tail past the 5-95% core, this far from it (x core span), is drawn at the edge
+VIEW_PAD = 0.04  # room around the points on each side, a share of their larger extent
+SNIPPETS_UP_TO = 40  # heatmap ticks show the texts themselves up to this many rows
+SNIPPET_COLUMNS = 22  # a tick snippet's width in Latin characters (CJK count two)
+NAME_COLUMNS = 28
+HEATMAP_MAX_HEIGHT = 880
+HEATMAP_SIDE = (320, 720)  # the square's side in px: smallest and largest
+HEATMAP_CELL = 90  # small heatmaps: px per cell until the square reaches its largest side
+GLYPH_EM = 0.6  # a Latin glyph's average width in em, generous for system-ui fonts
+COLORBAR_PX = 16
+COLORBAR_PAD = 16
+
 HEATMAP_TITLE = "Cosine similarity of every pair"
 CLUSTER_TITLE = "Mean cosine between clusters"
 PROJECTION_TITLE = "Map of the texts"
@@ -92,6 +139,7 @@ HISTOGRAM_TITLE = "Your scores next to unrelated pairs"
 
 _NO_TEXTS = "No texts to show yet. Add at least one text."
 _DASH = "–"
+_FAR_NOTE = "<br><i>far from the rest: drawn at the edge of the map</i>"
 
 
 # --- shared helpers --------------------------------------------------------------------------
@@ -164,15 +212,20 @@ def _check_len(values: Sequence[Any] | None, n: int, name: str) -> None:
         raise ValueError(f"got {len(values)} {name} for {n} texts")
 
 
+def _floor_step(value: float) -> float:
+    """``value`` rounded down to a multiple of 0.05, kept within [-1, 0.95]."""
+    # The epsilon keeps 0.8 (0.79999 in float) in the 0.80 step instead of 0.75.
+    low = math.floor(value / ZMIN_STEP + 1e-6) * ZMIN_STEP
+    return round(min(max(low, -1.0), 1.0 - ZMIN_STEP), 2)
+
+
 def _zmin(z: np.ndarray) -> float:
     """Lower end of the colour scale: the smallest finite off-diagonal value, floored to 0.05."""
     off = z[~np.eye(z.shape[0], dtype=bool)]
     off = off[np.isfinite(off)]
     if off.size == 0:
         return DEFAULT_ZMIN
-    # The epsilon keeps 0.8 (0.79999 in float) in the 0.80 step instead of 0.75.
-    low = math.floor(float(off.min()) / ZMIN_STEP + 1e-6) * ZMIN_STEP
-    return round(min(max(low, -1.0), 1.0 - ZMIN_STEP), 2)
+    return _floor_step(float(off.min()))
 
 
 def _fmt(value: float, spec: str) -> str:
@@ -186,6 +239,98 @@ def _percent(fraction: float) -> str:
     return f"{math.floor(fraction * 100 + 1e-9)}%"
 
 
+def _columns(text: str) -> int:
+    """Display width in Latin-character columns: wide (CJK) characters count two, marks none."""
+    return sum(_char_columns(ch) for ch in text)
+
+
+def _char_columns(ch: str) -> int:
+    if unicodedata.combining(ch):
+        return 0
+    return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+
+
+def _snippet(text: Any, columns: int = SNIPPET_COLUMNS) -> str:
+    """The start of a text on one line, at most ``columns`` wide, ending in "…" when cut."""
+    flat = _one_line(text)
+    if _columns(flat) <= columns:
+        return flat
+    out: list[str] = []
+    used = 1  # the ellipsis
+    for ch in flat:
+        used += _char_columns(ch)
+        if used > columns:
+            break
+        out.append(ch)
+    return "".join(out).rstrip() + "…"
+
+
+def _tick_angle(cell: float, label: float, font: float) -> int:
+    """Degrees to tilt x tick labels so neighbours ``cell`` px apart never touch."""
+    if label + 8 <= cell:
+        return 0
+    # Tilted by a, parallel labels cell px apart are cell * sin(a) apart across their lines.
+    need = min(1.0, 1.3 * font / cell)
+    return next(a for a in (30, 45, 60, 90) if math.sin(math.radians(a)) >= need - 1e-9)
+
+
+def _heatmap_geometry(n: int, ticktext: Sequence[str], show: bool, titled: bool
+                      ) -> dict[str, Any]:
+    """Square side, tick font, tilt and margins (px) for an n x n heatmap.
+
+    Cells are as large as a figure of at most ``HEATMAP_MAX_HEIGHT`` px allows, with room for
+    the tick labels under and left of the square; only where labels would overlap at
+    ``MIN_TICK_SIZE`` does the figure grow taller.
+    """
+    top = GRADIO_TOP if titled else 40
+    cols = max((_columns(t) for t in ticktext), default=0) if show else 0
+    side = float(min(HEATMAP_SIDE[1], max(HEATMAP_SIDE[0], n * HEATMAP_CELL)))
+    for _ in range(4):  # side, font and label room depend on each other; settles in 2-3 rounds
+        cell = side / n
+        font = int(min(SMALL_SIZE, max(MIN_TICK_SIZE, cell / 1.25)))
+        label = cols * GLYPH_EM * font
+        angle = _tick_angle(cell, label, font) if show else 0
+        rad = math.radians(angle)
+        bottom = label * math.sin(rad) + font * (math.cos(rad) + 1) + 16 if show else 24
+        fit = max(HEATMAP_MAX_HEIGHT - top - bottom, HEATMAP_SIDE[0])
+        if show:  # never overlapping: rows at least 1.25 line heights apart
+            fit = max(fit, 1.25 * MIN_TICK_SIZE * n)
+        if side <= fit + 0.5:
+            break
+        side = fit
+    left = label + 16 if show else 24
+    return {"side": side, "font": font, "angle": angle, "top": top, "left": round(left),
+            "bottom": round(bottom), "height": round(top + side + bottom)}
+
+
+def _colorbar_ticks(zmin: float, median: float | None, bar_px: float
+                    ) -> tuple[list[float], list[str]]:
+    """Colour bar ticks every 0.05 or 0.1, and the unrelated median, labelled, where given."""
+    span = 1.0 - zmin
+    step = 0.05 if span <= 0.4 else 0.1 if span <= 1.0 else 0.25
+    vals = [round(v, 4) for v in np.arange(math.ceil(zmin / step - 1e-6) * step, 1.0 + 1e-9, step)]
+    texts = [f"{v:.2f}" for v in vals]
+    if median is None:
+        return vals, texts
+    # Regular ticks closer than ~one line to the median would collide with its label.
+    near = 22 * span / max(bar_px, 1.0)
+    keep = [i for i, v in enumerate(vals) if abs(v - median) >= near]
+    return ([vals[i] for i in keep] + [median],
+            [texts[i] for i in keep] + [f"<b>{median:.2f}</b> unrelated median"])
+
+
+def _median_mark(median: float, zmin: float) -> dict[str, Any]:
+    """A short thick line pointing at the colour bar's unrelated median from the left.
+
+    The bar spans the plot's full height (``_heatmap_figure``), so the median sits at the
+    same paper fraction on both; the line must end left of the bar, which is drawn over shapes.
+    """
+    y = (median - zmin) / (1.0 - zmin)
+    return {"type": "line", "xref": "paper", "yref": "paper", "xsizemode": "pixel",
+            "xanchor": 1.0, "x0": COLORBAR_PAD - 12, "x1": COLORBAR_PAD - 1,
+            "y0": y, "y1": y, "line": {"color": INK, "width": 3}}
+
+
 def _heatmap_figure(
     z: np.ndarray,
     ticktext: Sequence[str],
@@ -193,39 +338,47 @@ def _heatmap_figure(
     hovertemplate: str,
     colorbar_title: str,
     title: str,
+    baseline_median: float | None = None,
 ) -> go.Figure:
-    """A square heatmap, row 0 at the top, with the shared colour scale and tick rules."""
+    """A square heatmap, row 0 at the top, with the shared colour scale and tick rules.
+
+    The colour bar spans the plot's full height (``ypad`` 0, ``len`` 1, no title of its own:
+    plotly takes a title's room from the bar's length) from paper x = 1, so the median's line
+    and the bar's title (an annotation above it) are placed exactly in paper coordinates.
+    """
     n = z.shape[0]
     positions = list(range(n))
     show_ticks = n <= TICKS_UP_TO
+    geo = _heatmap_geometry(n, ticktext, show_ticks, bool(title))
+    median = None
+    zmin = _zmin(z)
+    if baseline_median is not None and math.isfinite(baseline_median) and baseline_median < 1:
+        median = float(baseline_median)
+        zmin = min(zmin, _floor_step(median))  # the median always lies on the bar
     axis = {
         "tickmode": "array",
         "tickvals": positions if show_ticks else [],
         "ticktext": [html.escape(t) for t in ticktext] if show_ticks else [],
         "showticklabels": show_ticks,
-        "tickfont": {"size": SMALL_SIZE if n <= 30 else 11},
+        "tickfont": {"size": geo["font"]},
         "showgrid": False,
         "zeroline": False,
         "ticks": "",
+        "automargin": True,  # a safety net under the margins computed above
+        "constrain": "domain",
     }
+    bar_px = geo["side"]
+    tickvals, ticklabels = _colorbar_ticks(zmin, median, bar_px)
     trace = go.Heatmap(
-        z=z,
-        x=positions,
-        y=positions,
-        zmin=_zmin(z),
-        zmax=1.0,
-        colorscale=HEATMAP_COLORSCALE,
-        customdata=customdata,
-        hovertemplate=hovertemplate,
-        # Thin white gaps separate cells while they are big enough to point at.
-        xgap=1 if n <= 40 else 0,
-        ygap=1 if n <= 40 else 0,
+        z=z, x=positions, y=positions, zmin=zmin, zmax=1.0, colorscale=HEATMAP_COLORSCALE,
+        customdata=customdata, hovertemplate=hovertemplate,
+        # Thin gaps separate cells while they are big enough to point at.
+        xgap=1 if n <= SNIPPETS_UP_TO else 0, ygap=1 if n <= SNIPPETS_UP_TO else 0,
         colorbar={
-            "title": {"text": colorbar_title, "side": "top"},
-            "thickness": 14,
-            "outlinewidth": 0,
-            "tickformat": ".2f",
-            "tickfont": {"size": SMALL_SIZE},
+            "thickness": COLORBAR_PX, "x": 1.0, "xanchor": "left", "xpad": COLORBAR_PAD,
+            "y": 0.5, "yanchor": "middle", "len": 1.0, "ypad": 0, "outlinewidth": 0,
+            "tickmode": "array", "tickvals": tickvals, "ticktext": ticklabels,
+            "ticks": "outside", "ticklen": 4, "tickfont": {"size": SMALL_SIZE},
         },
     )
     if n <= CELL_TEXT_UP_TO:
@@ -235,11 +388,14 @@ def _heatmap_figure(
     fig.update_layout(
         _base_layout(
             title,
-            height=680,
-            xaxis=_merge(axis, {"constrain": "domain"}),
-            yaxis=_merge(
-                axis, {"autorange": "reversed", "scaleanchor": "x", "constrain": "domain"}
-            ),
+            height=geo["height"],
+            margin={"t": geo["top"], "l": geo["left"], "b": geo["bottom"], "r": 40},
+            shapes=[_median_mark(median, zmin)] if median is not None else [],
+            annotations=[{"text": html.escape(colorbar_title), "xref": "paper", "yref": "paper",
+                          "x": 1.0, "y": 1.0, "xshift": COLORBAR_PAD, "yshift": 6,
+                          "xanchor": "left", "yanchor": "bottom", "showarrow": False}],
+            xaxis=_merge(axis, {"tickangle": -geo["angle"]}),
+            yaxis=_merge(axis, {"autorange": "reversed", "scaleanchor": "x"}),
         )
     )
     return fig
@@ -284,6 +440,49 @@ def message_figure(message: str, title: str = "") -> go.Figure:
     return fig
 
 
+def _who(label: str, lang: str) -> str:
+    """A row's name for hover: its label, with its language unless the label already says it."""
+    if not lang or lang in label.split(" · "):
+        return label or lang
+    return f"{label} · {lang}" if label else lang
+
+
+def _pair_customdata(z: np.ndarray, texts: Sequence[str], labels: Sequence[str],
+                     langs: Sequence[str] | None, extras: list[tuple[str, np.ndarray]]
+                     ) -> tuple[np.ndarray, str]:
+    """Per-cell hover strings and the template that shows them (see ``similarity_heatmap``)."""
+    n = z.shape[0]
+    limit = int(min(HOVER_CHARS, max(MIN_HOVER_CHARS, HOVER_BUDGET // (2 * n * n))))
+    shown = np.array([_hover_text(t, limit) for t in texts], dtype=object)
+    raw_langs = [str(c) for c in (langs if langs is not None else [""] * n)]
+    codes = np.array([html.escape(c) for c in raw_langs], dtype=object)
+    who = np.array([html.escape(_shorten(_who(str(lab), c), EXAMPLE_CHARS))
+                    for lab, c in zip(labels, raw_langs, strict=True)], dtype=object)
+    w = 5 + len(extras)  # the two name columns come last
+    custom = np.empty((n, n, w + 2), dtype=object)
+    custom[:, :, 0] = shown[:, None]  # row i
+    custom[:, :, 1] = shown[None, :]  # column j
+    custom[:, :, 2] = codes[:, None]
+    custom[:, :, 3] = codes[None, :]
+    custom[:, :, 4] = np.array([_fmt(v, ".3f") for v in z.ravel()], dtype=object).reshape(n, n)
+    custom[:, :, w] = who[:, None]
+    custom[:, :, w + 1] = who[None, :]
+
+    name_line = "<br><span style='color:%s'>%%{customdata[%d]}</span>"
+    template = "%{customdata[0]}" + name_line % (MUTED, w)
+    template += "<br><br>%{customdata[1]}" + name_line % (MUTED, w + 1)
+    template += "<br><br>cosine <b>%{customdata[4]}</b>"
+    for k, (name, arr) in enumerate(extras, start=5):
+        if name == "percentile":
+            cells = [_percent(v) for v in arr.ravel()]
+            template += f"<br>higher than %{{customdata[{k}]}} of unrelated pairs"
+        else:
+            cells = [_fmt(v, ".2f") for v in arr.ravel()]
+            template += f"<br>rescaled %{{customdata[{k}]}} (0 = unrelated, 1 = same)"
+        custom[:, :, k] = np.array(cells, dtype=object).reshape(n, n)
+    return custom, template + "<extra></extra>"
+
+
 def similarity_heatmap(
     sim: Any,
     labels: Sequence[str],
@@ -292,27 +491,38 @@ def similarity_heatmap(
     percentile: Any | None = None,
     rescaled: Any | None = None,
     title: str = HEATMAP_TITLE,
+    baseline_median: float | None = None,
 ) -> go.Figure:
     """Heatmap of a cosine matrix whose hover shows both texts and calibrated scores.
 
     Colours span [zmin, 1] with zmin the smallest off-diagonal cosine floored to 0.05: E5 puts
-    almost every pair in 0.7-1.0, and a scale from -1 would paint everything one colour.
+    almost every pair in 0.7-1.0, and a scale from -1 would paint everything one colour. With
+    ``baseline_median`` the colour bar marks the model's unrelated-pair median (a labelled tick
+    and a line across the bar; zmin moves down to include it), so colours above it read as
+    "more related than chance" at a glance.
 
-    Each cell's customdata is ``[text_i, text_j, lang_i, lang_j, cosine]`` plus
-    ``[percentile, rescaled]`` when given: strings ready for display ("–" where a value is
-    NaN; percentiles as "97%"). Texts are escaped, wrapped at 60 characters and cut at 300;
+    Cells are square and as large as a figure of ~880 px height allows. Up to 40 texts the
+    ticks show the start of each text (about 22 characters); above, the labels; above 60,
+    none. Tick size and tilt follow the count so that labels never overlap.
+
+    Each cell's customdata is ``[text_i, text_j, lang_i, lang_j, cosine]``, then
+    ``[percentile, rescaled]`` when given, then ``[name_i, name_j]``: strings ready for display
+    ("–" where a value is NaN; percentiles as "97%"; a name is the label, plus the language
+    unless the label contains it). Texts are escaped, wrapped at 60 characters and cut at 300;
     since every cell repeats two texts, they are cut shorter above ~100 texts to keep the
     figure a few MB. Above a few hundred texts use ``cluster_heatmap``.
 
     Args:
         sim: Cosine matrix (n, n), already in display order.
-        labels: Short tick label per row, e.g. "3 · de" (hidden when n > 60).
-        texts: Full text per row, for hover.
+        labels: Short name per row, e.g. "3 · de": ticks above 40 texts, hover always.
+        texts: Full text per row, for hover and (up to 40 texts) the ticks.
         langs: Language code per row, or None.
         percentile: Optional (n, n) fractions of unrelated pairs scoring lower
             (``similarity.calibrate(sim, baseline).percentile``).
         rescaled: Optional (n, n) rescaled scores (``calibrate(...).rescaled``).
         title: Figure title.
+        baseline_median: Optional median cosine of unrelated pairs for this model
+            (``Baseline.median``), marked on the colour bar.
 
     Returns:
         The figure; a message figure when there are no texts.
@@ -333,52 +543,30 @@ def similarity_heatmap(
             if arr.shape != z.shape:
                 raise ValueError(f"{name} must have the shape of sim {z.shape}, got {arr.shape}")
             extras.append((name, arr))
-
-    limit = int(min(HOVER_CHARS, max(MIN_HOVER_CHARS, HOVER_BUDGET // (2 * n * n))))
-    shown = np.array([_hover_text(t, limit) for t in texts], dtype=object)
-    codes = np.array(
-        [html.escape(str(c)) for c in (langs if langs is not None else [""] * n)], dtype=object
-    )
-    custom = np.empty((n, n, 5 + len(extras)), dtype=object)
-    custom[:, :, 0] = shown[:, None]  # row i
-    custom[:, :, 1] = shown[None, :]  # column j
-    custom[:, :, 2] = codes[:, None]
-    custom[:, :, 3] = codes[None, :]
-    custom[:, :, 4] = np.array([_fmt(v, ".3f") for v in z.ravel()], dtype=object).reshape(n, n)
-
-    lang_line = "<br><span style='color:%s'>%%{customdata[%d]}</span>"
-    template = "%{customdata[0]}"
-    if langs is not None:
-        template += lang_line % (MUTED, 2)
-    template += "<br><br>%{customdata[1]}"
-    if langs is not None:
-        template += lang_line % (MUTED, 3)
-    template += "<br><br>cosine <b>%{customdata[4]}</b>"
-    for k, (name, arr) in enumerate(extras, start=5):
-        if name == "percentile":
-            cells = [_percent(v) for v in arr.ravel()]
-            template += f"<br>higher than %{{customdata[{k}]}} of unrelated pairs"
-        else:
-            cells = [_fmt(v, ".2f") for v in arr.ravel()]
-            template += f"<br>rescaled %{{customdata[{k}]}} (0 = unrelated, 1 = same)"
-        custom[:, :, k] = np.array(cells, dtype=object).reshape(n, n)
-    template += "<extra></extra>"
-    return _heatmap_figure(z, [str(lab) for lab in labels], custom, template, "cosine", title)
+    custom, template = _pair_customdata(z, texts, labels, langs, extras)
+    if n <= SNIPPETS_UP_TO:
+        ticks = [_snippet(t) or _DASH for t in texts]
+    else:
+        ticks = [_snippet(lab, NAME_COLUMNS) for lab in labels]
+    return _heatmap_figure(z, ticks, custom, template, "cosine", title, baseline_median)
 
 
 def cluster_heatmap(
-    view: ClusterView, texts: Sequence[str], title: str = CLUSTER_TITLE
+    view: ClusterView, texts: Sequence[str], title: str = CLUSTER_TITLE,
+    baseline_median: float | None = None,
 ) -> go.Figure:
     """Heatmap of mean cosines between clusters, for inputs too large for one cell per pair.
 
     Rows and columns follow ``view.order``; tick labels read "C3 (41)" (cluster id, size).
     Each cell's customdata is ``[row cluster, column cluster, mean cosine]``, where a cluster
     reads "C3 · 41 texts" followed by its first three member texts, shortened to one line.
+    Sizes, ticks and the colour bar follow ``similarity_heatmap``.
 
     Args:
         view: A ``similarity.ClusterView``.
         texts: All texts the clusters were built from (indexed by ``view.members``).
         title: Figure title.
+        baseline_median: Optional unrelated-pair median, marked on the colour bar.
 
     Returns:
         The figure; a message figure when there are no clusters.
@@ -409,7 +597,7 @@ def cluster_heatmap(
         "mean cosine <b>%{customdata[2]}</b><extra></extra>"
     )
     ticks = [f"C{int(c)} ({int(sizes[c])})" for c in order]
-    return _heatmap_figure(z, ticks, custom, template, "mean cosine", title)
+    return _heatmap_figure(z, ticks, custom, template, "mean cosine", title, baseline_median)
 
 
 def _rgba(color: str, alpha: float) -> str:
@@ -444,21 +632,127 @@ def _link_segments(ids: Sequence[Any], coords: np.ndarray) -> list[list[float | 
     return axes
 
 
+class _MapFit(NamedTuple):
+    """Where a map's points are drawn (see ``_fit_map``)."""
+
+    xy: np.ndarray  # drawn coordinates, far points moved to the edge
+    far: np.ndarray  # (n, dim) -1 / 0 / +1: beyond the view's low end, inside, beyond its high end
+    ranges: list[list[float]] | None  # [x range, y range] in 2-D
+    height: int
+
+
+def _core_extent(values: np.ndarray) -> tuple[float, float]:
+    """One axis's extent without far tails: from the 5-95% core outwards, up to the first gap
+    wider than ``FAR_GAP`` x the core's span. UMAP puts separate clusters arbitrarily far
+    apart; one such cluster should not shrink everything else to a speck."""
+    values = values[np.isfinite(values)]  # a NaN is not drawn; an infinity is drawn at the edge
+    if values.size == 0:
+        return -1.0, 1.0
+    if values.size < FIT_MIN_POINTS:
+        return float(values.min()), float(values.max())
+    lo, hi = (float(v) for v in np.percentile(values, [5, 95]))
+    gap = FAR_GAP * (hi - lo)
+    if gap <= 0:
+        return float(values.min()), float(values.max())
+    ranked = np.sort(values)
+    for v in ranked[ranked > hi]:
+        if v - hi > gap:
+            break
+        hi = float(v)
+    for v in ranked[ranked < lo][::-1]:
+        if lo - v > gap:
+            break
+        lo = float(v)
+    return lo, hi
+
+
+def _fit_map(coords: np.ndarray, frame_width: int = MAP_FRAME_WIDTH) -> _MapFit:
+    """Ranges, edge points and height that make a 2-D map fill a wide frame at equal aspect.
+
+    The view spans each axis's core extent plus 4% of the larger extent on each side; points
+    beyond it are drawn in that margin, on the side where they lie. A map taller than wide is
+    turned on its side (x and y swapped: a map's axes mean nothing, distances stay the same),
+    and the height is chosen so that the view's aspect fills a plot ``frame_width`` px wide.
+    """
+    n, dim = coords.shape
+    if dim == 3:
+        return _MapFit(coords, np.zeros(coords.shape, dtype=np.int8), None, 680)
+    xy = coords.copy()
+    extents = [_core_extent(xy[:, d]) for d in range(2)]
+    if extents[0][1] - extents[0][0] < extents[1][1] - extents[1][0]:
+        xy, extents = xy[:, ::-1].copy(), extents[::-1]
+    pad = VIEW_PAD * max(hi - lo for lo, hi in extents) or 1.0  # 1.0: a single point
+    far = np.zeros(xy.shape, dtype=np.int8)
+    ranges = []
+    for d, (lo, hi) in enumerate(extents):
+        far[:, d] = np.where(xy[:, d] < lo, -1, 0) + np.where(xy[:, d] > hi, 1, 0)
+        xy[:, d] = np.clip(xy[:, d], lo - pad / 2, hi + pad / 2)
+        ranges.append([lo - pad, hi + pad])
+    aspect = (ranges[0][1] - ranges[0][0]) / (ranges[1][1] - ranges[1][0])
+    plot_width = frame_width - MAP_MARGIN["l"] - MAP_MARGIN["r"] - MAP_LEGEND_WIDTH
+    height = plot_width / aspect + MAP_MARGIN["t"] + MAP_MARGIN["b"]
+    return _MapFit(xy, far, ranges, int(round(min(max(height, MAP_HEIGHTS[0]), MAP_HEIGHTS[1]))))
+
+
+_EDGE_SYMBOLS = {(1, 0): "triangle-right", (-1, 0): "triangle-left", (0, 1): "triangle-up",
+                 (0, -1): "triangle-down", (1, 1): "triangle-ne", (-1, 1): "triangle-nw",
+                 (1, -1): "triangle-se", (-1, -1): "triangle-sw"}
+
+
+def _marker_style(n: int, dim: int) -> dict[str, float]:
+    """Marker size, opacity and ring width from the number of points.
+
+    Size ~ n^-1/4: 14 px at 100 points, 11 at 200, 8 at 1,000, 5 at 5,000, so a 1920 x 1080
+    screen shows clusters as shapes and single points as dots; rings go above 1,000 points,
+    where they would outweigh the colours.
+    """
+    size = min(max(round(44 / max(n, 1) ** 0.25), 5), 14)
+    if dim == 3:
+        size = max(3, round(size * 0.6))  # 3-D markers render larger
+    opacity = 0.9 if n <= 500 else 0.75 if n <= 2000 else 0.6
+    return {"size": size, "big": round(size * 1.7), "opacity": opacity,
+            "ring": 0.8 if n <= SCATTERGL_ABOVE else 0.0}
+
+
+def _link_style(n: int) -> tuple[dict[str, Any], float]:
+    """Translation lines and their opacity: clearly there under the markers, thinner and
+    fainter as the map fills up."""
+    if n <= 300:
+        return {"color": LINK, "width": 1.5}, 0.75
+    if n <= 1500:
+        return {"color": LINK, "width": 1.0}, 0.6
+    return {"color": LINK, "width": 0.7}, 0.45
+
+
+def _category_style(index: int, dim: int) -> tuple[str, str]:
+    """Colour and marker shape of the index-th category: the palette first, then shapes."""
+    symbols = SYMBOLS_3D if dim == 3 else SYMBOLS_2D
+    return PALETTE[index % len(PALETTE)], symbols[(index // len(PALETTE)) % len(symbols)]
+
+
 def _scatter_axes(xy: np.ndarray, points: Sequence[int] | np.ndarray) -> dict[str, Any]:
     """{"x": ..., "y": ..., ("z": ...)} of the given points."""
     return {name: xy[points, d] for d, name in enumerate(("x", "y", "z")[: xy.shape[1]])}
 
 
 def _category_trace(trace_type: type, xy: np.ndarray, points: np.ndarray, cat: str,
-                    color: str, custom: list, template: str, sizes: tuple[int, int],
-                    mask: np.ndarray | None) -> Any:
-    """The markers of one category; with a highlight mask, hits grow and the rest fade."""
-    base_size, big_size = sizes
+                    style: tuple[str, str | list[str]], custom: list, template: str,
+                    look: dict[str, float], mask: np.ndarray | None, edge: bool = False,
+                    legend: bool = True) -> Any:
+    """The markers of one category; with a highlight mask, hits grow and the rest fade.
+
+    ``edge`` marks far points drawn at the map's edge: same colour and legend entry as their
+    category, triangles pointing where they lie, no legend item of their own unless the whole
+    category is far (``legend``).
+    """
+    color, symbol = style
+    base_size = look["size"] + (3 if edge else 0)  # a triangle looks smaller than a circle
+    big_size = look["big"] + (3 if edge else 0)
     flat = xy.shape[1] == 2
-    marker: dict[str, Any] = {"color": color, "size": base_size}
+    marker: dict[str, Any] = {"color": color, "size": base_size, "symbol": symbol}
     if flat:
-        marker["opacity"] = 0.85
-        marker["line"] = {"color": "white", "width": 0.5}
+        marker["opacity"] = look["opacity"]
+        marker["line"] = {"color": MARKER_EDGE, "width": look["ring"]}
     if mask is not None:
         hit = mask[points]
         marker["size"] = np.where(hit, big_size, base_size).tolist()
@@ -468,13 +762,44 @@ def _category_trace(trace_type: type, xy: np.ndarray, points: np.ndarray, cat: s
         else:  # plotly has no per-point opacity or outline in 3-D: translucent colours instead
             marker["color"] = [color if h else _rgba(color, DIM_OPACITY) for h in hit]
     return trace_type(**_scatter_axes(xy, points), mode="markers", name=html.escape(cat),
-                      marker=marker, customdata=custom, hovertemplate=template)
+                      legendgroup=cat, showlegend=legend, marker=marker, customdata=custom,
+                      hovertemplate=template)
 
 
-def _scatter_layout(dim: int, title: str, method_note: str) -> dict[str, Any]:
-    """Bare axes (a map's coordinates mean nothing), equal aspect, the note under the plot."""
+def _category_traces(trace_type: type, fit: _MapFit, cats: list[str], custom: list[list[str]],
+                     template: str, look: dict[str, float], mask: np.ndarray | None) -> list[Any]:
+    """Per category in order of first appearance: its markers, then its far points if any."""
+    order: dict[str, list[int]] = {}
+    for i, cat in enumerate(cats):
+        order.setdefault(cat, []).append(i)
+    edge = fit.far.any(axis=1)
+    traces = []
+    for index, (cat, members) in enumerate(order.items()):
+        colour, symbol = _category_style(index, fit.xy.shape[1])
+        points = np.asarray(members, dtype=np.int64)
+        inner, outer = points[~edge[points]], points[edge[points]]
+        for part, is_edge in ((inner, False), (outer, True)):
+            if part.size == 0:
+                continue
+            shape = ([_EDGE_SYMBOLS[(int(fit.far[i, 0]), int(fit.far[i, 1]))] for i in part]
+                     if is_edge else symbol)
+            traces.append(_category_trace(
+                trace_type, fit.xy, part, cat, (colour, shape), [custom[i] for i in part],
+                template, look, mask, edge=is_edge, legend=not is_edge or inner.size == 0))
+    return traces
+
+
+def _scatter_layout(dim: int, title: str, method_note: str, fit: _MapFit,
+                    legend_title: str) -> dict[str, Any]:
+    """Bare axes (a map's coordinates mean nothing), equal aspect, the note under the plot.
+
+    A click on a legend item shows that category alone (a second click shows all again); a
+    double click hides or shows just that one.
+    """
     bare = {"showticklabels": False, "title": {"text": ""}, "zeroline": False, "ticks": ""}
-    legend = {"itemsizing": "constant", "title": {"text": ""}}
+    legend = {"itemsizing": "constant", "title": {"text": html.escape(legend_title)},
+              "itemclick": "toggleothers", "itemdoubleclick": "toggle",
+              "traceorder": "normal", "tracegroupgap": 0}
     annotations = []
     if method_note:
         annotations.append({
@@ -482,19 +807,58 @@ def _scatter_layout(dim: int, title: str, method_note: str) -> dict[str, Any]:
             "x": 0.0, "y": 0.0, "yshift": -12, "xanchor": "left", "yanchor": "top",
             "showarrow": False, "font": {"size": SMALL_SIZE, "color": MUTED},
         })
-    if dim == 2:
+    if dim == 2 and fit.ranges is not None:
+        margin = dict(MAP_MARGIN, t=MAP_MARGIN["t"] if title else 40)
         return _base_layout(
-            title, height=640, legend=legend, annotations=annotations,
-            xaxis=_merge(bare, {"showgrid": False, "showline": False}),
-            yaxis=_merge(bare, {"showgrid": False, "showline": False, "scaleanchor": "x",
-                                "scaleratio": 1}),
+            title, height=fit.height, legend=legend, annotations=annotations, margin=margin,
+            hovermode="closest",
+            xaxis=_merge(bare, {"showgrid": False, "showline": False, "range": fit.ranges[0]}),
+            yaxis=_merge(bare, {"showgrid": False, "showline": False, "range": fit.ranges[1],
+                                "scaleanchor": "x", "scaleratio": 1}),
         )
     scene_axis = _merge(bare, {"showbackground": False, "gridcolor": GRID, "showspikes": False})
     return _base_layout(
-        title, height=680, legend=legend, annotations=annotations,
+        title, height=fit.height, legend=legend, annotations=annotations,
         scene={"xaxis": scene_axis, "yaxis": scene_axis, "zaxis": scene_axis,
                "aspectmode": "data"},
     )
+
+
+def _point_hover(texts: Sequence[str], cats: list[str], ids: Sequence[Any] | None,
+                 langs: Sequence[str] | None, labels: Sequence[str] | None,
+                 far: np.ndarray) -> tuple[list[list[str]], str]:
+    """Per-point customdata ``[text, category, id, language, label, note]`` and its template.
+
+    The grey line names the category as before when neither languages nor labels are given;
+    otherwise "language de · label greeting", with the category only where it is neither.
+    """
+    n = len(cats)
+
+    def col(values: Sequence[Any] | None) -> list[str]:
+        if values is None:
+            return [""] * n
+        return [html.escape(_shorten(_id_key(v), EXAMPLE_CHARS)) or _DASH for v in values]
+
+    lang_col, label_col, id_col = col(langs), col(labels), col(ids)
+    cat_col = [html.escape(c) for c in cats]
+    parts = []
+    if langs is None and labels is None:
+        parts.append("%{customdata[1]}")
+    else:
+        if cat_col not in (lang_col, label_col):
+            parts.append("%{customdata[1]}")
+        if langs is not None:
+            parts.append("language %{customdata[3]}")
+        if labels is not None:
+            parts.append("label %{customdata[4]}")
+    if ids is not None:
+        parts.append("id %{customdata[2]}")
+    notes = np.where(far.any(axis=1), _FAR_NOTE, "")
+    custom = [[_hover_text(texts[i]), cat_col[i], id_col[i], lang_col[i], label_col[i],
+               str(notes[i])] for i in range(n)]
+    template = (f"%{{customdata[0]}}<br><span style='color:{MUTED}'>{' · '.join(parts)}</span>"
+                "%{customdata[5]}<extra></extra>")
+    return custom, template
 
 
 def projection_scatter(
@@ -505,16 +869,30 @@ def projection_scatter(
     highlight: Any | None = None,
     title: str = PROJECTION_TITLE,
     method_note: str = "",
+    langs: Sequence[str] | None = None,
+    labels: Sequence[str] | None = None,
+    legend_title: str = "",
+    frame_width: int = MAP_FRAME_WIDTH,
 ) -> go.Figure:
     """Scatter plot of a 2-D or 3-D map, one coloured trace per category.
 
-    Categories appear in order of first appearance and take ``PALETTE`` colours in that order
-    (cycling past 24). Texts sharing an id are joined by thin grey lines, drawn as a star from
-    the group's first member (one trace named "same id", None between segments). With a
-    highlight mask that selects something, selected points grow and get a dark outline and the
-    rest fade to opacity 0.25; in 3-D, where plotly has no per-point opacity or outline, faded
-    points get a translucent colour and selected points only grow. An all-False mask changes
-    nothing. 2-D uses WebGL (``Scattergl``) above 1000 points.
+    Categories appear in order of first appearance and take ``PALETTE`` colours in that order;
+    past its 12 colours they repeat with other marker shapes. Texts sharing an id are joined by
+    grey lines under the markers, drawn as a star from the group's first member (one trace named
+    "same id", None between segments). Marker size, opacity and line width follow the number of
+    points, so 100-5,000 points stay legible. A legend click shows one category alone.
+
+    A 2-D map fills its frame: equal aspect, a view fitted to the points (``_fit_map``): a map
+    taller than wide is turned on its side, and points far from the rest (past the first wide
+    gap beyond the 5-95% core, up to 5% of them per side, only from 20 points up) are drawn at
+    the view's edge as triangles pointing where they lie, in a trace of their own (same name,
+    colour and legend group, no legend entry; hover says so). The height is chosen so the view
+    fills a plot ``frame_width`` px wide (560-880 px).
+
+    With a highlight mask that selects something, selected points grow and get a dark outline
+    and the rest fade to opacity 0.25; in 3-D, where plotly has no per-point opacity or outline,
+    faded points get a translucent colour and selected points only grow. An all-False mask
+    changes nothing. 2-D uses WebGL (``Scattergl``) above 1000 points.
 
     Args:
         coords: Map coordinates (n, 2) or (n, 3), e.g. ``Projection.coords``.
@@ -524,6 +902,12 @@ def projection_scatter(
         highlight: Optional boolean mask (n,), e.g. the matches of a search box.
         title: Figure title.
         method_note: Short note under the plot (method, fallback, neighbour preservation).
+        langs: Optional language per point, shown in hover.
+        labels: Optional label per point, shown in hover.
+        legend_title: Optional legend heading, e.g. "language".
+        frame_width: The plot's expected width in px, which the height is planned for (the
+            app's page column on a 1920-px screen by default). Wider frames leave the sides
+            of a map with the usual aspect empty beyond the 880-px height cap.
 
     Returns:
         The figure; a message figure when there are no points.
@@ -535,6 +919,8 @@ def projection_scatter(
     _check_len(texts, n, "texts")
     _check_len(color_by, n, "categories")
     _check_len(ids, n, "ids")
+    _check_len(langs, n, "languages")
+    _check_len(labels, n, "labels")
     mask = None
     if highlight is not None:
         mask = np.asarray(highlight, dtype=bool).reshape(-1)
@@ -548,40 +934,28 @@ def projection_scatter(
         trace_type: type = go.Scatter3d
     else:
         trace_type = go.Scattergl if n > SCATTERGL_ABOVE else go.Scatter
-    base_size = 10 if n <= 300 else 7 if n <= 3000 else 4
-    if dim == 3:
-        base_size = max(3, round(base_size * 0.6))  # 3-D markers render larger
-    sizes = (base_size, round(base_size * 1.8))
-
+    fit = _fit_map(xy, frame_width)
+    look = _marker_style(n, dim)
     cats = [str(c) if str(c) else "(none)" for c in color_by]
-    id_text = [html.escape(_id_key(i)) or _DASH for i in (ids if ids is not None else [])]
-    order: dict[str, list[int]] = {}
-    for i, cat in enumerate(cats):
-        order.setdefault(cat, []).append(i)
+    custom, template = _point_hover(texts, cats, ids, langs, labels, fit.far)
 
     traces: list[Any] = []
-    link_axes = _link_segments(ids, xy) if ids is not None else None
+    link_axes = _link_segments(ids, fit.xy) if ids is not None else None
     if link_axes and link_axes[0]:
+        line, opacity = _link_style(n)
         traces.append(trace_type(
             **{name: link_axes[d] for d, name in enumerate(("x", "y", "z")[:dim])},
-            mode="lines", name="same id", line={"color": LINK, "width": 1}, hoverinfo="skip",
-            opacity=0.6 if mask is not None else 1.0))
+            mode="lines", name="same id", line=line, hoverinfo="skip", legendrank=1001,
+            opacity=min(opacity, 0.5) if mask is not None else opacity))
 
-    id_part = " · id %{customdata[2]}" if ids is not None else ""
-    template = (
-        f"%{{customdata[0]}}<br><span style='color:{MUTED}'>%{{customdata[1]}}{id_part}</span>"
-        "<extra></extra>"
-    )
-    for index, (cat, points) in enumerate(order.items()):
-        custom = [
-            [_hover_text(texts[i]), html.escape(cat), *([id_text[i]] if ids is not None else [])]
-            for i in points
-        ]
-        traces.append(_category_trace(trace_type, xy, np.asarray(points, dtype=np.int64), cat,
-                                      PALETTE[index % len(PALETTE)], custom, template, sizes,
-                                      mask))
+    traces.extend(_category_traces(trace_type, fit, cats, custom, template, look, mask))
     fig = go.Figure(traces)
-    fig.update_layout(_scatter_layout(dim, title, method_note))
+    edge = fit.far.any(axis=1)
+    note = method_note
+    if edge.any():
+        far_note = f"{int(edge.sum())} far point(s) drawn at the edge (triangles)"
+        note = f"{method_note} · {far_note}" if method_note else far_note
+    fig.update_layout(_scatter_layout(dim, title, note, fit, legend_title))
     return fig
 
 
@@ -705,6 +1079,70 @@ def score_histogram(
         )
     )
     return fig
+
+
+# --- themes ----------------------------------------------------------------------------------
+
+# Trace attributes that hold data (user text included): never searched for colours.
+_DATA_KEYS = frozenset({"x", "y", "z", "customdata", "text", "hovertext", "ids", "meta"})
+_DARK_FILLS = {"rgba(255,255,255,0.85)": "rgba(31,41,55,0.85)",
+               "rgba(255,255,255,0.8)": "rgba(31,41,55,0.8)"}
+
+
+def _swap_colours(node: Any, skip: frozenset[str] = frozenset()) -> Any:
+    """``node`` (figure JSON) with the light theme's ink, greys and fills replaced by the dark
+    theme's: exact colour values anywhere, and ``color:#...`` inside hover templates."""
+    if isinstance(node, dict):
+        return {k: v if k in skip else _swap_colours(v) for k, v in node.items()}
+    if isinstance(node, list | tuple):
+        return [_swap_colours(v) for v in node]
+    if isinstance(node, str):
+        if node in _DARK_SWAP:
+            return _DARK_SWAP[node]
+        if node in _DARK_FILLS:
+            return _DARK_FILLS[node]
+        if "color:#" in node:
+            for light, dark in _DARK_SWAP.items():
+                node = node.replace(f"color:{light}", f"color:{dark}")
+    return node
+
+
+def themed(fig: go.Figure, theme: str = "light") -> go.Figure:
+    """The figure for a page in ``theme``.
+
+    gr.Plot draws the figure as sent (Gradio 6 applies no plotly template of its own), and a
+    page's theme is known only in the browser (``?__theme=dark``, the settings, or the system
+    preference), so the UI asks for the dark variant of a figure it is about to show. Exports
+    (``figure_html``, ``report_html``) take the builders' figures, which are always light.
+
+    Args:
+        fig: A figure from this module's builders.
+        theme: "light" (the figure itself) or "dark": a copy on the ``plotly_dark`` template
+            with transparent backgrounds (the page's own dark surface shows through), light
+            ink and dark hover labels; data colours (palette, Viridis) stay as they are.
+
+    Returns:
+        The figure for that theme; ``fig`` itself is never changed.
+    """
+    if theme not in THEMES:
+        raise ValueError(f"Unknown theme: {theme!r}. Must be one of: {', '.join(THEMES)}")
+    if theme == "light":
+        return fig
+    layout = fig.layout.to_plotly_json()
+    layout = _swap_colours({k: v for k, v in layout.items() if k != "template"})
+    layout = _merge(layout, {
+        "template": pio.templates["plotly_dark"],
+        "paper_bgcolor": "rgba(0,0,0,0)",
+        "plot_bgcolor": "rgba(0,0,0,0)",
+        "font": {"color": DARK_INK},
+        "hoverlabel": {"bgcolor": DARK_SURFACE, "bordercolor": DARK_GRID,
+                       "font": {"color": DARK_INK}},
+    })
+    out = go.Figure(layout=layout)
+    for trace in fig.data:
+        spec = trace.to_plotly_json()  # arrays stay numpy arrays (to_dict would encode them)
+        out.add_trace(type(trace)(_swap_colours(spec, skip=_DATA_KEYS)))
+    return out
 
 
 # --- HTML export -----------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import statistics
 import subprocess
@@ -71,20 +72,26 @@ def test_heatmap_hover_of_cell_ij_shows_text_i_text_j_languages_and_calibrated_s
     (trace,) = fig.data
     assert isinstance(trace, go.Heatmap)
     cell = list(trace.customdata[1][2])
-    assert cell == ["The dog sleeps.", "Le chien dort.", "en", "fr", "0.812", "97%", "0.62"]
+    # The names (label, with the language unless the label has it) come last: the ticks show
+    # text snippets, so the hover is where a row's name is read.
+    assert cell == ["The dog sleeps.", "Le chien dort.", "en", "fr", "0.812", "97%", "0.62",
+                    "1 · en", "2 · fr"]
     # Cell [i][j] is row i, column j: the mirror cell swaps the two texts.
     assert list(trace.customdata[2][1][:4]) == ["Le chien dort.", "The dog sleeps.", "fr", "en"]
     template = trace.hovertemplate
     assert "%{customdata[0]}" in template and "%{customdata[1]}" in template
     assert "higher than %{customdata[5]} of unrelated pairs" in template
     assert "%{customdata[6]}" in template
-    assert trace.colorbar.title.text == "cosine"
+    assert "%{customdata[7]}" in template and "%{customdata[8]}" in template
+    # The colour bar's title is an annotation just above the bar (see _heatmap_figure).
+    assert "cosine" in _annotation_texts(fig)
 
 
 def test_heatmap_without_calibration_or_languages_has_no_such_lines():
     fig = plots.similarity_heatmap(_sim(3), ["a", "b", "c"], _texts(3))
     (trace,) = fig.data
-    assert np.asarray(trace.customdata).shape == (3, 3, 5)
+    assert np.asarray(trace.customdata).shape == (3, 3, 7)  # + the two rows' names
+    assert [trace.customdata[0][1][k] for k in (5, 6)] == ["a", "b"]
     assert "unrelated" not in trace.hovertemplate
     assert "customdata[2]" not in trace.hovertemplate
 
@@ -214,11 +221,118 @@ def test_cluster_heatmap_without_clusters_says_so():
     assert _is_message(plots.cluster_heatmap(view, []))
 
 
+# --- heatmap sizes, ticks and the colour bar ----------------------------------------------------
+
+FRAME = 1360  # px: the plot's width in the app on a 1920-px screen (1400-px page column)
+COLOURBAR_ROOM = 260  # px right of the square at most: bar, ticks, "0.78 unrelated median"
+
+
+def _plot_box(fig: go.Figure, frame: int = FRAME) -> tuple[float, float]:
+    """Width and height in px of the plot area, with Gradio's titled top margin (>= 100)."""
+    m = fig.layout.margin
+    top = max(100, m.t) if fig.layout.title.text else m.t
+    return frame - m.l - m.r, fig.layout.height - top - m.b
+
+
+@pytest.mark.parametrize("n", [2, 5, 8, 12, 20, 36, 40, 41, 50, 60])
+def test_heatmap_cells_are_square_as_large_as_the_height_allows_and_ticks_never_overlap(n):
+    texts = [f"Sentence number {i} is long enough to be cut short in a tick" for i in range(n)]
+    fig = plots.similarity_heatmap(_sim(n), [f"group{i} · en" for i in range(n)], texts)
+    x, y = fig.layout.xaxis, fig.layout.yaxis
+    assert y.scaleanchor == "x" and x.constrain == y.constrain == "domain"
+    width, height = _plot_box(fig)
+    # At 1360 px the frame is wider than tall after labels and colour bar: the square's side is
+    # the plot height, so its cells are as large as the figure's height allows.
+    assert width - COLOURBAR_ROOM >= height
+    cell = height / n
+    font = x.tickfont.size
+    assert font == y.tickfont.size and 10 <= font <= 14
+    assert cell >= 1.2 * font  # rows: one line of text per row, with room to spare
+    angle = -x.tickangle
+    if angle == 0:  # horizontal only where the whole label fits a column (0.65 em per char)
+        widest = max(len(t) for t in x.ticktext)
+        assert widest * 0.65 * font <= cell
+    else:  # tilted labels are cell * sin(angle) apart across their lines
+        assert cell * math.sin(math.radians(angle)) >= 1.2 * font
+    if n <= 40:
+        assert fig.layout.height <= 880  # a 1080-px screen shows the whole heatmap
+        assert min(x.ticktext) and all(len(t) <= 24 for t in x.ticktext)
+    if n == 36:  # the 36-text example: readable from the back of a room
+        assert font >= 12 and cell >= 15
+
+
+def test_heatmap_ticks_show_text_snippets_up_to_40_texts_and_names_beyond():
+    texts = [f"Text {i}: the quick brown fox jumps over the lazy dog" for i in range(41)]
+    labels = [f"t{i} · en" for i in range(41)]
+    forty = plots.similarity_heatmap(_sim(40), labels[:40], texts[:40])
+    ticks = list(forty.layout.yaxis.ticktext)
+    assert ticks == list(forty.layout.xaxis.ticktext)
+    assert ticks[0].startswith("Text 0: the quick") and ticks[0].endswith("…")
+    assert ticks[10].startswith("Text 10: the quick")
+    many = plots.similarity_heatmap(_sim(41), labels, texts)
+    assert list(many.layout.yaxis.ticktext) == labels
+    short = plots.similarity_heatmap(_sim(2), ["a", "b"], ["Hi <there>", "Ciao"])
+    assert list(short.layout.xaxis.ticktext) == ["Hi &lt;there&gt;", "Ciao"]  # escaped, uncut
+
+
+def test_snippets_measure_wide_scripts_by_their_width():
+    zh = "这是一个很长的中文句子，用来测试刻度标签的宽度是否正确"
+    snip = plots._snippet(zh)
+    assert snip.endswith("…") and zh.startswith(snip[:-1])
+    assert len(snip) <= 12  # CJK characters are twice as wide as Latin ones: about half as many
+    latin = plots._snippet("x" * 40)
+    assert 18 <= len(latin) <= 24 and latin.endswith("…")
+    assert plots._snippet("  two\nlines  ") == "two lines"
+
+
+def test_colour_bar_marks_the_unrelated_median_where_the_bar_shows_it():
+    sim = _sim(6)  # off-diagonal in [0.72, 0.98]: zmin 0.7
+    fig = plots.similarity_heatmap(sim, list("abcdef"), _texts(6), baseline_median=0.784)
+    trace = fig.data[0]
+    bar = trace.colorbar
+    assert trace.zmin == pytest.approx(0.7) and trace.zmax == 1.0
+    labels = dict(zip(bar.tickvals, bar.ticktext, strict=True))
+    assert "unrelated median" in labels[0.784]
+    assert "0.78" in labels[0.784]
+    assert labels[0.9] == "0.90" and labels[0.7] == "0.70"
+    # No other tick label within a line's height (~20 px of a bar several hundred px tall).
+    _, height = _plot_box(fig)
+    others = [v for v in bar.tickvals if v != 0.784]
+    assert min(abs(v - 0.784) for v in others) * height / 0.3 >= 20
+    # The bar spans the plot's height exactly, so the mark at the same paper fraction meets it.
+    assert bar.len == 1 and bar.ypad == 0 and bar.lenmode in (None, "fraction")
+    (mark,) = fig.layout.shapes
+    assert mark.yref == "paper" and mark.y0 == mark.y1 == pytest.approx((0.784 - 0.7) / 0.3)
+
+
+def test_colour_bar_reaches_down_to_a_median_below_all_pairs():
+    sim = np.full((3, 3), 0.93)
+    np.fill_diagonal(sim, 1.0)
+    trace = plots.similarity_heatmap(sim, list("abc"), _texts(3), baseline_median=0.78).data[0]
+    assert trace.zmin == pytest.approx(0.75)  # all pairs above chance: the bar shows it
+    assert 0.78 in trace.colorbar.tickvals
+    plain = plots.similarity_heatmap(sim, list("abc"), _texts(3)).data[0]
+    assert plain.zmin == pytest.approx(0.9)
+    nan = plots.similarity_heatmap(sim, list("abc"), _texts(3), baseline_median=float("nan"))
+    assert nan.data[0].zmin == pytest.approx(0.9) and not nan.layout.shapes
+
+
+def test_cluster_heatmap_marks_the_median_too():
+    fig = plots.cluster_heatmap(_view(), [f"t{i}" for i in range(8)], baseline_median=0.76)
+    assert any("unrelated median" in t for t in fig.data[0].colorbar.ticktext)
+    assert len(fig.layout.shapes) == 1
+
+
 # --- projection_scatter ------------------------------------------------------------------------
 
 
 def _points(n: int, dim: int = 2, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).normal(size=(n, dim))
+
+
+def _wide_points(n: int, seed: int = 0) -> np.ndarray:
+    """Points wider than tall: a map keeps their orientation (a tall one is turned)."""
+    return _points(n, seed=seed) * np.array([3.0, 1.0])
 
 
 def _marker_traces(fig: go.Figure) -> list:
@@ -227,14 +341,14 @@ def _marker_traces(fig: go.Figure) -> list:
 
 def test_scatter_has_one_trace_per_category_in_order_of_appearance():
     cats = ["en", "de", "en", "ja", "de", "en"]
-    fig = plots.projection_scatter(_points(6), _texts(6), cats)
+    fig = plots.projection_scatter(_wide_points(6), _texts(6), cats)
     traces = _marker_traces(fig)
     assert all(isinstance(t, go.Scatter) for t in fig.data)
     assert [t.name for t in traces] == ["en", "de", "ja"]
     assert [len(t.x) for t in traces] == [3, 2, 1]
     assert len({t.marker.color for t in traces}) == 3
     # The en trace holds texts 0, 2, 5 at their coordinates, with the text in hover.
-    xy = _points(6)
+    xy = _wide_points(6)
     assert list(traces[0].x) == pytest.approx(xy[[0, 2, 5], 0])
     assert list(traces[0].y) == pytest.approx(xy[[0, 2, 5], 1])
     assert [row[0] for row in traces[0].customdata] == ["text number 0", "text number 2",
@@ -243,12 +357,17 @@ def test_scatter_has_one_trace_per_category_in_order_of_appearance():
     assert fig.layout.yaxis.scaleanchor == "x"
 
 
-def test_scatter_colours_stay_distinct_for_24_categories_and_cycle_beyond():
-    cats = [f"c{i}" for i in range(26)]
-    traces = _marker_traces(plots.projection_scatter(_points(26), _texts(26), cats))
-    colours = [t.marker.color for t in traces]
-    assert len(set(colours[:24])) == 24
-    assert colours[24] == colours[0]
+def test_scatter_styles_stay_distinct_12_colours_then_shapes():
+    n = 100
+    cats = [f"c{i}" for i in range(n)]
+    traces = _marker_traces(plots.projection_scatter(_points(n), _texts(n), cats))
+    assert [t.name for t in traces] == cats  # no point is far: 100 normal points
+    styles = [(t.marker.color, t.marker.symbol) for t in traces]
+    assert len({c for c, _ in styles[:12]}) == 12  # 12 colours before any repeat
+    assert {s for _, s in styles[:12]} == {"circle"}
+    assert styles[12][0] == styles[0][0] and styles[12][1] != "circle"
+    assert len(set(styles[:96])) == 96  # colour x shape stays unique for 96 categories
+    assert not any(s.startswith("triangle") for _, s in styles)  # triangles mean "far"
 
 
 def test_scatter_uses_webgl_above_1000_points_and_scatter3d_in_3d():
@@ -337,6 +456,346 @@ def test_scatter_corner_cases_and_note():
         plots.projection_scatter(np.zeros((2, 2)), ["a", "b"], ["x"])
     with pytest.raises(ValueError, match="highlight"):
         plots.projection_scatter(np.zeros((2, 2)), ["a", "b"], ["x", "y"], highlight=[True])
+
+
+# --- the map fills its frame -------------------------------------------------------------------
+
+LEGEND = 130  # px the legend of 8 language codes with a title takes (measured in chromium)
+
+# UMAP of assets/examples/map_parallel.tsv (24 sentences x 8 languages, in file order: en, de,
+# fr, es, ja, zh, ru, ar; ids p01-p24 in each) with the bundled multilingual-e5-small: a layout
+# taller than wide whose one far cluster (p17, at y = -3) shrank the old view to 17% coverage.
+_EXAMPLE_UMAP = """
+12.09,7.67 4.35,3.93 7.06,2.69 -1.27,5.05 4.69,6.14 12.26,7.78 6.84,13.12 2.28,5.52 6.24,7.71
+5.88,5.64 6.79,4.64 3.27,12.35 3.29,4.73 10.01,6.53 3.38,12.30 1.34,10.15 2.31,-3.04 0.18,5.05
+8.08,5.75 4.49,2.70 3.64,7.12 5.35,7.60 5.59,11.63 8.31,9.03 12.24,7.94 4.17,3.90 6.99,2.67
+-1.34,5.11 4.62,6.32 12.36,7.73 6.84,13.09 2.26,5.51 6.22,7.71 5.77,5.79 6.81,4.63 3.20,12.48
+3.33,4.79 10.05,6.47 3.33,12.44 1.25,10.12 2.41,-3.10 0.20,5.12 8.24,5.62 4.34,2.73 3.49,7.13
+5.50,7.47 5.66,11.69 8.30,9.00 12.36,7.49 4.23,3.93 7.03,2.68 -1.31,5.11 4.60,6.41 12.46,7.53
+6.75,13.19 2.24,5.47 6.11,7.74 5.95,5.61 6.86,4.45 3.29,12.16 3.20,4.83 10.06,6.46 3.09,12.17
+1.48,10.29 2.26,-2.96 0.26,5.16 8.05,5.77 4.50,2.62 3.75,7.24 5.31,7.57 5.50,11.54 8.16,8.90
+12.02,7.71 4.42,3.79 7.00,2.67 -1.38,5.15 4.53,6.27 12.17,7.61 6.86,13.06 2.36,5.60 6.17,7.65
+5.96,5.63 6.81,4.63 3.08,12.41 3.36,4.83 9.95,6.57 3.06,12.24 1.42,10.06 2.31,-3.03 0.27,5.17
+8.09,5.73 4.35,2.65 3.70,7.02 5.33,7.66 5.76,11.80 8.21,8.91 12.11,7.87 4.18,4.09 6.94,2.60
+-1.49,5.29 5.03,6.01 12.21,7.98 6.92,12.88 2.52,5.75 6.23,7.46 5.54,5.80 6.76,4.69 3.18,12.66
+3.80,4.72 10.01,6.52 3.07,12.60 1.40,10.10 2.32,-3.03 0.36,5.07 8.17,5.67 4.42,2.80 3.63,6.90
+5.42,7.37 5.80,11.83 8.44,9.08 11.82,7.88 4.53,3.69 6.85,2.63 -1.38,5.16 4.98,6.04 11.99,7.97
+6.97,12.91 2.28,5.48 6.21,7.54 5.42,5.94 6.65,4.79 3.28,12.63 3.62,4.75 9.96,6.49 3.39,12.48
+1.35,10.09 2.49,-2.85 0.30,5.18 8.26,5.55 4.52,2.90 3.76,7.04 5.43,7.41 5.83,11.88 8.31,8.87
+12.14,7.47 4.47,3.74 7.03,2.72 -1.41,5.19 4.67,6.09 12.33,7.44 6.78,13.18 2.24,5.48 6.39,7.82
+6.00,5.58 6.88,4.55 3.23,12.25 3.22,4.76 9.91,6.61 3.11,11.97 1.21,10.25 2.47,-2.92 0.29,5.17
+8.10,5.73 4.30,2.60 3.57,7.17 5.35,7.59 5.62,11.67 8.10,9.02 12.38,7.58 4.34,4.02 6.98,2.78
+-1.10,4.90 4.51,6.24 12.42,7.44 6.79,13.13 2.44,5.70 6.28,7.89 5.95,5.72 6.84,4.56 3.58,11.83
+3.41,4.62 10.13,6.40 3.40,12.00 1.48,10.01 2.30,-3.00 0.22,5.21 7.82,5.85 4.49,2.61 3.62,7.13
+5.19,7.50 5.60,11.65 7.94,9.04
+"""
+_LANGS8 = ["en", "de", "fr", "es", "ja", "zh", "ru", "ar"]
+
+
+def _example_map() -> tuple[np.ndarray, list[str], list[str]]:
+    xy = np.array([[float(v) for v in pair.split(",")] for pair in _EXAMPLE_UMAP.split()])
+    langs = [lang for lang in _LANGS8 for _ in range(24)]
+    ids = [f"p{i + 1:02d}" for _ in _LANGS8 for i in range(24)]
+    return xy, langs, ids
+
+
+def _clusters_and_outliers(seed: int = 3) -> tuple[np.ndarray, list[str], list[str]]:
+    """A seeded UMAP-like layout: 8 tight clusters of 24 in a tall region, 2 far outliers."""
+    rng = np.random.default_rng(seed)
+    centres = rng.uniform([0, 0], [9, 12], size=(8, 2))
+    xy = np.concatenate([c + rng.normal(0, 0.35, size=(24, 2)) for c in centres])
+    xy = np.vstack([xy, [[4.0, 40.0], [-25.0, 6.0]]])  # one far above, one far left
+    langs = [_LANGS8[i % 8] for i in range(len(xy))]
+    ids = [f"s{i // 8}" for i in range(len(xy))]
+    return xy, langs, ids
+
+
+def _drawn_where_they_are(fig: go.Figure, xy: np.ndarray) -> np.ndarray:
+    """Marker positions that are some input point's own coordinates (in either orientation)."""
+    own = {(round(a, 9), round(b, 9)) for a, b in xy} | {(round(b, 9), round(a, 9)) for a, b in xy}
+    drawn = [(float(x), float(y)) for t in _marker_traces(fig) for x, y in zip(t.x, t.y,
+                                                                             strict=True)]
+    return np.array([p for p in drawn if (round(p[0], 9), round(p[1], 9)) in own])
+
+
+def _coverage(fig: go.Figure, points: np.ndarray, frame: int) -> float:
+    """Share of the plot area the points' bounding box covers, as plotly draws the figure.
+
+    Assumptions: the plot is ``frame`` px wide (its page column), the legend takes ``LEGEND``
+    px on the right, Gradio raises a titled figure's top margin to 100 px. With equal aspect
+    plotly shows the given ranges and widens the one that has room to spare: both axes get the
+    larger of the two data-units-per-pixel ratios.
+    """
+    width, height = _plot_box(fig, frame)
+    width -= LEGEND
+    (x0, x1), (y0, y1) = fig.layout.xaxis.range, fig.layout.yaxis.range
+    per_px = max((x1 - x0) / width, (y1 - y0) / height)
+    box = np.ptp(points[:, 0]) * np.ptp(points[:, 1])
+    return float(box / ((per_px * width) * (per_px * height)))
+
+
+@pytest.mark.parametrize("layout", [_example_map, _clusters_and_outliers])
+@pytest.mark.parametrize("frame", [1200, FRAME])
+def test_map_points_cover_at_least_half_of_the_plot_area(layout, frame):
+    xy, langs, ids = layout()
+    fig = plots.projection_scatter(xy, [f"t{i}" for i in range(len(xy))], langs, ids=ids,
+                                   title="UMAP map", legend_title="language")
+    assert fig.layout.yaxis.scaleanchor == "x" and fig.layout.yaxis.scaleratio == 1
+    shown = _drawn_where_they_are(fig, xy)
+    assert len(shown) >= 0.95 * len(xy)  # at most 5% per side are moved to the edge
+    cover = _coverage(fig, shown, frame)
+    assert cover >= 0.5, f"{layout.__name__} at {frame} px: {cover:.2f}"
+    # The old view of the example: every point, autoranged, 640 px high: a speck.
+    if layout is _example_map:
+        old_w, old_h = frame - 64 - 32 - LEGEND, 640 - 100 - 56
+        span_x, span_y = np.ptp(xy[:, 0]) * 1.1, np.ptp(xy[:, 1]) * 1.1
+        per_px = max(span_x / old_w, span_y / old_h)
+        old = np.ptp(xy[:, 0]) * np.ptp(xy[:, 1]) / (per_px ** 2 * old_w * old_h)
+        assert cover > 2 * old
+
+
+def test_far_points_are_drawn_at_the_edge_as_triangles_in_their_category():
+    xy, langs, ids = _clusters_and_outliers()
+    fig = plots.projection_scatter(xy, [f"t{i}" for i in range(len(xy))], langs, ids=ids)
+    (x0, x1), (y0, y1) = fig.layout.xaxis.range, fig.layout.yaxis.range
+    edge = [t for t in _marker_traces(fig) if t.showlegend is False]
+    assert sorted(len(t.x) for t in edge) == [1, 1]
+    main = {t.name: t for t in _marker_traces(fig) if t.showlegend is not False}
+    for t in edge:
+        assert t.legendgroup == t.name == main[t.name].legendgroup  # one legend entry, shared
+        assert t.marker.color == main[t.name].marker.color
+        (symbol,) = t.marker.symbol
+        assert symbol.startswith("triangle")
+        x, y = t.x[0], t.y[0]
+        assert x0 < x < x1 and y0 < y < y1  # drawn inside the view...
+        near_x = min(x - x0, x1 - x) < 0.05 * (x1 - x0)
+        near_y = min(y - y0, y1 - y) < 0.05 * (y1 - y0)
+        assert near_x or near_y  # ...at its edge
+        assert "edge" in t.customdata[0][5]  # hover says why
+    # The tall layout was turned on its side: the point far "above" now lies far right.
+    symbols = sorted(t.marker.symbol[0] for t in edge)
+    assert symbols == ["triangle-down", "triangle-right"]
+    assert any("2 far point" in a for a in _annotation_texts(fig))
+    # Translation lines end at the points as drawn.
+    (lines,) = [t for t in fig.data if t.mode == "lines"]
+    ends = {(a, b) for a, b in zip(lines.x, lines.y, strict=True) if a is not None}
+    assert {(t.x[0], t.y[0]) for t in edge} <= ends
+
+
+def test_small_maps_show_every_point_where_it_is():
+    xy = _wide_points(19)
+    xy[0] = [40.0, 0.0]  # far, but a map of 19 points shows it where it is
+    fig = plots.projection_scatter(xy, _texts(19), ["a"] * 19)
+    (trace,) = _marker_traces(fig)
+    assert list(trace.x) == pytest.approx(xy[:, 0]) and list(trace.y) == pytest.approx(xy[:, 1])
+    (x0, x1) = fig.layout.xaxis.range
+    assert x0 < xy[:, 0].min() and x1 > 40.0
+
+
+def test_a_map_with_missing_or_infinite_coordinates_still_has_finite_ranges():
+    xy = _wide_points(30)
+    xy[0] = [np.nan, 0.0]
+    xy[1] = [np.inf, 0.0]
+    fig = plots.projection_scatter(xy, _texts(30), ["a"] * 30)
+    assert np.isfinite(fig.layout.xaxis.range).all() and np.isfinite(fig.layout.yaxis.range).all()
+    (edge,) = [t for t in _marker_traces(fig) if t.showlegend is False]
+    assert edge.x[0] < fig.layout.xaxis.range[1]  # the infinite one, at the right edge
+
+
+def test_a_map_taller_than_wide_is_turned_on_its_side():
+    xy = _wide_points(8)[:, ::-1]  # three times taller than wide
+    fig = plots.projection_scatter(xy, _texts(8), ["a"] * 8)
+    (trace,) = _marker_traces(fig)
+    assert list(trace.x) == pytest.approx(xy[:, 1]) and list(trace.y) == pytest.approx(xy[:, 0])
+    (x0, x1), (y0, y1) = fig.layout.xaxis.range, fig.layout.yaxis.range
+    assert x1 - x0 > y1 - y0
+    assert 560 <= fig.layout.height <= 880
+
+
+def test_marker_size_and_line_width_follow_the_number_of_points():
+    looks = {}
+    for n in (10, 100, 200, 1000, 5000):
+        xy = _points(n, seed=1)
+        fig = plots.projection_scatter(xy, [""] * n, ["a", "b"] * (n // 2),
+                                       ids=[i // 2 for i in range(n)])
+        (lines,) = [t for t in fig.data if t.mode == "lines"]
+        marker = _marker_traces(fig)[0].marker
+        looks[n] = (marker.size, lines.line.width)
+    sizes = [looks[n][0] for n in sorted(looks)]
+    widths = [looks[n][1] for n in sorted(looks)]
+    assert sizes == sorted(sizes, reverse=True) and widths == sorted(widths, reverse=True)
+    assert 10 <= looks[100][0] <= 14 and looks[5000][0] >= 5  # legible at 100 and at 5,000
+    assert looks[1000][0] < looks[100][0]
+    assert widths[-1] >= 0.5 and looks[200][1] >= 1.5  # lines visible, thin in dense maps
+
+
+def test_legend_click_isolates_a_category_and_hover_names_language_and_label():
+    langs = ["de", "en", "fr", "en"]
+    fig = plots.projection_scatter(_wide_points(4), ["Hallo", "Hello", "Bonjour", "Hi"], langs,
+                                   ids=["g", "g", "g", "h"], langs=langs,
+                                   labels=["greeting", "greeting", "<b>", ""],
+                                   legend_title="language")
+    assert fig.layout.legend.itemclick == "toggleothers"
+    assert fig.layout.legend.itemdoubleclick == "toggle"
+    assert fig.layout.legend.title.text == "language"
+    (lines,) = [t for t in fig.data if t.mode == "lines"]
+    assert lines.legendrank > 1000  # "same id" is listed after the languages
+    fr = {t.name: t for t in _marker_traces(fig)}["fr"]
+    text, _cat, ident, lang, label, note = fr.customdata[0]
+    assert (text, ident, lang, label, note) == ("Bonjour", "g", "fr", "&lt;b&gt;", "")
+    template = fr.hovertemplate
+    assert "language %{customdata[3]}" in template and "label %{customdata[4]}" in template
+    assert "id %{customdata[2]}" in template
+    assert "%{customdata[1]}" not in template  # the colour is the language: said once
+    en = {t.name: t for t in _marker_traces(fig)}["en"]
+    assert en.customdata[1][4] == "–"  # no label
+
+
+# --- palette -----------------------------------------------------------------------------------
+
+
+def _lab(hex_colour: str, cvd: np.ndarray | None = None) -> tuple[float, float, float]:
+    """CIELAB (D65) of an sRGB colour, optionally as seen with a colour-vision deficiency."""
+    rgb = np.array([int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5)])
+    lin = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    if cvd is not None:
+        lin = np.clip(cvd @ lin, 0.0, 1.0)
+    xyz = np.array([[0.4124564, 0.3575761, 0.1804375], [0.2126729, 0.7151522, 0.0721750],
+                    [0.0193339, 0.1191920, 0.9503041]]) @ lin / np.array([0.95047, 1.0, 1.08883])
+    f = np.where(xyz > (6 / 29) ** 3, np.cbrt(xyz), xyz / (3 * (6 / 29) ** 2) + 4 / 29)
+    return 116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])
+
+
+def _ciede2000(lab1, lab2) -> float:
+    """CIEDE2000 colour difference (Sharma, Wu & Dalal 2005), kL = kC = kH = 1."""
+    (l1, a1, b1), (l2, a2, b2) = lab1, lab2
+    c_bar = (math.hypot(a1, b1) + math.hypot(a2, b2)) / 2
+    g = 0.5 * (1 - math.sqrt(c_bar**7 / (c_bar**7 + 25**7)))
+    a1p, a2p = (1 + g) * a1, (1 + g) * a2
+    c1p, c2p = math.hypot(a1p, b1), math.hypot(a2p, b2)
+    h1p = math.degrees(math.atan2(b1, a1p)) % 360 if c1p else 0.0
+    h2p = math.degrees(math.atan2(b2, a2p)) % 360 if c2p else 0.0
+    dh = 0.0
+    if c1p * c2p:
+        dh = h2p - h1p
+        dh = dh - 360 if dh > 180 else dh + 360 if dh < -180 else dh
+    d_hp = 2 * math.sqrt(c1p * c2p) * math.sin(math.radians(dh / 2))
+    l_bar, cp_bar = (l1 + l2) / 2, (c1p + c2p) / 2
+    if not c1p * c2p:
+        h_bar = h1p + h2p
+    elif abs(h1p - h2p) <= 180:
+        h_bar = (h1p + h2p) / 2
+    else:
+        h_bar = (h1p + h2p + 360) / 2 if h1p + h2p < 360 else (h1p + h2p - 360) / 2
+    t = (1 - 0.17 * math.cos(math.radians(h_bar - 30)) + 0.24 * math.cos(math.radians(2 * h_bar))
+         + 0.32 * math.cos(math.radians(3 * h_bar + 6))
+         - 0.20 * math.cos(math.radians(4 * h_bar - 63)))
+    d_theta = 30 * math.exp(-(((h_bar - 275) / 25) ** 2))
+    r_c = 2 * math.sqrt(cp_bar**7 / (cp_bar**7 + 25**7))
+    s_l = 1 + 0.015 * (l_bar - 50) ** 2 / math.sqrt(20 + (l_bar - 50) ** 2)
+    s_c, s_h = 1 + 0.045 * cp_bar, 1 + 0.015 * cp_bar * t
+    r_t = -math.sin(math.radians(2 * d_theta)) * r_c
+    dl, dc, dhh = (l2 - l1) / s_l, (c2p - c1p) / s_c, d_hp / s_h
+    return math.sqrt(dl**2 + dc**2 + dhh**2 + r_t * dc * dhh)
+
+
+# Machado, Oliveira & Fernandes (2009), severity 1, on linear RGB.
+_CVD = {
+    "protanopia": np.array([[0.152286, 1.052583, -0.204868], [0.114503, 0.786281, 0.099216],
+                            [-0.003882, -0.048116, 1.051998]]),
+    "deuteranopia": np.array([[0.367322, 0.860646, -0.227968], [0.280085, 0.672501, 0.047413],
+                              [-0.011820, 0.042940, 0.968881]]),
+    "tritanopia": np.array([[1.255528, -0.076749, -0.178779], [-0.078411, 0.930809, 0.147602],
+                            [0.004733, 0.691367, 0.303900]]),
+}
+
+
+@pytest.mark.parametrize(("lab1", "lab2", "expected"), [  # Sharma et al. 2005, table 1
+    ((50.0, 2.6772, -79.7751), (50.0, 0.0, -82.7485), 2.0425),
+    ((50.0, 0.0, 0.0), (50.0, -1.0, 2.0), 2.3669),
+    ((50.0, 2.5, 0.0), (73.0, 25.0, -18.0), 27.1492),
+    ((60.2574, -34.0099, 36.2677), (60.4626, -34.1751, 39.4387), 1.2644),
+])
+def test_the_colour_difference_used_below_matches_published_values(lab1, lab2, expected):
+    assert _ciede2000(lab1, lab2) == pytest.approx(expected, abs=1e-4)
+
+
+def test_palette_has_12_distinct_colours_and_its_first_8_survive_colour_blindness():
+    palette = plots.PALETTE
+    assert len(palette) >= 12 and len(set(palette)) == len(palette)
+    first12 = [_lab(c) for c in palette[:12]]
+    normal = min(_ciede2000(a, b) for a, b in itertools.combinations(first12, 2))
+    assert normal >= 12  # clearly different side by side
+    for name, matrix in _CVD.items():  # the 8-language example, as 1 in 12 men see it
+        seen = [_lab(c, matrix) for c in palette[:8]]
+        worst = min(_ciede2000(a, b) for a, b in itertools.combinations(seen, 2))
+        assert worst >= 10, name
+    # The old pair that issue 12 found hard to tell apart (de, ar) was 8.6 apart in tritanopia.
+    assert _ciede2000(_lab("#11A579", _CVD["tritanopia"]),
+                      _lab("#008695", _CVD["tritanopia"])) < 10
+    assert "#000000" not in palette  # black vanishes on the dark theme
+
+
+# --- dark theme --------------------------------------------------------------------------------
+
+
+def _luminance(colour: str) -> float:
+    rgb = np.array([int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)])
+    lin = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    return float(lin @ [0.2126, 0.7152, 0.0722])
+
+
+def _contrast(a: str, b: str) -> float:
+    hi, lo = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+GRADIO_DARK_BLOCK = "#1f2937"  # what a transparent figure sits on in Gradio's dark theme
+
+
+def test_dark_theme_gives_light_ink_on_the_page_surface_and_leaves_the_figure_alone():
+    sim = _sim(5)
+    light = plots.similarity_heatmap(sim, list("abcde"), _texts(5), langs=["en"] * 5,
+                                     baseline_median=0.8, title="Heatmap")
+    dark = plots.themed(light, "dark")
+    assert dark is not light and light.layout.paper_bgcolor == "white"  # original unchanged
+    assert dark.layout.paper_bgcolor == dark.layout.plot_bgcolor == "rgba(0,0,0,0)"
+    ink = dark.layout.font.color
+    assert _contrast(ink, GRADIO_DARK_BLOCK) >= 7  # body text, WCAG AAA
+    assert _contrast(dark.layout.hoverlabel.font.color, dark.layout.hoverlabel.bgcolor) >= 7
+    assert dark.layout.title.font.color == ink
+    assert _contrast(dark.layout.shapes[0].line.color, GRADIO_DARK_BLOCK) >= 7  # median mark
+    muted = plots.MUTED
+    assert muted in light.data[0].hovertemplate and muted not in dark.data[0].hovertemplate
+    assert dark.data[0].colorscale == light.data[0].colorscale
+    assert np.array_equal(np.asarray(dark.data[0].customdata), np.asarray(light.data[0].customdata))
+    assert dark.layout.template.layout.paper_bgcolor == "rgb(17,17,17)"  # plotly_dark
+    assert plots.themed(light, "light") is light
+
+
+def test_dark_map_keeps_its_colours_and_turns_lines_and_rings_for_a_dark_page():
+    xy = _wide_points(6)
+    light = plots.projection_scatter(xy, _texts(6), ["a", "b"] * 3, ids=[1, 1, 2, 2, 3, 3],
+                                     highlight=[True] + [False] * 5)
+    dark = plots.themed(light, "dark")
+    for lt, dt in zip(light.data, dark.data, strict=True):
+        assert list(lt.x) == list(dt.x)
+        if lt.mode == "markers":
+            assert dt.marker.color == lt.marker.color  # data colours are the same
+            assert dt.marker.line.color != lt.marker.line.color  # dark outlines instead of ink
+        else:
+            assert _contrast(dt.line.color, GRADIO_DARK_BLOCK) > _contrast(lt.line.color,
+                                                                           GRADIO_DARK_BLOCK)
+    assert "color:#6b7280" not in dark.data[1].hovertemplate
+    with pytest.raises(ValueError, match="Must be one of"):
+        plots.themed(light, "sepia")
+
+
+def test_exports_stay_light():
+    fig = plots.projection_scatter(_wide_points(3), _texts(3), ["a"] * 3)
+    doc = plots.figure_html(fig, "Map")
+    assert '"paper_bgcolor":"white"' in doc.replace(" ", "")
+    assert "background:#fff" in doc
 
 
 # --- score_histogram ---------------------------------------------------------------------------
