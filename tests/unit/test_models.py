@@ -45,3 +45,11 @@ def test_symmetric_prompt():
     # ... instruct models the STS instruction, whatever retrieval instruction was configured.
     assert (models.format_input("x", "symmetric", "instruct", "Find it")
             == "Instruct: Retrieve semantically similar text\nQuery: x")
+
+
+def test_the_two_bundled_models():
+    bundled, enpt = models.resolve("bundled"), models.resolve("bundled-enpt")
+    assert (bundled.hub_id, enpt.hub_id) == ("", "")
+    assert bundled.dim == enpt.dim == 384 and enpt.prompt == "e5" and enpt.max_tokens == 512
+    assert "portuguese" in enpt.size and "offline" in enpt.size
+    assert models.resolve("  bundled-enpt ") is enpt
