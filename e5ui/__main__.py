@@ -127,10 +127,27 @@ def _add_explain(sub) -> None:
 
 
 def _add_serve(sub) -> None:
+    from dataclasses import fields
+
+    from e5ui.settings import AUTH_ENV, Limits
+
     p = sub.add_parser("serve", help="run the web app (same as python app.py)")
-    p.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="interface to bind (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=7860)
     p.add_argument("--share", action="store_true", help="also open a public gradio.live link")
+    p.add_argument("--auth", default=None, metavar="USER:PASSWORD",
+                   help=f"require this login (or set {AUTH_ENV}=user:password, which keeps it "
+                   "out of the process list); needed to serve beyond this machine")
+    p.add_argument("--insecure-no-auth", action="store_true",
+                   help="serve beyond this machine without a login")
+    p.add_argument("--models", default=None, metavar="NAME,NAME",
+                   help="the models visitors may switch to (default: all on 127.0.0.1, none "
+                   "when serving beyond this machine)")
+    limits = p.add_argument_group("limits (also E5UI_MAX_TEXTS, ... in the environment)")
+    for f in fields(Limits):
+        limits.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, type=int, default=None,
+                            metavar="N", help=f"default {f.default}")
     _common(p)
 
 
@@ -196,8 +213,17 @@ def _read(path: str, what: str):
     return textio.require_texts(textio.read_texts(path), what)
 
 
-def _check_out(path: str | None, allowed: tuple[str, ...]) -> Path | None:
-    """Checks an output file before any work: its type and its folder."""
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve() or (a.exists() and b.exists() and a.samefile(b))
+    except OSError:
+        return False
+
+
+def _check_out(path: str | None, allowed: tuple[str, ...], inputs: tuple[str, ...] = ()
+               ) -> Path | None:
+    """Checks an output file before any work: its type, that it is none of the inputs (also
+    through a link), and that it can be written."""
     if path is None:
         return None
     out = Path(path)
@@ -205,12 +231,31 @@ def _check_out(path: str | None, allowed: tuple[str, ...]) -> Path | None:
         raise CliError(f"--out must end in {' or '.join(allowed)}, got {out.name}")
     if not out.parent.exists():
         raise CliError(f"--out: the folder {out.parent} does not exist")
+    for given in inputs:
+        if _same_file(out, Path(given)):
+            raise CliError(f"--out {out} is the input file {given}: writing it would destroy "
+                           "the input; choose another name")
+    if out.is_dir():
+        raise CliError(f"--out {out} is a folder, not a file")
+    existed = out.exists()
+    try:
+        with out.open("ab"):  # the real test: can this process write there? (changes nothing)
+            pass
+    except OSError as exc:
+        raise CliError(f"--out {out} cannot be written: {exc.strerror or exc}") from None
+    if not existed:
+        out.unlink(missing_ok=True)
     return out
 
 
-def _check_outs(paths: list[str] | None, allowed: tuple[str, ...]) -> list[Path]:
-    """Checks every --out of a view before any work."""
-    return [_check_out(p, allowed) for p in paths or []]
+def _check_outs(paths: list[str] | None, allowed: tuple[str, ...],
+                inputs: tuple[str, ...] = ()) -> list[Path]:
+    """Checks every --out of a view before any work (see ``_check_out``)."""
+    outs = [_check_out(p, allowed, inputs) for p in paths or []]
+    for i, out in enumerate(outs):
+        if any(_same_file(out, other) or out == other for other in outs[:i]):
+            raise CliError(f"--out {out} is given twice")
+    return outs
 
 
 def _run_view(args, view, *view_args, **view_kwargs):
@@ -242,8 +287,8 @@ def cmd_embed(args) -> int:
     from e5ui import textio
     from e5ui.views import notes_for
 
+    out = _check_out(args.out, (".npy",), (args.file,))
     corpus = _read(args.file, "input")
-    out = _check_out(args.out, (".npy",))
     enc = _encoder(args)
     progress, close = _progress(args)
 
@@ -268,8 +313,8 @@ def cmd_embed(args) -> int:
 def cmd_similarity(args) -> int:
     from e5ui import views
 
+    outs = _check_outs(args.out, (".csv", ".tsv", ".npy", ".html"), (args.file,))
     corpus = _read(args.file, "input")
-    outs = _check_outs(args.out, (".csv", ".tsv", ".npy", ".html"))
     enc = _encoder(args)
     result = _run_view(args, views.similarity_view, enc, corpus, args.order, args.kind)
     b = result.baseline
@@ -288,9 +333,9 @@ def cmd_neighbours(args) -> int:
 
     if args.k < 1:
         raise CliError("-k must be at least 1")
+    outs = _check_outs(args.out, (".tsv", ".csv"), (args.queries, args.corpus))
     queries = _read(args.queries, "queries")
     corpus = _read(args.corpus, "corpus")
-    outs = _check_outs(args.out, (".tsv", ".csv"))
     symmetric = args.symmetric or args.corpus_kind == "query"
     enc = _encoder(args)
     result = _run_view(args, views.neighbours_view, enc, queries, corpus, args.k,
@@ -306,8 +351,8 @@ def cmd_neighbours(args) -> int:
 def cmd_map(args) -> int:
     from e5ui import runtime, views
 
+    outs = _check_outs(args.out, (".csv", ".tsv", ".html"), (args.file,))
     corpus = _read(args.file, "input")
-    outs = _check_outs(args.out, (".csv", ".tsv", ".html"))
     runtime.configure_numba_cache()
     enc = _encoder(args)
     progress, close = _progress(args)
@@ -317,16 +362,17 @@ def cmd_map(args) -> int:
         close()
     result = views.map_view(data, args.method, args.dim, seed=args.seed,
                             n_neighbors=args.neighbors)
-    print(result.summary.replace("**", ""))
+    print(result.summary)
     return _finish(result, outs, f"{result.projection.method.upper()}, {args.dim}-D")
 
 
 def cmd_bitext(args) -> int:
     from e5ui import textio, views
 
+    inputs = (args.source, args.target, *([args.gold] if args.gold else []))
+    outs = _check_outs(args.out, (".tsv", ".csv", ".tmx"), inputs)
     source = _read(args.source, "source")
     target = _read(args.target, "target")
-    outs = _check_outs(args.out, (".tsv", ".csv", ".tmx"))
     gold = textio.read_gold(args.gold) if args.gold else None
     enc = _encoder(args)
     result = _run_view(args, views.bitext_view, enc, source, target, args.method,
@@ -341,22 +387,30 @@ def cmd_bitext(args) -> int:
 def cmd_explain(args) -> int:
     from e5ui import views
 
+    outs = _check_outs(args.out, (".html",), (args.file,) if args.file else ())
     corpus = _read(args.file, "input") if args.file else None
-    outs = _check_outs(args.out, (".html",))
     enc = _encoder(args)
     result = _run_view(args, views.explain_view, enc, corpus)
-    print(result.summary.replace("**", ""))
+    print(result.summary)
     return _finish(result, outs)
 
 
 def cmd_serve(args) -> int:
-    from e5ui import ui
-    from e5ui.loader import Settings
+    import os
+    from dataclasses import fields
 
+    from e5ui import ui
+    from e5ui.settings import AUTH_ENV, Limits, Settings, parse_auth
+
+    limits = Limits.from_env(**{f.name: getattr(args, f.name) for f in fields(Limits)})
+    names = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
     settings = Settings(
         model=args.model, device=args.device, dtype=args.dtype, cache_dir=args.cache_dir,
         fallback=not args.no_fallback, host=args.host, port=args.port, share=args.share,
+        auth=parse_auth(args.auth or os.environ.get(AUTH_ENV)), insecure=args.insecure_no_auth,
+        models=names, limits=limits,
     )
+    settings.check()  # before anything starts: an exposed app needs a login
     demo = ui.build_demo(settings=settings)
     ui.launch(demo, settings)
     return 0

@@ -94,6 +94,30 @@ def cpu_has_native_bf16() -> bool:
     return "amx_bf16" in flags or "avx512_bf16" in flags
 
 
+def _checked_device(torch, name: str):
+    """The torch device named ``name``, or a ValueError a user understands (torch raises a
+    RuntimeError for an unknown name and fails only later, deep inside, for a missing GPU)."""
+    try:
+        dev = torch.device(name)
+    except (RuntimeError, ValueError, TypeError):
+        raise ValueError(
+            f"Unknown device {name!r}. Must be one of: cpu, cuda, cuda:N, mps") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            build = "a CPU-only build" if torch.version.cuda is None else "no visible GPU"
+            raise ValueError(f"Device {name!r} is not available: this torch has {build}; "
+                             "use --device cpu")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(f"Device {name!r} is not available: "
+                             f"{torch.cuda.device_count()} GPU(s) visible")
+    elif dev.type == "mps" and not (getattr(torch.backends, "mps", None)
+                                    and torch.backends.mps.is_available()):
+        raise ValueError(f"Device {name!r} is not available on this machine; use --device cpu")
+    elif dev.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"Unsupported device {name!r}. Must be one of: cpu, cuda, cuda:N, mps")
+    return dev
+
+
 def select_device_and_dtype(device: str | None = None, dtype: str = "auto"):
     """Chooses the torch device and dtype, logging the choice once per process.
 
@@ -119,7 +143,7 @@ def select_device_and_dtype(device: str | None = None, dtype: str = "auto"):
             device = "mps"
         else:
             device = "cpu"
-    dev = torch.device(device)
+    dev = _checked_device(torch, device)
     if dtype != "auto":
         chosen = choices[dtype]
         why = "requested"
@@ -175,6 +199,9 @@ class Encoder:
 
         self.requested = model
         spec = models.resolve(model)
+        # Before anything is downloaded: a bad --device is the user's to fix, now.
+        self.device, self.torch_dtype = select_device_and_dtype(device, dtype)
+        self.dtype = str(self.torch_dtype).removeprefix("torch.")
         self.fallback_reason: str | None = None
         try:
             located = hub.locate(spec, revision)
@@ -186,8 +213,6 @@ class Encoder:
         self.located = located
         self.spec = spec
         self.instruction = instruction
-        self.device, self.torch_dtype = select_device_and_dtype(device, dtype)
-        self.dtype = str(self.torch_dtype).removeprefix("torch.")
         while True:  # at most twice: the located model, then (after a failure) the bundled one
             try:
                 self._tokenizer = AutoTokenizer.from_pretrained(str(self.located.path))

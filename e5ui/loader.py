@@ -1,5 +1,5 @@
-"""The app's model: its settings, loaded in a background thread so the page serves at once,
-and switched without blocking requests. No gradio here: ``ui`` shows ``ModelHolder.status()``.
+"""The app's model, loaded in a background thread so the page serves at once, and switched
+without blocking requests. No gradio here: ``ui`` shows ``ModelHolder.status()``.
 """
 
 from __future__ import annotations
@@ -12,27 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from e5ui import models
 from e5ui.cache import EmbeddingCache
+from e5ui.settings import Settings
 
 logger = logging.getLogger(__name__)
-
-MODEL_CHOICES = ["small", "base", "large", "large-instruct", "bundled"]
-
-
-@dataclass
-class Settings:
-    """How the app runs (flags of ``python app.py``)."""
-
-    model: str = models.DEFAULT_MODEL
-    device: str | None = None
-    dtype: str = "auto"
-    cache_dir: str | None = None
-    fallback: bool = True
-    host: str = "127.0.0.1"
-    port: int = 7860
-    share: bool = False
-
 
 @dataclass
 class ModelStatus:

@@ -193,17 +193,19 @@ class SimilarityResult:
     @cached_property
     def figure(self):
         n = self.n
+        median = self.baseline.median
         if self.clusters is not None:
             return plots.cluster_heatmap(self.clusters, self.corpus.texts,
                                          title=f"{n} texts in {self.clusters.k} clusters: "
-                                         "mean cosine")
+                                         "mean cosine", baseline_median=median)
         sim = self.matrix()
         cal = calibrate(sim, self.baseline)
         o = self.order.tolist()
         return plots.similarity_heatmap(
             sim, [self.labels[i] for i in o], [self.corpus.texts[i] for i in o],
             [self.langs[i] for i in o], cal.percentile, cal.rescaled,
-            title=f"Cosine similarity of {n} texts ({self.order_method} order)")
+            title=f"Cosine similarity of {n} texts ({self.order_method} order)",
+            baseline_median=median)
 
     def write(self, path: str | Path) -> Path:
         """Writes the matrix (.csv / .tsv, labelled rows and columns in display order), the
@@ -216,10 +218,9 @@ class SimilarityResult:
         return textio.write_matrix(path, self.matrix(), [self.labels[i] for i in self.order])
 
     def export(self, folder: Path) -> list[str]:
-        """Writes the app's downloads into ``folder``; returns their paths."""
-        names = ["embeddings.npy", "heatmap.html"]
-        if self.n <= MAX_MATRIX_CSV:
-            names.insert(1, "similarity.csv")
+        """Writes the app's data downloads into ``folder`` (the figure's HTML, ~5 MB, is
+        written only when asked for); returns their paths."""
+        names = ["embeddings.npy"] + (["similarity.csv"] if self.n <= MAX_MATRIX_CSV else [])
         return [str(self.write(folder / name)) for name in names]
 
 
@@ -260,17 +261,16 @@ def similarity_view(encoder, corpus: textio.Corpus, order: str = "cluster",
         order_idx = similarity.heatmap_order(emb, order, langs)
     if n > MAX_MATRIX_CSV:
         notes.append(f"The {n} × {n} matrix is too large for the app's CSV download; the "
-                     "embeddings (.npy) are included, and `python -m e5ui similarity FILE "
-                     "--out m.csv` writes it.")
-    sim = similarity.cosine_matrix(emb)
-    off = sim[np.triu_indices(n, k=1)]
-    span = (float(off.min()), float(off.max())) if off.size else None
-    top_i, top_j, top_cos = similarity.top_pairs(sim, TOP_PAIRS)
-    del sim, off
-    cal = calibrate(top_cos, baseline)
+                     "embeddings (.npy) are included, and 'python -m e5ui similarity FILE "
+                     "--out m.csv' writes it.")
+    # By blocks of rows: the n x n matrix is only ever built for a heatmap or a CSV of it.
+    pairs = similarity.summarize_pairs(emb, TOP_PAIRS)
+    span = None if pairs.lowest is None else (pairs.lowest, pairs.highest)
+    cal = calibrate(pairs.values, baseline)
     rows = [[corpus.rows[i], corpus.rows[j], labels[i], labels[j], float(c), float(p), float(r),
              corpus.texts[i], corpus.texts[j]]
-            for i, j, c, p, r in zip(top_i, top_j, top_cos, cal.percentile, cal.rescaled)]
+            for i, j, c, p, r in zip(pairs.i.tolist(), pairs.j.tolist(), pairs.values,
+                                     cal.percentile, cal.rescaled)]
     top = Table(["index_a", "index_b", "label_a", "label_b", "cosine", "percentile",
                  "rescaled", "text_a", "text_b"], rows)
     return SimilarityResult(corpus, emb, langs, labels, order_idx, order, baseline, top, notes,
@@ -418,14 +418,14 @@ class MapResult:
     @cached_property
     def figure(self):
         corpus, proj = self.data.corpus, self.projection
-        if self.color_by == "label" and corpus.labels:
-            colours = [x or "(none)" for x in corpus.labels]
-        else:
-            colours = self.data.langs
+        by_label = self.color_by == "label" and bool(corpus.labels)
+        colours = [x or "(none)" for x in corpus.labels] if by_label else self.data.langs
         ids = corpus.ids if self.connect and corpus.ids else None
         return plots.projection_scatter(
             proj.coords, corpus.texts, colours, ids=ids, highlight=self._highlight,
-            title=f"{proj.method.upper()} map of {len(corpus)} texts", method_note=proj.note)
+            title=f"{proj.method.upper()} map of {len(corpus)} texts", method_note=proj.note,
+            langs=self.data.langs, labels=corpus.labels or None,
+            legend_title="label" if by_label else "language")
 
     @property
     def notes(self) -> list[str]:
@@ -434,13 +434,13 @@ class MapResult:
         if self.projection.note:
             notes.append(self.projection.note)
         if self.color_by == "label" and not corpus.labels:
-            notes.append("This input has no `label` column; colouring by language.")
+            notes.append("This input has no 'label' column; colouring by language.")
         highlight = self._highlight
         if highlight is not None:
             notes.append(f"Search “{self.search.strip()}”: {int(highlight.sum())} matching "
                          "text(s) highlighted.")
         if self.connect and not corpus.ids:
-            notes.append("Lines join translations by a shared `id` column; this input has none.")
+            notes.append("Lines join translations by a shared 'id' column; this input has none.")
         return notes
 
     @property
@@ -450,9 +450,9 @@ class MapResult:
             return "PCA preview — UMAP is computing…"
         kept = ("n/a (too few texts)" if proj.preservation is None
                 else f"{proj.preservation:.0%}")
-        return (f"{proj.method.upper()} · {proj.dim}-D · neighbour preservation: **{kept}** of "
-                "each text's 10 nearest neighbours (by cosine) are also among its 10 nearest "
-                "on the map")
+        return (f"{proj.method.upper()} · {proj.dim}-D · neighbour preservation: {kept} of each "
+                "text's 10 nearest neighbours (by cosine) are also among its 10 nearest on the "
+                "map")
 
     @property
     def table(self) -> Table:
@@ -474,10 +474,9 @@ class MapResult:
         return self.table.write(path)
 
     def export(self, folder: Path) -> list[str]:
-        """Writes the app's downloads into ``folder`` (none for a preview)."""
-        if self.preview:
-            return []
-        return [str(self.write(folder / name)) for name in ("coords.csv", "map.html")]
+        """Writes the app's data downloads into ``folder`` (none for a preview; the map's
+        HTML is written only when asked for)."""
+        return [] if self.preview else [str(self.write(folder / "coords.csv"))]
 
 
 def map_data(encoder, corpus: textio.Corpus, progress: Progress | None = None) -> MapData:
@@ -664,7 +663,7 @@ class ExplainResult:
     @property
     def summary(self) -> str:
         b, pair = self.baseline, self.pair_cosines
-        text = (f"**{self.model}** · unrelated pairs ({b.n_texts} reference sentences, "
+        text = (f"{self.model} · unrelated pairs ({b.n_texts} reference sentences, "
                 f"{b.cosines.size} pairs) score {b.p5:.3f}–{b.p95:.3f} (5th–95th percentile), "
                 f"median {b.median:.3f}.")
         if pair.size:
@@ -679,10 +678,6 @@ class ExplainResult:
         """Writes the histogram (.html)."""
         _suffix(path, (".html",), "explain")
         return _write_figure(path, self.figure, "e5ui scores explained")
-
-    def export(self, folder: Path) -> list[str]:
-        """Writes the app's downloads into ``folder``; returns their paths."""
-        return [str(self.write(folder / "scores.html"))]
 
 
 def explain_view(encoder, corpus: textio.Corpus | None, baseline: Baseline | None = None,

@@ -269,3 +269,73 @@ def top_pairs(sim: Any, limit: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     values = arr[rows, cols]
     best = np.argsort(-values, kind="stable")[: max(0, int(limit))]
     return rows[best], cols[best], values[best]
+
+
+@dataclass(eq=False)
+class PairSummary:
+    """The most similar distinct pairs of a set of texts, and the range of all pair cosines.
+
+    Attributes:
+        i, j: Int64 (p,) row indices with i < j, best first (ties in row-major order).
+        values: Float32 (p,) their cosines.
+        lowest, highest: the smallest and largest cosine over all pairs i < j (None below 2
+            rows).
+    """
+
+    i: np.ndarray
+    j: np.ndarray
+    values: np.ndarray
+    lowest: float | None
+    highest: float | None
+
+
+def summarize_pairs(emb: Any, limit: int, block_rows: int = 512) -> PairSummary:
+    """``top_pairs`` and the cosine range of ``cosine_matrix(emb)`` without forming it.
+
+    Rows are processed ``block_rows`` at a time against the rows after them, so memory stays
+    about ``block_rows * n`` cosines: 5,000 texts need ~10 MB where the full matrix and its
+    triangle indices need several hundred.
+
+    Args:
+        emb: Embeddings (n, d); normalised internally (a zero row has cosine 0).
+        limit: How many pairs at most.
+        block_rows: Rows per block.
+
+    Returns:
+        A PairSummary equal to ``top_pairs(cosine_matrix(emb), limit)`` with the range.
+    """
+    if block_rows < 1:
+        raise ValueError("block_rows must be at least 1")
+    unit = normalize_rows(emb)
+    n = unit.shape[0]
+    limit = max(0, int(limit))
+    best_i = np.zeros(0, np.int64)
+    best_j = np.zeros(0, np.int64)
+    best_v = np.zeros(0, np.float32)
+    lowest, highest = np.inf, -np.inf
+    for a in range(0, max(n - 1, 0), block_rows):
+        b = min(n, a + block_rows)
+        sims = unit[a:b] @ unit[a:].T  # rows a..b against columns a..n
+        np.clip(sims, -1.0, 1.0, out=sims)
+        # Column a + c lies above row a + r exactly when c > r.
+        rows, cols = np.nonzero(np.arange(n - a)[None, :] > np.arange(b - a)[:, None])
+        values = sims[rows, cols]
+        del sims
+        if values.size == 0:
+            continue
+        lowest, highest = min(lowest, float(values.min())), max(highest, float(values.max()))
+        gi, gj = rows.astype(np.int64) + a, cols.astype(np.int64) + a
+        if limit and values.size > limit:
+            keep = np.argpartition(-values, limit - 1)[:limit]
+            # Keep every value tied with the last kept one, so ties resolve by position below.
+            cut = values[keep].min()
+            keep = np.flatnonzero(values >= cut)
+            gi, gj, values = gi[keep], gj[keep], values[keep]
+        best_i = np.concatenate([best_i, gi])
+        best_j = np.concatenate([best_j, gj])
+        best_v = np.concatenate([best_v, values.astype(np.float32)])
+        order = np.lexsort((best_j, best_i, -best_v.astype(np.float64)))[:limit]
+        best_i, best_j, best_v = best_i[order], best_j[order], best_v[order]
+    if n < 2:
+        return PairSummary(best_i, best_j, best_v, None, None)
+    return PairSummary(best_i, best_j, best_v, lowest, highest)

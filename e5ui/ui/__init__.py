@@ -9,42 +9,64 @@ examples and API endpoint (/similarity, /neighbours, /map — also /projection �
 
 from __future__ import annotations
 
+import logging
+import sys
+
 import gradio as gr
 
 from e5ui import resources, runtime
-from e5ui.loader import ModelHolder, Settings
+from e5ui.loader import ModelHolder
+from e5ui.settings import Settings
 from e5ui.ui import bitext, explain, map, neighbours, panel, similarity
-from e5ui.ui.common import PRIVATE, bind
+from e5ui.ui.common import PRIVATE, App, bind
+from e5ui.ui.storage import ExportStore
+
+logger = logging.getLogger(__name__)
 
 TABS = (similarity, neighbours, map, bitext, explain)
 
 
 def build_demo(encoder=None, settings: Settings | None = None,
-               holder: ModelHolder | None = None) -> gr.Blocks:
+               holder: ModelHolder | None = None, store: ExportStore | None = None
+               ) -> gr.Blocks:
     """Builds the app.
 
     Args:
         encoder: an Encoder to use as is (tests, notebooks); None loads ``settings.model`` in
             the background when the app starts.
-        settings: app settings (model, dtype, cache dir, ...).
+        settings: app settings (model, limits, who may switch models, ...).
         holder: a ModelHolder to share (overrides ``encoder``).
+        store: where downloads go; default: session folders in Gradio's upload folder.
 
     Returns:
         The Blocks, ready to ``launch(...)`` (see ``launch`` below for theme and CSS).
     """
     settings = settings or Settings()
     holder = holder or ModelHolder(settings, encoder=encoder)
-    with gr.Blocks(title="e5ui — multilingual-e5 explorer", analytics_enabled=False) as demo:
-        status_outputs = panel.build_panel(holder)
+    limits = settings.limits
+    store = store or ExportStore.in_gradio_cache(limits.export_age_s, limits.export_mb * 2**20)
+    app = App(holder, settings, store)
+    # Gradio deletes the uploads and cached copies it made once they are older than the
+    # downloads' age, checking as often (the session folders are swept by the store itself).
+    age = limits.export_age_s
+    with gr.Blocks(title="e5ui — multilingual-e5 explorer", analytics_enabled=False,
+                   delete_cache=(age, age)) as demo:
+        status_outputs = panel.build_panel(app)
         report_state = gr.State({})
         with gr.Tabs(elem_id="e5ui-tabs"):
             for tab in TABS:
-                tab.build(holder, report_state)
-        panel.build_report(holder, report_state)
-        demo.load(bind(panel.refresh, holder), None, status_outputs, show_progress="hidden",
+                tab.build(app, report_state)
+        panel.build_report(app, report_state)
+        demo.load(bind(panel.refresh, app), None, status_outputs, show_progress="hidden",
                   **PRIVATE)
-    demo.e5ui_holder = holder  # for launch() and tests
+        demo.unload(bind(end_session, app))
+    demo.e5ui_app = app  # for launch() and tests
     return demo
+
+
+def end_session(app: App, request: gr.Request | None = None) -> None:
+    """A visitor closed the page: their downloads go."""
+    app.store.end_session(getattr(request, "session_hash", None))
 
 
 def theme() -> gr.themes.Base:
@@ -58,14 +80,26 @@ def theme() -> gr.themes.Base:
 
 
 def launch(demo: gr.Blocks, settings: Settings, **kwargs):
-    """Starts loading the model (if needed) and serves the app with e5ui's theme and CSS."""
-    holder: ModelHolder = demo.e5ui_holder
-    if holder.status().state == "idle":
-        holder.start()
+    """Starts loading the model (if needed) and serves the app with e5ui's theme, CSS and
+    limits; refuses to serve an exposed app without a login unless told to.
+
+    Raises:
+        ValueError: from ``Settings.check`` (exposed without a login).
+    """
+    settings.check()
+    app: App = demo.e5ui_app
+    if settings.exposed:
+        where = "a public share link" if settings.share else f"{settings.host}:{settings.port}"
+        login = "with a login" if settings.auth else "WITHOUT a login (--insecure-no-auth)"
+        print(f"e5ui: warning: serving on {where}, {login}: anyone who can reach it can use "
+              "this app and its model", file=sys.stderr)
+    if app.holder.status().state == "idle":
+        app.holder.start()
     runtime.configure_numba_cache()
     runtime.warm_up(background=True)
     css = resources.path("style.css").read_text(encoding="utf-8")
     return demo.queue(default_concurrency_limit=2).launch(
         server_name=settings.host, server_port=settings.port, share=settings.share,
-        theme=theme(), css=css, footer_links=["api", "gradio"], show_error=False,
-        **kwargs)
+        auth=settings.auth, theme=theme(), css=css, footer_links=["api", "gradio"],
+        show_error=False, max_file_size=f"{settings.limits.max_upload_mb}mb",
+        allowed_paths=[str(resources.path("examples"))], **kwargs)

@@ -7,7 +7,6 @@ import html
 import gradio as gr
 
 from e5ui import plots, resources, textio, views
-from e5ui.loader import ModelHolder
 from e5ui.ui import common
 
 TABLE_WIDTHS = ["8%", "8%", "8%", "8%", "34%", "34%"]
@@ -29,16 +28,16 @@ def shade(table, column: str):
 
 
 @common.guard
-def run(holder: ModelHolder, source: str, target: str, source_file: str | None = None,
+def run(app: common.App, source: str, target: str, source_file: str | None = None,
         target_file: str | None = None, method: str = "margin", one_to_one: bool = True,
         threshold: float | None = None, gold_file: str | None = None, state: dict | None = None,
-        progress=gr.Progress()):
+        request: gr.Request | None = None, progress=gr.Progress()):
     """/bitext: pairs, unmatched sentences, summary, gold metrics, notes, downloads, report
     state."""
-    s = common.read(source, source_file, "source list", common.MAX_BITEXT)
-    t = common.read(target, target_file, "target list", common.MAX_BITEXT)
-    gold = textio.read_gold(gold_file) if gold_file else None
-    enc = common.model_for(holder, progress)
+    s = app.read(source, source_file, "source list", side=True)
+    t = app.read(target, target_file, "target list", side=True)
+    gold = textio.read_gold(gold_file, max_bytes=app.max_bytes) if gold_file else None
+    enc = app.encoder(progress)
     result = views.bitext_view(enc, s, t, method, one_to_one, threshold, gold,
                                progress=common.progress_adapter(progress))
     metrics = ""
@@ -46,21 +45,23 @@ def run(holder: ModelHolder, source: str, target: str, source_file: str | None =
         ev = result.evaluation
         metrics = (f"**Against {ev.n_gold} gold pairs:** P@1 **{ev.p_at_1:.3f}** · precision "
                    f"{ev.precision:.3f} · recall {ev.recall:.3f} · F1 **{ev.f1:.3f}**")
-    table = result.table.frame()
+    notes = list(result.notes)
+    table = common.table_for_page(app, result.table, notes)
     styled = shade(table, "score") if not table.empty else table
     report = (f"<p>{html.escape(result.metrics)}</p>" if result.metrics else "")
     state = common.remember(state, "4-bitext", f"Bitext · {result.summary}",
                             plots.Markup(report + result.table.html(300)))
-    return (styled, result.unmatched.frame(), result.summary, metrics,
-            common.notes_md(result.notes), result.export(common.export_dir()), state)
+    unmatched = common.table_for_page(app, result.unmatched, notes)
+    return (styled, unmatched, common.md_plain(result.summary), metrics, common.notes_md(notes),
+            result.export(app.folder(request, "bitext")), state)
 
 
 def _fill():
     texts = common.example_lines("bitext/source.txt"), common.example_lines("bitext/target.txt")
-    return *texts, None, None, "margin", True, None, common.example_copy("bitext/gold.tsv")
+    return *texts, None, None, "margin", True, None, common.example_file("bitext/gold.tsv")
 
 
-def build(holder: ModelHolder, report_state: gr.State) -> common.Wiring:
+def build(app: common.App, report_state: gr.State) -> common.Wiring:
     """Lays out the tab and wires it; returns the view's wiring."""
     with gr.Tab("Bitext", id="bitext"):
         gr.Markdown(resources.text("view_bitext.md"))
@@ -85,7 +86,7 @@ def build(holder: ModelHolder, report_state: gr.State) -> common.Wiring:
         notes = gr.Markdown(elem_classes=["notes"])
         files = gr.File(label="Downloads (TSV, CSV, TMX)", file_count="multiple")
     inputs = [source, target, sfile, tfile, method, one, threshold, gold]
-    wiring = common.Wiring(common.bind(run, holder), [*inputs, report_state],
+    wiring = common.Wiring(common.bind(run, app), [*inputs, report_state],
                     [table, unmatched, summary, metrics, notes, files, report_state])
     wiring.on(run_btn.click, api_name="bitext")
     common.wire_example(example, _fill, inputs, wiring)

@@ -1,13 +1,14 @@
-"""What every tab shares: the error guard, text inputs with an upload slot, example rows, the
-wiring of a view's handler to its buttons, progress, and the folders downloads are written to."""
+"""What every tab shares: the app context (model, settings, downloads), the error guard, text
+inputs with an upload slot, example rows, the wiring of a view's handler to its buttons, and
+progress."""
 
 from __future__ import annotations
 
 import functools
 import inspect
 import logging
-import shutil
-import tempfile
+import re
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,18 +16,56 @@ from typing import Any
 
 import gradio as gr
 
-from e5ui import resources, textio
+from e5ui import plots, resources, textio
 from e5ui.loader import ModelHolder
+from e5ui.settings import Settings
+from e5ui.ui.storage import ExportStore, scratch_store
 
 logger = logging.getLogger(__name__)
 
 UPLOAD_TYPES = [".txt", ".csv", ".tsv"]
 PRIVATE = {"api_visibility": "private"}  # events that are not part of the app's API
 
-# Limits of the app (the CLI has none): texts per request and characters per text.
-MAX_TEXTS = 5000  # similarity / map / explain views, queries
-MAX_BITEXT = 20000  # sentences per side, corpus texts
-MAX_CHARS = 20000  # one text; longer inputs are almost certainly a paste mistake
+
+
+@dataclass
+class App:
+    """What every handler works with: the model, the settings (with the limits) and the store
+    the downloads go to."""
+
+    holder: ModelHolder
+    settings: Settings
+    store: ExportStore
+
+    @classmethod
+    def for_tests(cls, holder: ModelHolder) -> App:
+        """An App around a holder, with default limits and a private downloads folder."""
+        return cls(holder, holder.settings, scratch_store())
+
+    def read(self, text: str | None, file: str | None, what: str, side: bool = False
+             ) -> textio.Corpus:
+        """One input of a view, from its upload or its text box, within the limits (``side``:
+        one side of a two-list view, which may hold more texts)."""
+        limits = self.settings.limits
+        return textio.read_input(text, file, what, limits.max_side if side else limits.max_texts,
+                                 limits.max_chars, max_bytes=self.max_bytes, cut=True)
+
+    @property
+    def max_bytes(self) -> int:
+        """The most bytes of one uploaded file the app reads."""
+        return self.settings.limits.max_upload_mb * 2**20
+
+    def encoder(self, progress) -> Any:
+        """The encoder, waiting (with a progress line) while the model loads."""
+
+        def tick(waited: float) -> None:
+            progress(0.0, desc=f"Waiting for the model to load ({waited:.0f} s)")
+
+        return self.holder.wait(tick=tick)
+
+    def folder(self, request: gr.Request | None, view: str) -> Path:
+        """A fresh folder for one result's downloads, in the visitor's session folder."""
+        return self.store.folder(getattr(request, "session_hash", None), view)
 
 
 def guard(fn: Callable) -> Callable:
@@ -85,27 +124,30 @@ def wire_file_examples(buttons: list[gr.Button], files: list[str], box: gr.Textb
                        upload: gr.File, wiring: Wiring) -> None:
     """Examples that are one input file each: a click loads the file, then runs the view."""
     for button, name in zip(buttons, files, strict=True):
-        wire_example(button, lambda n=name: ("", example_copy(n)), [box, upload], wiring)
+        wire_example(button, lambda n=name: ("", example_file(n)), [box, upload], wiring)
 
 
-def bind(handler: Callable, holder: ModelHolder) -> Callable:
-    """The handler with the app's model holder as its first argument (gradio reads the rest of
-    the signature: the inputs, and ``progress``)."""
-    return functools.partial(handler, holder)
+def bind(handler: Callable, first: Any) -> Callable:
+    """The handler with its first argument (the App) filled in.
 
-
-def read(text: str | None, file: str | None, what: str, limit: int = MAX_TEXTS):
-    """One input of a view, from its upload or its text box, within the app's limits."""
-    return textio.read_input(text, file, what, limit, MAX_CHARS)
-
-
-def model_for(holder: ModelHolder, progress) -> Any:
-    """The encoder, waiting (with a progress line) while the model loads."""
-
-    def tick(waited: float) -> None:
-        progress(0.0, desc=f"Waiting for the model to load ({waited:.0f} s)")
-
-    return holder.wait(tick=tick)
+    Gradio reads the rest of the signature: the inputs, ``progress`` (by its default) and a
+    ``gr.Request`` (by its type hint, which gradio cannot see through functools.partial), so
+    the bound function carries the remaining parameters and their resolved hints.
+    """
+    signature = inspect.signature(handler)
+    params = list(signature.parameters.values())[1:]
+    hints = typing.get_type_hints(handler)
+    if inspect.isgeneratorfunction(handler):
+        def bound(*args, **kwargs):
+            yield from handler(first, *args, **kwargs)
+    else:
+        def bound(*args, **kwargs):
+            return handler(first, *args, **kwargs)
+    bound.__name__ = bound.__qualname__ = handler.__name__
+    bound.__doc__ = handler.__doc__
+    bound.__signature__ = signature.replace(parameters=params)
+    bound.__annotations__ = {p.name: hints[p.name] for p in params if p.name in hints}
+    return bound
 
 
 def progress_adapter(progress) -> Callable[[float, str], None]:
@@ -137,27 +179,69 @@ def examples_row(labels: list[str]) -> list[gr.Button]:
         return [gr.Button(label, size="sm", elem_classes=["example"]) for label in labels]
 
 
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~#])")
+_MD_BULLET = re.compile(r"^(\s*)([-+])(?=\s)", re.M)
+_MD_NUMBERED = re.compile(r"^(\s*\d+)([.)])(?=\s)", re.M)
+
+
+def md_plain(text: str) -> str:
+    """Markdown that shows ``text`` exactly as typed: user text (a search, a file name, a
+    model path) goes into Markdown only escaped, so ``![x](http://host/beacon.png)`` shows as
+    those characters and no viewer's browser fetches anything."""
+    text = _MD_SPECIAL.sub(r"\\\1", text)
+    return _MD_NUMBERED.sub(r"\1\\\2", _MD_BULLET.sub(r"\1\\\2", text))
+
+
 def notes_md(notes: list[str]) -> str:
-    return "\n".join(f"- {n}" for n in notes)
+    """Notes (plain text from the views) as a Markdown list."""
+    return "\n".join(f"- {md_plain(n)}" for n in notes)
 
 
-def export_dir() -> Path:
-    """A fresh folder for one result's downloads (under the system temp dir, which Gradio
-    serves)."""
-    return Path(tempfile.mkdtemp(prefix="e5ui-"))
+def table_for_page(app: App, table, notes: list[str]):
+    """The first ``max_rows`` rows of a views.Table for the page; says so when there are more
+    (the downloads hold every row)."""
+    limit = app.settings.limits.max_rows
+    if len(table) > limit:
+        notes.append(f"Showing the first {limit:,} of {len(table):,} rows; the download holds "
+                     "them all.")
+    return table.frame(limit)
 
 
-def example_copy(name: str) -> str:
-    """Copies an example file into a temp folder (Gradio serves uploads from there)."""
-    src = resources.path("examples", *name.split("/"))
-    dst = export_dir() / src.name
-    shutil.copy(src, dst)
-    return str(dst)
+def example_file(name: str) -> str:
+    """An example file's path (launch() allows the examples folder; gradio keeps one cached
+    copy per file content, however often it is clicked)."""
+    return str(resources.path("examples", *name.split("/")))
 
 
 def example_lines(name: str) -> str:
     """An example file's text, to fill a text box."""
     return resources.path("examples", *name.split("/")).read_text(encoding="utf-8").strip()
+
+
+@guard
+def figure_file(app: App, state: dict | None, key: str, title: str,
+                request: gr.Request | None = None):
+    """The view's figure as a standalone HTML file (~5 MB: plotly.js inside, so it opens
+    offline), written only when asked for."""
+    if not state or key not in state:
+        raise ValueError("Run the view first; then its figure can be saved")
+    _, figure = state[key]
+    path = app.folder(request, f"{key}-figure") / (re.sub(r"\W+", "-", title).strip("-")
+                                                      + ".html")
+    path.write_text(plots.figure_html(figure, title), encoding="utf-8")
+    return gr.update(value=str(path), visible=True)
+
+
+def downloads(app: App, report_state: gr.State, key: str, title: str) -> gr.File:
+    """The view's downloads (its data files) and a button that saves its figure as HTML."""
+    files = gr.File(label="Downloads", file_count="multiple")
+    with gr.Row():
+        button = gr.Button("Save the figure as HTML", size="sm", scale=0, min_width=240,
+                           elem_classes=["figure-save"])
+        saved = gr.File(label="Figure (HTML)", visible=False, height=80)
+    button.click(bind(figure_file, app), [report_state, gr.State(key), gr.State(title)],
+                 [saved], **PRIVATE)
+    return files
 
 
 def remember(state: dict | None, key: str, heading: str, item: Any) -> dict:

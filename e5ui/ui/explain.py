@@ -6,33 +6,42 @@ from __future__ import annotations
 import gradio as gr
 
 from e5ui import plots, resources, views
-from e5ui.loader import ModelHolder
 from e5ui.ui import common
 
 EXAMPLES = [("Paraphrase vs. look-alike vs. unrelated", "paraphrase_lookalike.tsv"),
             ("One meaning, ten languages", "one_meaning_ten_languages.tsv")]
 
 
+REPORT_KEY = "5-explain"
+
+
 @common.guard
-def run(holder: ModelHolder, texts: str = "", file: str | None = None,
+def run(app: common.App, texts: str = "", file: str | None = None,
         state: dict | None = None, progress=gr.Progress()):
     """/explain: histogram, summary, notes, report state (no texts: the baseline alone)."""
     corpus = None
     if (texts or "").strip() or file:
-        corpus = common.read(texts, file, "text list")
-    enc = common.model_for(holder, progress)
+        corpus = app.read(texts, file, "text list")
+    enc = app.encoder(progress)
     result = views.explain_view(enc, corpus, progress=common.progress_adapter(progress))
-    state = common.remember(state, "5-explain", "Scores explained", result.figure)
-    return result.figure, result.summary, common.notes_md(result.notes), state
+    state = common.remember(state, REPORT_KEY, "Scores explained", result.figure)
+    return (result.figure, common.md_plain(result.summary), common.notes_md(result.notes),
+            state)
 
 
 @common.guard
-def score_pair(holder: ModelHolder, a: str, b: str, progress=gr.Progress()):
+def score_pair(app: common.App, a: str, b: str, progress=gr.Progress()):
     """/pair_score: two sentences' cosine, percentile and rescaled score, in words."""
-    return views.pair_score(common.model_for(holder, progress), a, b).text
+    limit = app.settings.limits.max_chars
+    long = [name for name, text in (("A", a), ("B", b)) if len(text or "") > limit]
+    text = views.pair_score(app.encoder(progress), (a or "")[:limit], (b or "")[:limit]).text
+    if long:
+        text += (f"\n\nSentence {' and '.join(long)} had more than {limit:,} characters; only "
+                 f"the first {limit:,} were used (the model reads at most 512 tokens).")
+    return text
 
 
-def build(holder: ModelHolder, report_state: gr.State) -> common.Wiring:
+def build(app: common.App, report_state: gr.State) -> common.Wiring:
     """Lays out the tab and wires it; returns the view's wiring."""
     with gr.Tab("Scores explained", id="explain"):
         gr.Markdown(resources.text("view_explain.md"))
@@ -56,10 +65,10 @@ def build(holder: ModelHolder, report_state: gr.State) -> common.Wiring:
             pair_b = gr.Textbox(label="Sentence B", value="Der Zug hat schon wieder Verspätung.")
             pair_btn = gr.Button("Score", elem_id="pair-run", scale=0, min_width=120)
         pair_out = gr.Markdown(elem_id="pair-out")
-    wiring = common.Wiring(common.bind(run, holder), [texts, upload, report_state],
+    wiring = common.Wiring(common.bind(run, app), [texts, upload, report_state],
                     [plot, summary, notes, report_state])
     wiring.on(run_btn.click, api_name="explain")
-    pair_btn.click(common.bind(score_pair, holder), [pair_a, pair_b], [pair_out],
+    pair_btn.click(common.bind(score_pair, app), [pair_a, pair_b], [pair_out],
                    api_name="pair_score")
     common.wire_file_examples(examples, [name for _, name in EXAMPLES], texts, upload, wiring)
     common.clear_upload_on_typing([(texts, upload)])

@@ -5,33 +5,35 @@ from __future__ import annotations
 import gradio as gr
 
 from e5ui import plots, resources, views
-from e5ui.loader import ModelHolder
 from e5ui.ui import common
 
 EXAMPLES = [("24 sentences × 8 languages", "map_parallel.tsv"),
             ("One meaning, ten languages", "one_meaning_ten_languages.tsv")]
 
 
+REPORT_KEY = "3-map"
+
+
 @common.guard
-def run(holder: ModelHolder, texts: str, file: str | None = None, method: str = "umap",
+def run(app: common.App, texts: str, file: str | None = None, method: str = "umap",
         dim: int = 2, color_by: str = "language", connect: bool = True, search: str = "",
-        state: dict | None = None, progress=gr.Progress()):
+        state: dict | None = None, request: gr.Request | None = None, progress=gr.Progress()):
     """/map (alias /projection): figure, summary, notes, downloads, the map (for redrawing),
     report state. With UMAP a PCA preview comes first."""
-    corpus = common.read(texts, file, "text list")
-    enc = common.model_for(holder, progress)
+    corpus = app.read(texts, file, "text list")
+    enc = app.encoder(progress)
     data = views.map_data(enc, corpus, common.progress_adapter(progress))
     if method == "umap":
         preview = views.map_preview(data, int(dim), color_by, connect, search)
         if preview is not None:
             progress(0.7, desc="PCA preview")
-            yield (preview.figure, preview.summary, common.notes_md(preview.notes), [], preview,
-                   state)
+            yield (preview.figure, common.md_plain(preview.summary),
+                   common.notes_md(preview.notes), [], preview, state)
             progress(0.8, desc="UMAP")
     result = views.map_view(data, method, int(dim), color_by, connect, search)
-    state = common.remember(state, "3-map", "Map", result.figure)
-    yield (result.figure, result.summary, common.notes_md(result.notes),
-           result.export(common.export_dir()), result, state)
+    state = common.remember(state, REPORT_KEY, "Map", result.figure)
+    yield (result.figure, common.md_plain(result.summary), common.notes_md(result.notes),
+           result.export(app.folder(request, "map")), result, state)
 
 
 @common.guard
@@ -43,7 +45,7 @@ def redraw(saved: views.MapResult | None, color_by: str, connect: bool, search: 
     return result.figure, common.notes_md(result.notes)
 
 
-def build(holder: ModelHolder, report_state: gr.State) -> common.Wiring:
+def build(app: common.App, report_state: gr.State) -> common.Wiring:
     """Lays out the tab and wires it; returns the view's wiring."""
     with gr.Tab("Map", id="map"):
         gr.Markdown(resources.text("view_map.md"))
@@ -66,9 +68,9 @@ def build(holder: ModelHolder, report_state: gr.State) -> common.Wiring:
         plot = gr.Plot(plots.message_figure("Add texts and press Draw map"), label="Map",
                        elem_id="map-plot")
         notes = gr.Markdown(elem_classes=["notes"])
-        files = gr.File(label="Downloads", file_count="multiple")
+        files = common.downloads(app, report_state, REPORT_KEY, "e5ui map")
         alias = gr.Button(visible=False)
-    wiring = common.Wiring(common.bind(run, holder),
+    wiring = common.Wiring(common.bind(run, app),
                     [texts, upload, method, dim, color, connect, search, report_state],
                     [plot, summary, notes, files, saved, report_state])
     wiring.on(run_btn.click, api_name="map")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import gradio as gr
 
 from e5ui import resources, views
-from e5ui.loader import ModelHolder
 from e5ui.ui import common
 
 # views.NEIGHBOUR_HEADER's columns: the texts last and widest.
@@ -20,28 +19,30 @@ EXAMPLES = [
 
 
 @common.guard
-def run(holder: ModelHolder, queries: str, corpus: str, query_file: str | None = None,
+def run(app: common.App, queries: str, corpus: str, query_file: str | None = None,
         corpus_file: str | None = None, k: int = 3, cross_lingual: bool = False,
         margin: bool = False, symmetric: bool = False, state: dict | None = None,
-        progress=gr.Progress()):
+        request: gr.Request | None = None, progress=gr.Progress()):
     """/neighbours: table, summary, notes, downloads, report state."""
-    q = common.read(queries, query_file, "query list")
-    c = common.read(corpus, corpus_file, "corpus", common.MAX_BITEXT)
-    enc = common.model_for(holder, progress)
+    q = app.read(queries, query_file, "query list")
+    c = app.read(corpus, corpus_file, "corpus", side=True)
+    enc = app.encoder(progress)
     result = views.neighbours_view(enc, q, c, k, cross_lingual, margin, symmetric,
                                    progress=common.progress_adapter(progress))
     state = common.remember(state, "2-neighbours", f"Neighbours · {result.summary}",
                             result.table.html())
-    return (result.table.frame(), result.summary, common.notes_md(result.notes),
-            result.export(common.export_dir()), state)
+    notes = list(result.notes)
+    table = common.table_for_page(app, result.table, notes)
+    return (table, common.md_plain(result.summary), common.notes_md(notes),
+            result.export(app.folder(request, "neighbours")), state)
 
 
 def _fill(queries: str, corpus: str, k: int, cross: bool, margin: bool, symmetric: bool):
-    files = common.example_copy(queries), common.example_copy(corpus)
+    files = common.example_file(queries), common.example_file(corpus)
     return "", "", *files, k, cross, margin, symmetric
 
 
-def build(holder: ModelHolder, report_state: gr.State) -> common.Wiring:
+def build(app: common.App, report_state: gr.State) -> common.Wiring:
     """Lays out the tab and wires it; returns the view's wiring."""
     with gr.Tab("Neighbours", id="neighbours"):
         gr.Markdown(resources.text("view_neighbours.md"))
@@ -61,7 +62,7 @@ def build(holder: ModelHolder, report_state: gr.State) -> common.Wiring:
         notes = gr.Markdown(elem_classes=["notes"])
         files = gr.File(label="Downloads", file_count="multiple")
     inputs = [queries, corpus, qfile, cfile, k, cross, margin, symmetric]
-    wiring = common.Wiring(common.bind(run, holder), [*inputs, report_state],
+    wiring = common.Wiring(common.bind(run, app), [*inputs, report_state],
                     [table, summary, notes, files, report_state])
     wiring.on(run_btn.click, api_name="neighbours")
     for button, (_, args) in zip(examples, EXAMPLES):

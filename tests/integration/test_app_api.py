@@ -33,7 +33,7 @@ def test_similarity_pasted_text(client):
                                               "Die Katze schläft auf dem Sofa."}
     assert {top["index_a"], top["index_b"]} == {0, 1}  # 0-based line numbers
     names = sorted(f.rsplit("/", 1)[-1] for f in files)
-    assert names == ["embeddings.npy", "heatmap.html", "similarity.csv"]
+    assert names == ["embeddings.npy", "similarity.csv"]  # the figure's HTML only on demand
 
 
 @pytest.mark.parametrize("example", ["one_meaning_ten_languages.tsv",
@@ -91,7 +91,7 @@ def test_map_examples(client, example):
     assert fig["type"] == "plotly"
     assert summary.startswith("UMAP") and "neighbour preservation" in summary
     assert "Lines join" not in notes  # both examples carry translation ids
-    assert sorted(f.rsplit("/", 1)[-1] for f in files) == ["coords.csv", "map.html"]
+    assert [f.rsplit("/", 1)[-1] for f in files] == ["coords.csv"]
 
 
 def test_map_tiny_input_falls_back_to_pca(client):
@@ -102,7 +102,7 @@ def test_map_tiny_input_falls_back_to_pca(client):
 def test_the_old_projection_endpoint_still_answers(client):
     fig, summary, notes, files, *_ = client.predict("Hallo\nHello", api_name="/projection")
     assert summary.startswith("PCA") and fig["type"] == "plotly"
-    assert sorted(f.rsplit("/", 1)[-1] for f in files) == ["coords.csv", "map.html"]
+    assert [f.rsplit("/", 1)[-1] for f in files] == ["coords.csv"]
 
 
 def test_bitext_example_with_gold(client):

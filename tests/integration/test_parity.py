@@ -3,6 +3,7 @@ byte-identical files (the app serves the bundled model in float32; the CLI is to
 
 from __future__ import annotations
 
+import inspect
 import os
 import subprocess
 import sys
@@ -35,18 +36,41 @@ def assert_same_files(app_files: list[str], folder: Path, names: list[str]) -> N
     assert sorted(app) == sorted(names)
     for name in names:
         mine = (folder / name).read_bytes()
-        assert mine == app[name], f"{name} differs between the app and the CLI"
         assert len(mine) > 100
+        if mine != app[name]:
+            pairs = zip(mine.splitlines(), app[name].splitlines())
+            first = next(((i, a, b) for i, (a, b) in enumerate(pairs) if a != b), None)
+            pytest.fail(f"{name} differs between the app and the CLI; first differing line "
+                        f"(CLI, app): {first!r:.600}")
 
 
-def test_similarity_app_and_cli_write_the_same_files(app_client, tmp_path):
+def app_figure(encoder, tab, title: str, *args) -> bytes:
+    """The figure's HTML as the app's "Save the figure" button writes it (that button is not
+    part of the API): the tab's handler, then the page's figure handler on its report state."""
+    from e5ui.loader import ModelHolder
+    from e5ui.settings import Settings
+    from e5ui.ui import common
+
+    app = common.App.for_tests(ModelHolder(Settings(model="bundled"), encoder=encoder))
+    outputs = tab.run(app, "", *args, progress=lambda *a, **k: None)
+    if inspect.isgenerator(outputs):  # the map yields a preview first
+        *_, outputs = outputs
+    update = common.figure_file(app, outputs[-1], tab.REPORT_KEY, title)
+    return Path(update["value"]).read_bytes()
+
+
+def test_similarity_app_and_cli_write_the_same_files(app_client, bundled_encoder, tmp_path):
+    from e5ui.ui import similarity
+
     example = EX / "one_meaning_ten_languages.tsv"
     _fig, _summary, _notes, _table, files, *_ = app_client.predict(
         "", upload(example), "cluster", "query", api_name="/similarity")
-    names = ["embeddings.npy", "similarity.csv", "heatmap.html"]
+    names = ["embeddings.npy", "similarity.csv"]
     cli("similarity", example, "--order", "cluster", "--kind", "symmetric",
-        *[a for n in names for a in ("--out", tmp_path / n)])
+        *[a for n in [*names, "heatmap.html"] for a in ("--out", tmp_path / n)])
     assert_same_files(files, tmp_path, names)
+    assert app_figure(bundled_encoder, similarity, "e5ui similarity heatmap", str(example),
+                      "cluster", "query") == (tmp_path / "heatmap.html").read_bytes()
 
 
 def test_neighbours_app_and_cli_write_the_same_files(app_client, tmp_path):
@@ -58,13 +82,17 @@ def test_neighbours_app_and_cli_write_the_same_files(app_client, tmp_path):
     assert_same_files(files, tmp_path, ["neighbours.tsv"])
 
 
-def test_map_app_and_cli_write_the_same_files(app_client, tmp_path):
+def test_map_app_and_cli_write_the_same_files(app_client, bundled_encoder, tmp_path):
+    from e5ui.ui import map as map_tab
+
     example = EX / "map_parallel.tsv"
     _fig, _summary, _notes, files, *_ = app_client.predict(
         "", upload(example), "umap", 2, api_name="/map")
     cli("map", example, "--method", "umap", "--dim", "2", "--out", tmp_path / "coords.csv",
         "--out", tmp_path / "map.html")
-    assert_same_files(files, tmp_path, ["coords.csv", "map.html"])
+    assert_same_files(files, tmp_path, ["coords.csv"])
+    assert app_figure(bundled_encoder, map_tab, "e5ui map", str(example), "umap",
+                      2) == (tmp_path / "map.html").read_bytes()
 
 
 def test_bitext_app_and_cli_write_the_same_files(app_client, tmp_path):

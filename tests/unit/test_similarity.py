@@ -295,3 +295,27 @@ def test_top_pairs_corner_cases():
     assert top_pairs(np.eye(3), 100)[0].size == 3
     with pytest.raises(ValueError, match="square"):
         top_pairs(np.ones((2, 3)), 1)
+
+
+@pytest.mark.parametrize("n, block", [(0, 3), (1, 3), (2, 1), (37, 5), (120, 64), (50, 500)])
+def test_summarize_pairs_matches_the_full_matrix(n, block):
+    from e5ui.analysis.similarity import summarize_pairs
+
+    x = _rand(n, 6, seed=n)
+    if n > 5:
+        x[3] = x[1]  # a tie at the top
+        x[4] = 0.0  # a zero row
+    got = summarize_pairs(x, 15, block_rows=block)
+    full = cosine_similarity(x) if n else np.zeros((0, 0))
+    if n:
+        np.fill_diagonal(full, -np.inf)
+    pairs = sorted(((full[i, j], i, j) for i in range(n) for j in range(i + 1, n)),
+                   key=lambda p: (-p[0], p[1], p[2]))[:15]
+    assert got.i.tolist() == [p[1] for p in pairs] and got.j.tolist() == [p[2] for p in pairs]
+    np.testing.assert_allclose(got.values, [p[0] for p in pairs], atol=1e-6)
+    if n >= 2:
+        upper = full[np.triu_indices(n, k=1)]
+        assert got.lowest == pytest.approx(upper.min(), abs=1e-6)
+        assert got.highest == pytest.approx(upper.max(), abs=1e-6)
+    else:
+        assert got.lowest is None and got.highest is None

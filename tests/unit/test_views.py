@@ -73,8 +73,9 @@ def test_similarity_matrix_export_in_display_order(fake_encoder, tmp_path):
     np.testing.assert_array_equal(np.load(result.write(tmp_path / "e.npy")),
                                   fake_encoder.encode(corpus.texts, kind="symmetric"))
     files = result.export(tmp_path)
-    assert sorted(p.rsplit("/", 1)[-1] for p in files) == [
-        "embeddings.npy", "heatmap.html", "similarity.csv"]
+    assert sorted(p.rsplit("/", 1)[-1] for p in files) == ["embeddings.npy", "similarity.csv"]
+    page = result.write(tmp_path / "heatmap.html").read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>") and "Plotly.newPlot" in page
     with pytest.raises(ValueError, match="writes .csv, .tsv, .npy, .html"):
         result.write(tmp_path / "m.xlsx")
 
@@ -190,7 +191,7 @@ def test_map_table_and_restyle(fake_encoder, tmp_path):
     assert not any("matching" in n for n in restyled.notes)
     assert restyled.projection is result.projection  # no new projection
     plain = views.map_view(views.map_data(fake_encoder, textio.parse_lines("a\nb\nc")), "pca")
-    assert any("no `label` column" in n for n in plain.restyled("label", True, "").notes)
+    assert any("no 'label' column" in n for n in plain.restyled("label", True, "").notes)
 
 
 def test_map_preview_only_when_umap_will_run(fake_encoder):
