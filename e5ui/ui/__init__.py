@@ -53,12 +53,17 @@ def build_demo(encoder=None, settings: Settings | None = None,
                    delete_cache=(age, age)) as demo:
         status_outputs = panel.build_panel(app)
         report_state = gr.State({})
+        # The page's theme is known only in the browser (?__theme=dark, settings, system):
+        # figures follow it; API callers get the light one.
+        theme = gr.State("light")
         with gr.Tabs(elem_id="e5ui-tabs"):
             for tab in TABS:
-                tab.build(app, report_state)
+                tab.build(app, report_state, theme)
         panel.build_report(app, report_state)
         demo.load(bind(panel.refresh, app), None, status_outputs, show_progress="hidden",
                   **PRIVATE)
+        demo.load(None, None, theme, js="() => document.body.classList.contains('dark') ? "
+                  "'dark' : 'light'", **PRIVATE)
         demo.unload(bind(end_session, app))
     demo.e5ui_app = app  # for launch() and tests
     return demo

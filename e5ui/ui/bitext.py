@@ -36,6 +36,7 @@ def run(app: common.App, source: str, target: str, source_file: str | None = Non
     state."""
     s = app.read(source, source_file, "source list", side=True)
     t = app.read(target, target_file, "target list", side=True)
+    app.check_upload(gold_file)
     gold = textio.read_gold(gold_file, max_bytes=app.max_bytes) if gold_file else None
     enc = app.encoder(progress)
     result = views.bitext_view(enc, s, t, method, one_to_one, threshold, gold,
@@ -61,7 +62,7 @@ def _fill():
     return *texts, None, None, "margin", True, None, common.example_file("bitext/gold.tsv")
 
 
-def build(app: common.App, report_state: gr.State) -> common.Wiring:
+def build(app: common.App, report_state: gr.State, theme: gr.State) -> common.Wiring:
     """Lays out the tab and wires it; returns the view's wiring."""
     with gr.Tab("Bitext", id="bitext"):
         gr.Markdown(resources.text("view_bitext.md"))

@@ -47,8 +47,17 @@ class App:
         """One input of a view, from its upload or its text box, within the limits (``side``:
         one side of a two-list view, which may hold more texts)."""
         limits = self.settings.limits
+        self.check_upload(file)
         return textio.read_input(text, file, what, limits.max_side if side else limits.max_texts,
                                  limits.max_chars, max_bytes=self.max_bytes, cut=True)
+
+    def check_upload(self, file: str | None) -> None:
+        """An upload that is gone (uploads are deleted after ``export_age_s``) gets a message
+        without the server's path in it."""
+        if file and not Path(file).is_file():
+            minutes = self.settings.limits.export_age_s // 60
+            raise ValueError(f"The uploaded file {Path(file).name} is no longer on the server "
+                             f"(uploads are kept {minutes} minutes); upload it again")
 
     @property
     def max_bytes(self) -> int:

@@ -17,7 +17,7 @@ REPORT_KEY = "5-explain"
 
 @common.guard
 def run(app: common.App, texts: str = "", file: str | None = None,
-        state: dict | None = None, progress=gr.Progress()):
+        state: dict | None = None, theme: str = "light", progress=gr.Progress()):
     """/explain: histogram, summary, notes, report state (no texts: the baseline alone)."""
     corpus = None
     if (texts or "").strip() or file:
@@ -25,8 +25,8 @@ def run(app: common.App, texts: str = "", file: str | None = None,
     enc = app.encoder(progress)
     result = views.explain_view(enc, corpus, progress=common.progress_adapter(progress))
     state = common.remember(state, REPORT_KEY, "Scores explained", result.figure)
-    return (result.figure, common.md_plain(result.summary), common.notes_md(result.notes),
-            state)
+    return (plots.themed(result.figure, theme), common.md_plain(result.summary),
+            common.notes_md(result.notes), state)
 
 
 @common.guard
@@ -41,7 +41,7 @@ def score_pair(app: common.App, a: str, b: str, progress=gr.Progress()):
     return text
 
 
-def build(app: common.App, report_state: gr.State) -> common.Wiring:
+def build(app: common.App, report_state: gr.State, theme: gr.State) -> common.Wiring:
     """Lays out the tab and wires it; returns the view's wiring."""
     with gr.Tab("Scores explained", id="explain"):
         gr.Markdown(resources.text("view_explain.md"))
@@ -65,7 +65,7 @@ def build(app: common.App, report_state: gr.State) -> common.Wiring:
             pair_b = gr.Textbox(label="Sentence B", value="Der Zug hat schon wieder Verspätung.")
             pair_btn = gr.Button("Score", elem_id="pair-run", scale=0, min_width=120)
         pair_out = gr.Markdown(elem_id="pair-out")
-    wiring = common.Wiring(common.bind(run, app), [texts, upload, report_state],
+    wiring = common.Wiring(common.bind(run, app), [texts, upload, report_state, theme],
                     [plot, summary, notes, report_state])
     wiring.on(run_btn.click, api_name="explain")
     pair_btn.click(common.bind(score_pair, app), [pair_a, pair_b], [pair_out],

@@ -17,7 +17,8 @@ REPORT_KEY = "3-map"
 @common.guard
 def run(app: common.App, texts: str, file: str | None = None, method: str = "umap",
         dim: int = 2, color_by: str = "language", connect: bool = True, search: str = "",
-        state: dict | None = None, request: gr.Request | None = None, progress=gr.Progress()):
+        state: dict | None = None, theme: str = "light", request: gr.Request | None = None,
+        progress=gr.Progress()):
     """/map (alias /projection): figure, summary, notes, downloads, the map (for redrawing),
     report state. With UMAP a PCA preview comes first."""
     corpus = app.read(texts, file, "text list")
@@ -27,25 +28,27 @@ def run(app: common.App, texts: str, file: str | None = None, method: str = "uma
         preview = views.map_preview(data, int(dim), color_by, connect, search)
         if preview is not None:
             progress(0.7, desc="PCA preview")
-            yield (preview.figure, common.md_plain(preview.summary),
+            yield (plots.themed(preview.figure, theme), common.md_plain(preview.summary),
                    common.notes_md(preview.notes), [], preview, state)
             progress(0.8, desc="UMAP")
     result = views.map_view(data, method, int(dim), color_by, connect, search)
     state = common.remember(state, REPORT_KEY, "Map", result.figure)
-    yield (result.figure, common.md_plain(result.summary), common.notes_md(result.notes),
+    yield (plots.themed(result.figure, theme), common.md_plain(result.summary),
+           common.notes_md(result.notes),
            result.export(app.folder(request, "map")), result, state)
 
 
 @common.guard
-def redraw(saved: views.MapResult | None, color_by: str, connect: bool, search: str):
+def redraw(saved: views.MapResult | None, color_by: str, connect: bool, search: str,
+           theme: str = "light"):
     """New colours, lines or highlights on the computed map (no re-encoding, no projection)."""
     if saved is None:
         return gr.update(), gr.update()
     result = saved.restyled(color_by, connect, search)
-    return result.figure, common.notes_md(result.notes)
+    return plots.themed(result.figure, theme), common.notes_md(result.notes)
 
 
-def build(app: common.App, report_state: gr.State) -> common.Wiring:
+def build(app: common.App, report_state: gr.State, theme: gr.State) -> common.Wiring:
     """Lays out the tab and wires it; returns the view's wiring."""
     with gr.Tab("Map", id="map"):
         gr.Markdown(resources.text("view_map.md"))
@@ -71,13 +74,13 @@ def build(app: common.App, report_state: gr.State) -> common.Wiring:
         files = common.downloads(app, report_state, REPORT_KEY, "e5ui map")
         alias = gr.Button(visible=False)
     wiring = common.Wiring(common.bind(run, app),
-                    [texts, upload, method, dim, color, connect, search, report_state],
+                    [texts, upload, method, dim, color, connect, search, report_state, theme],
                     [plot, summary, notes, files, saved, report_state])
     wiring.on(run_btn.click, api_name="map")
     # The name this endpoint had before it was called "map"; kept so old scripts work.
     wiring.on(alias.click, api_name="projection")
     common.wire_file_examples(examples, [name for _, name in EXAMPLES], texts, upload, wiring)
-    restyle = (redraw, [saved, color, connect, search], [plot, notes])
+    restyle = (redraw, [saved, color, connect, search, theme], [plot, notes])
     for event in (color.change, connect.change, search.submit):
         event(*restyle, **common.PRIVATE)
     common.clear_upload_on_typing([(texts, upload)])

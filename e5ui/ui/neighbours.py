@@ -42,7 +42,7 @@ def _fill(queries: str, corpus: str, k: int, cross: bool, margin: bool, symmetri
     return "", "", *files, k, cross, margin, symmetric
 
 
-def build(app: common.App, report_state: gr.State) -> common.Wiring:
+def build(app: common.App, report_state: gr.State, theme: gr.State) -> common.Wiring:
     """Lays out the tab and wires it; returns the view's wiring."""
     with gr.Tab("Neighbours", id="neighbours"):
         gr.Markdown(resources.text("view_neighbours.md"))

@@ -21,8 +21,8 @@ REPORT_KEY = "1-similarity"
 
 @common.guard
 def run(app: common.App, texts: str, file: str | None = None, order: str = "cluster",
-        kind: str = "query", state: dict | None = None, request: gr.Request | None = None,
-        progress=gr.Progress()):
+        kind: str = "query", state: dict | None = None, theme: str = "light",
+        request: gr.Request | None = None, progress=gr.Progress()):
     """/similarity: heatmap, summary, notes, most similar pairs, downloads, report state."""
     corpus = app.read(texts, file, "text list")
     enc = app.encoder(progress)
@@ -31,11 +31,12 @@ def run(app: common.App, texts: str, file: str | None = None, order: str = "clus
     state = common.remember(state, REPORT_KEY, "Similarity heatmap", result.figure)
     notes = list(result.notes)
     table = common.table_for_page(app, result.top, notes)
-    return (result.figure, common.md_plain(result.summary), common.notes_md(notes), table,
+    return (plots.themed(result.figure, theme), common.md_plain(result.summary),
+            common.notes_md(notes), table,
             result.export(app.folder(request, "similarity")), state)
 
 
-def build(app: common.App, report_state: gr.State) -> common.Wiring:
+def build(app: common.App, report_state: gr.State, theme: gr.State) -> common.Wiring:
     """Lays out the tab and wires it; returns the view's wiring."""
     with gr.Tab("Similarity", id="similarity"):
         gr.Markdown(resources.text("view_similarity.md"))
@@ -56,7 +57,8 @@ def build(app: common.App, report_state: gr.State) -> common.Wiring:
         table = gr.Dataframe(label="Most similar pairs", wrap=True, max_height=420,
                              elem_id="sim-table", column_widths=TABLE_WIDTHS)
         files = common.downloads(app, report_state, REPORT_KEY, "e5ui similarity heatmap")
-    wiring = common.Wiring(common.bind(run, app), [texts, upload, order, kind, report_state],
+    wiring = common.Wiring(common.bind(run, app),
+                           [texts, upload, order, kind, report_state, theme],
                            [plot, summary, notes, table, files, report_state])
     wiring.on(run_btn.click, api_name="similarity")
     common.wire_file_examples(examples, [name for _, name in EXAMPLES], texts, upload, wiring)

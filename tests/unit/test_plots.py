@@ -56,6 +56,11 @@ def test_importing_plots_does_not_import_ui_or_model_libraries():
 # --- similarity_heatmap ------------------------------------------------------------------------
 
 
+def _row_text(category: str) -> str:
+    """The text part of a heatmap row's category (its name follows, greyed)."""
+    return category.split("<br><i>")[0]
+
+
 def test_heatmap_hover_of_cell_ij_shows_text_i_text_j_languages_and_calibrated_scores():
     n = 4
     sim = _sim(n)
@@ -71,29 +76,43 @@ def test_heatmap_hover_of_cell_ij_shows_text_i_text_j_languages_and_calibrated_s
     )
     (trace,) = fig.data
     assert isinstance(trace, go.Heatmap)
-    cell = list(trace.customdata[1][2])
-    # The names (label, with the language unless the label has it) come last: the ticks show
-    # text snippets, so the hover is where a row's name is read.
-    assert cell == ["The dog sleeps.", "Le chien dort.", "en", "fr", "0.812", "97%", "0.62",
-                    "1 · en", "2 · fr"]
-    # Cell [i][j] is row i, column j: the mirror cell swaps the two texts.
-    assert list(trace.customdata[2][1][:4]) == ["Le chien dort.", "The dog sleeps.", "fr", "en"]
+    # Each row (and column) is a category holding its text and its name (the label, with the
+    # language unless the label has it): the hover of cell [i][j] shows row i (%{y}) and
+    # column j (%{x}), so the mirror cell swaps the two texts.
+    rows, cols = list(trace.y), list(trace.x)
+    assert rows == cols and [_row_text(r) for r in rows] == texts
+    assert "1 · en" in rows[1] and "2 · fr" in cols[2]
+    assert float(trace.z[1][2]) == pytest.approx(0.8123, abs=1e-6)
+    assert np.asarray(trace.customdata)[1, 2].tolist() == pytest.approx([0.97, 0.625], abs=1e-6)
     template = trace.hovertemplate
-    assert "%{customdata[0]}" in template and "%{customdata[1]}" in template
-    assert "higher than %{customdata[5]} of unrelated pairs" in template
-    assert "%{customdata[6]}" in template
-    assert "%{customdata[7]}" in template and "%{customdata[8]}" in template
+    assert template.startswith("%{y}<br><br>%{x}<br><br>cosine <b>%{z:.3f}</b>")
+    assert "higher than %{customdata[0]:.0%} of unrelated pairs" in template
+    assert "rescaled %{customdata[1]:.2f}" in template
     # The colour bar's title is an annotation just above the bar (see _heatmap_figure).
     assert "cosine" in _annotation_texts(fig)
+
+
+def test_heatmap_payload_does_not_grow_with_texts_times_cells():
+    n = 300
+    texts = [f"sentence {i} " + "with quite a few words in it " * 8 for i in range(n)]
+    fig = plots.similarity_heatmap(_sim(n), [f"L{i}" for i in range(n)], texts,
+                                   percentile=np.full((n, n), 0.5), rescaled=np.zeros((n, n)))
+    size = len(fig.to_json())
+    # n * n cells * (z + 2 scores) * 4 bytes as base64, plus every text once per axis.
+    assert size < 1.4 * (n * n * 12 * 4 / 3 + 2 * sum(len(t) for t in texts)) + 200_000, size
 
 
 def test_heatmap_without_calibration_or_languages_has_no_such_lines():
     fig = plots.similarity_heatmap(_sim(3), ["a", "b", "c"], _texts(3))
     (trace,) = fig.data
-    assert np.asarray(trace.customdata).shape == (3, 3, 7)  # + the two rows' names
-    assert [trace.customdata[0][1][k] for k in (5, 6)] == ["a", "b"]
-    assert "unrelated" not in trace.hovertemplate
-    assert "customdata[2]" not in trace.hovertemplate
+    assert trace.customdata is None
+    assert "a" in trace.y[0] and "b" in trace.x[1]  # the names ride with the texts
+    assert "unrelated" not in trace.hovertemplate and "customdata" not in trace.hovertemplate
+
+
+def test_heatmap_equal_texts_stay_separate_rows():
+    trace = plots.similarity_heatmap(_sim(3), ["a", "a", "a"], ["x", "x", "x"]).data[0]
+    assert len(set(trace.y)) == 3
 
 
 def test_heatmap_percent_rounds_down_and_rescaled_keeps_sign():
@@ -101,17 +120,17 @@ def test_heatmap_percent_rounds_down_and_rescaled_keeps_sign():
     pct = np.array([[1.0, 0.29], [0.999, 1.0]])  # 0.29 * 100 is 28.999999999999996 in floats
     resc = np.array([[1.0, -0.125], [0.5, 1.0]])
     fig = plots.similarity_heatmap(sim, ["a", "b"], ["x", "y"], percentile=pct, rescaled=resc)
-    trace = fig.data[0]
-    assert trace.customdata[0][1][5] == "29%"
-    assert trace.customdata[1][0][5] == "99%"  # never claims 100% unless it is
-    assert trace.customdata[0][0][5] == "100%"
-    assert trace.customdata[0][1][6] == "-0.12"
+    custom = np.asarray(fig.data[0].customdata)
+    assert custom[0, 1, 0] == pytest.approx(0.29)
+    assert custom[1, 0, 0] == pytest.approx(0.99)  # never claims 100% unless it is
+    assert custom[0, 0, 0] == pytest.approx(1.0)
+    assert custom[0, 1, 1] == pytest.approx(-0.125)
 
 
 def test_heatmap_long_text_is_wrapped_capped_and_escaped():
     long = "<b>bold</b> " + " ".join(["word"] * 200)
     trace = plots.similarity_heatmap(_sim(2), ["a", "b"], [long, "short"]).data[0]
-    shown = trace.customdata[0][1][0]
+    shown = _row_text(trace.y[0])
     lines = shown.split("<br>")
     assert len(lines) > 1
     assert all(len(line) <= 60 + len("&lt;b&gt;") * 2 for line in lines)
@@ -139,7 +158,7 @@ def test_heatmap_zmin_stays_below_one_for_duplicates_and_has_a_default_for_one_t
     assert dup.zmin == pytest.approx(0.95)
     one = plots.similarity_heatmap(np.ones((1, 1)), ["0 · en"], ["only"]).data[0]
     assert one.zmin == pytest.approx(0.7)
-    assert one.customdata[0][0][0] == "only"
+    assert _row_text(one.y[0]) == "only"
 
 
 def test_heatmap_cells_are_square_row_zero_on_top_and_ticks_hidden_above_60():
@@ -153,14 +172,13 @@ def test_heatmap_cells_are_square_row_zero_on_top_and_ticks_hidden_above_60():
     assert big.layout.yaxis.showticklabels is False
 
 
-def test_heatmap_nan_cells_show_a_dash():
+def test_heatmap_nan_cells_have_no_hover():
     sim = np.array([[1.0, np.nan, 0.82], [0.71, 1.0, 0.9], [0.82, 0.9, 1.0]])
     pct = np.full((3, 3), 0.5)
     pct[0, 1] = np.nan
     trace = plots.similarity_heatmap(sim, ["a", "b", "c"], _texts(3), percentile=pct).data[0]
-    assert trace.customdata[0][1][4] == "–"
-    assert trace.customdata[0][1][5] == "–"
-    assert trace.customdata[1][0][4] != "–"
+    assert trace.hoverongaps is False  # a NaN cell is a gap: no hover with "NaN" in it
+    assert np.isnan(float(trace.z[0][1])) and not np.isnan(float(trace.z[1][0]))
     assert trace.zmin == pytest.approx(0.7)  # NaN does not drag zmin down
 
 
@@ -765,8 +783,8 @@ def test_dark_theme_gives_light_ink_on_the_page_surface_and_leaves_the_figure_al
     assert _contrast(dark.layout.hoverlabel.font.color, dark.layout.hoverlabel.bgcolor) >= 7
     assert dark.layout.title.font.color == ink
     assert _contrast(dark.layout.shapes[0].line.color, GRADIO_DARK_BLOCK) >= 7  # median mark
-    muted = plots.MUTED
-    assert muted in light.data[0].hovertemplate and muted not in dark.data[0].hovertemplate
+    # The hover names no colour of its own (italics instead), so it reads on either page.
+    assert "color" not in "".join(light.data[0].y) + light.data[0].hovertemplate
     assert dark.data[0].colorscale == light.data[0].colorscale
     assert np.array_equal(np.asarray(dark.data[0].customdata), np.asarray(light.data[0].customdata))
     assert dark.layout.template.layout.paper_bgcolor == "rgb(17,17,17)"  # plotly_dark
