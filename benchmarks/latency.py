@@ -21,13 +21,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,18 +31,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.appserver import Server, cpu_name  # noqa: E402
 from benchmarks.texts import benchmark_texts  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def cpu_name() -> str:
-    try:
-        info = Path("/proc/cpuinfo").read_text()
-        return next(ln.split(":", 1)[1].strip() for ln in info.splitlines()
-                    if ln.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor()
 
 
 def distinct_texts(n: int, seed: int) -> list[str]:
@@ -64,63 +52,6 @@ def write_lines(folder: Path, name: str, texts: list[str]) -> Path:
     path = folder / name
     path.write_text("\n".join(" ".join(t.split()) for t in texts) + "\n", encoding="utf-8")
     return path
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """``python app.py`` in its own process group, with its own Gradio temp folder."""
-
-    def __init__(self, app_dir: Path, temp: Path):
-        self.port = free_port()
-        env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_TEMP_DIR": str(temp / "gradio"),
-               "GRADIO_ANALYTICS_ENABLED": "False"}
-        self.log = open(temp / "server.log", "w")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            [sys.executable, "app.py", "--model", "bundled", "--port", str(self.port)],
-            cwd=app_dir, env=env, stdout=self.log, stderr=subprocess.STDOUT,
-            start_new_session=True)
-        self.url = f"http://127.0.0.1:{self.port}/"
-        deadline = time.time() + 180
-        import urllib.request
-
-        while time.time() < deadline:
-            try:
-                urllib.request.urlopen(self.url, timeout=2)
-                return
-            except OSError:
-                time.sleep(0.5)
-        raise RuntimeError("the app did not start; see server.log")
-
-    def reset_peak(self) -> None:
-        try:
-            Path(f"/proc/{self.proc.pid}/clear_refs").write_text("5")
-        except OSError:
-            pass
-
-    def peak_mb(self) -> float:
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-        return float("nan")
-
-    def rss_mb(self) -> float:
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-        return float("nan")
-
-    def stop(self) -> None:
-        os.killpg(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        self.log.close()
 
 
 def timed(call, repeats: int, server: Server) -> dict:
@@ -191,8 +122,7 @@ def main() -> None:
             results["cases"][key] = timed(first_map_answer, args.repeats, server)
             print(f"{key}: {results['cases'][key]}", flush=True)
         results["server_rss_mb_after"] = server.rss_mb()
-        results["gradio_temp_mb_after"] = sum(
-            f.stat().st_size for f in (temp / "gradio").rglob("*") if f.is_file()) / 2**20
+        results["gradio_temp_mb_after"] = server.disk_mb()
     finally:
         server.stop()
         shutil.rmtree(temp, ignore_errors=True)
