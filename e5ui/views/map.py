@@ -1,0 +1,160 @@
+"""The map view: texts on a 2-D or 3-D UMAP / PCA map."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from e5ui import langid, plots, textio
+from e5ui.analysis import projection
+from e5ui.views.common import Progress, Table, check_suffix, embed, notes_for, write_figure
+
+
+@dataclass(eq=False)
+class MapData:
+    """Embedded texts ready to be projected (kept by the app to redraw without re-encoding)."""
+
+    corpus: textio.Corpus
+    embeddings: np.ndarray
+    langs: list[str]
+    notes: list[str]
+
+
+@dataclass(eq=False)
+class MapResult:
+    """Texts on a 2-D or 3-D map.
+
+    Attributes:
+        data: the embedded texts.
+        projection: the coordinates and how they were made.
+        color_by: "language" or "label".
+        connect: join texts that share an ``id`` with lines.
+        search: highlight texts containing this (case-insensitive).
+        preview: a quick PCA shown while UMAP computes (no score, no downloads).
+    """
+
+    data: MapData
+    projection: projection.Projection
+    color_by: str = "language"
+    connect: bool = True
+    search: str = ""
+    preview: bool = False
+
+    def restyled(self, color_by: str, connect: bool, search: str) -> MapResult:
+        """The same map with other colours, lines or highlights (no new projection)."""
+        return replace(self, color_by=color_by, connect=connect, search=search)
+
+    @property
+    def _highlight(self) -> np.ndarray | None:
+        needle = (self.search or "").strip().lower()
+        if not needle:
+            return None
+        return np.array([needle in t.lower() for t in self.data.corpus.texts])
+
+    @cached_property
+    def figure(self):
+        corpus, proj = self.data.corpus, self.projection
+        by_label = self.color_by == "label" and bool(corpus.labels)
+        colours = [x or "(none)" for x in corpus.labels] if by_label else self.data.langs
+        ids = corpus.ids if self.connect and corpus.ids else None
+        return plots.projection_scatter(
+            proj.coords, corpus.texts, colours, ids=ids, highlight=self._highlight,
+            title=f"{proj.method.upper()} map of {len(corpus)} texts", method_note=proj.note,
+            langs=self.data.langs, labels=corpus.labels or None,
+            legend_title="label" if by_label else "language")
+
+    @property
+    def notes(self) -> list[str]:
+        corpus = self.data.corpus
+        notes = list(self.data.notes)
+        if self.projection.note:
+            notes.append(self.projection.note)
+        if self.color_by == "label" and not corpus.labels:
+            notes.append("This input has no 'label' column; colouring by language.")
+        highlight = self._highlight
+        if highlight is not None:
+            notes.append(f"Search “{self.search.strip()}”: {int(highlight.sum())} matching "
+                         "text(s) highlighted.")
+        if self.connect and not corpus.ids:
+            notes.append("Lines join translations by a shared 'id' column; this input has none.")
+        return notes
+
+    @property
+    def summary(self) -> str:
+        proj = self.projection
+        if self.preview:
+            return "PCA preview — UMAP is computing…"
+        kept = ("n/a (too few texts)" if proj.preservation is None
+                else f"{proj.preservation:.0%}")
+        return (f"{proj.method.upper()} · {proj.dim}-D · neighbour preservation: {kept} of each "
+                "text's 10 nearest neighbours (by cosine) are also among its 10 nearest on the "
+                "map")
+
+    @property
+    def table(self) -> Table:
+        """One row per text: 0-based line, coordinates, language, label, id, text (label and
+        id empty when the input has no such column)."""
+        corpus = self.data.corpus
+        labels = corpus.labels or [""] * len(corpus)
+        ids = corpus.ids or [""] * len(corpus)
+        rows = [[corpus.rows[i], *map(float, self.projection.coords[i]), self.data.langs[i],
+                 labels[i], ids[i], corpus.texts[i]] for i in range(len(corpus))]
+        return Table(["index", *["x", "y", "z"][: self.projection.dim], "lang", "label", "id",
+                      "text"], rows)
+
+    def write(self, path: str | Path) -> Path:
+        """Writes the coordinates (.csv / .tsv) or the map (.html)."""
+        suffix = check_suffix(path, (".csv", ".tsv", ".html"), "map")
+        if suffix == ".html":
+            return write_figure(path, self.figure, "e5ui map")
+        return self.table.write(path)
+
+    def export(self, folder: Path) -> list[str]:
+        """Writes the app's data downloads into ``folder`` (none for a preview; the map's
+        HTML is written only when asked for)."""
+        return [] if self.preview else [str(self.write(folder / "coords.csv"))]
+
+
+def map_data(encoder, corpus: textio.Corpus, progress: Progress | None = None) -> MapData:
+    """Embeds the texts of the map view (symmetric prompt) and detects their languages."""
+    encoded = embed(encoder, corpus, "symmetric", progress, 0.0, 0.6, "texts")
+    langs = langid.detect(corpus.texts, corpus.langs)
+    return MapData(corpus, encoded.embeddings, langs,
+                   notes_for(corpus, encoded, encoder.max_length, "Input"))
+
+
+def map_preview(data: MapData, dim: int = 2, color_by: str = "language", connect: bool = True,
+                search: str = "") -> MapResult | None:
+    """A PCA map to show at once while UMAP computes, or None when UMAP will not run long
+    enough to need one (too few texts)."""
+    if len(data.corpus) <= projection.MIN_UMAP_TEXTS:
+        return None
+    pca = projection.project(data.embeddings, method="pca", dim=int(dim), preservation_k=None)
+    return MapResult(data, pca, color_by, connect, search, preview=True)
+
+
+def map_view(data: MapData, method: str = "umap", dim: int = 2, color_by: str = "language",
+             connect: bool = True, search: str = "", seed: int = 42, n_neighbors: int = 15
+             ) -> MapResult:
+    """Projects embedded texts (``map_data``) to 2-D or 3-D, with the neighbour-preservation
+    score.
+
+    Args:
+        data: the embedded texts.
+        method: "umap" or "pca".
+        dim: 2 or 3.
+        color_by: "language" or "label".
+        connect: join texts sharing an ``id``.
+        search: highlight texts containing this.
+        seed: random state of UMAP.
+        n_neighbors: UMAP's neighbourhood size.
+
+    Returns:
+        The result.
+    """
+    proj = projection.project(data.embeddings, method=method, dim=int(dim), seed=seed,
+                              n_neighbors=n_neighbors)
+    return MapResult(data, proj, color_by, connect, search)

@@ -1,0 +1,106 @@
+"""The neighbours view: each query's nearest corpus texts, with calibrated scores and hubs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from e5ui import baselines, langid, textio
+from e5ui.analysis import neighbours
+from e5ui.analysis.calibration import Baseline
+from e5ui.views.common import Progress, Table, check_suffix, embed, notes_for
+
+# -- neighbours ---------------------------------------------------------------------------------
+NEIGHBOUR_HEADER = ["query_index", "rank", "corpus_index", "cosine", "margin", "percentile",
+                    "rescaled", "query_lang", "corpus_lang", "hub", "query", "neighbour"]
+
+
+@dataclass(eq=False)
+class NeighboursResult:
+    """Each query's nearest corpus texts.
+
+    Attributes:
+        queries, corpus: the inputs.
+        found: the search (neighbours, cosines, hubness, calibrated scores).
+        table: one row per (query, rank): 0-based line numbers, rank 1 = nearest.
+        notes: remarks for the user.
+        summary: one line saying what was searched.
+    """
+
+    queries: textio.Corpus
+    corpus: textio.Corpus
+    found: neighbours.Search
+    table: Table
+    notes: list[str]
+    summary: str
+
+    def write(self, path: str | Path) -> Path:
+        """Writes the table as .tsv or .csv."""
+        check_suffix(path, (".tsv", ".csv"), "neighbours")
+        return self.table.write(path)
+
+    def export(self, folder: Path) -> list[str]:
+        """Writes the app's downloads into ``folder``; returns their paths."""
+        return [str(self.write(folder / "neighbours.tsv"))] if self.table.rows else []
+
+
+def neighbours_view(encoder, queries: textio.Corpus, corpus: textio.Corpus, k: int = 5,
+                    cross_lingual: bool = False, margin: bool = False, symmetric: bool = False,
+                    baseline: Baseline | None = None, progress: Progress | None = None
+                    ) -> NeighboursResult:
+    """Top-k corpus texts per query, with raw and calibrated scores, languages and hub flags.
+
+    Args:
+        encoder: the encoder.
+        queries, corpus: the inputs.
+        k: neighbours per query (1-100).
+        cross_lingual: only neighbours in another language than the query's.
+        margin: re-rank by ratio margin (demotes hubs).
+        symmetric: both sides are the same kind of text (the symmetric prompt on both);
+            False is retrieval (queries as "query: ", the corpus as "passage: ").
+        baseline: the model's baseline; None looks it up.
+        progress: progress callback.
+
+    Returns:
+        The result.
+    """
+    if not 1 <= int(k) <= 100:
+        raise ValueError("k must be between 1 and 100")
+    k = int(k)
+    q = embed(encoder, queries, "symmetric" if symmetric else "query", progress, 0.0, 0.3,
+               "queries")
+    c = embed(encoder, corpus, "symmetric" if symmetric else "passage", progress, 0.3, 0.9,
+               "corpus")
+    baseline = baseline or baselines.reference_baseline(encoder)
+    qlang = langid.detect(queries.texts, queries.langs)
+    clang = langid.detect(corpus.texts, corpus.langs)
+    found = neighbours.search(q.embeddings, c.embeddings, k, margin=margin,
+                              cross_lingual=cross_lingual, query_langs=qlang, corpus_langs=clang,
+                              baseline=baseline)
+    top, cal = found.neighbours, found.calibrated
+    rows = [
+        [queries.rows[qi], rank + 1, corpus.rows[ci], float(found.cosines[qi, rank]),
+         float(top.scores[qi, rank]) if margin else None, float(cal.percentile[qi, rank]),
+         float(cal.rescaled[qi, rank]), qlang[qi], clang[ci], "hub" if ci in found.hubs else "",
+         queries.texts[qi], corpus.texts[ci]]
+        for qi, rank, ci in found.entries()
+    ]
+    notes = notes_for(queries, q, encoder.max_length, "Queries") + notes_for(
+        corpus, c, encoder.max_length, "Corpus")
+    if cross_lingual:
+        lonely = int((top.indices < 0).all(axis=1).sum())
+        if lonely:
+            notes.append(f"{lonely} query(ies) have no corpus text in another language.")
+    if found.hubs:
+        hub = found.hubness
+        notes.append(
+            f"⚑ {hub.hubs.size} hub(s): corpus texts that appear in unusually many neighbour "
+            f"lists (up to {int(hub.counts[hub.hubs[0]])} of {len(queries)}; expected about "
+            f"{len(queries) * top.indices.shape[1] / max(len(corpus), 1):.1f}). Hubs crowd out "
+            "better neighbours; the margin switch demotes them."
+        )
+    summary = (f"{len(queries)} queries × {len(corpus)} corpus texts · top {k}"
+               f"{' · cross-lingual' if cross_lingual else ''}{' · margin' if margin else ''}"
+               f" · {'symmetric' if symmetric else 'retrieval (query/passage)'}")
+    return NeighboursResult(queries, corpus, found, Table(NEIGHBOUR_HEADER, rows), notes,
+                            summary)

@@ -1,0 +1,33 @@
+"""One self-contained HTML report of the views a visitor ran."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from e5ui import plots
+
+
+def report(sections: list[tuple[str, Any]], info: dict | None, folder: Path) -> str:
+    """Writes one self-contained HTML report of the given views into ``folder``.
+
+    Args:
+        sections: (heading, figure or HTML) in reading order.
+        info: the encoder's ``describe()``.
+        folder: where to write it.
+
+    Returns:
+        The file's path.
+    """
+    if not sections:
+        raise ValueError("Nothing to report yet: run at least one view first")
+    meta = {"created": time.strftime("%Y-%m-%d %H:%M")}
+    if info:
+        meta.update({"model": info.get("model"), "source": info.get("source"),
+                     "device": info.get("device"), "dtype": info.get("dtype")})
+        if info.get("fallback_reason"):
+            meta["note"] = f"requested {info.get('requested')}: {info['fallback_reason']}"
+    path = folder / "e5ui-report.html"
+    path.write_text(plots.report_html("e5ui report", sections, meta), encoding="utf-8")
+    return str(path)

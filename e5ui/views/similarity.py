@@ -1,0 +1,159 @@
+"""The similarity view: pairwise cosines, a heatmap order, the most similar pairs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from e5ui import baselines, langid, plots, textio
+from e5ui.analysis import similarity
+from e5ui.analysis.calibration import Baseline, calibrate
+from e5ui.views.common import (
+    Progress,
+    Table,
+    check_suffix,
+    embed,
+    labels_for,
+    notes_for,
+    stage,
+    write_figure,
+)
+
+TOP_PAIRS = 15  # rows of the similarity view's "most similar pairs" table
+MAX_MATRIX_CSV = 2000  # 2000 x 2000 cells is ~40 MB of CSV; the app offers the .npy beyond
+
+
+@dataclass(eq=False)
+class SimilarityResult:
+    """Pairwise cosines of a list of texts.
+
+    Attributes:
+        corpus: the texts.
+        embeddings: (n, dim), input order.
+        langs: language code per text.
+        labels: unique "name · lang" label per text.
+        order: display order (a permutation of range(n)); identity above the aggregation limit.
+        order_method: "input", "language" or "cluster".
+        baseline: the model's unrelated-pair baseline.
+        top: the most similar pairs.
+        notes: remarks for the user.
+        span: the lowest and highest cosine between two different texts (None below 2 texts).
+        clusters: the cluster summary shown instead of cells above ``AGGREGATE_ABOVE`` texts.
+    """
+
+    corpus: textio.Corpus
+    embeddings: np.ndarray
+    langs: list[str]
+    labels: list[str]
+    order: np.ndarray
+    order_method: str
+    baseline: Baseline
+    top: Table
+    notes: list[str]
+    span: tuple[float, float] | None = None
+    clusters: similarity.ClusterView | None = None
+
+    @property
+    def n(self) -> int:
+        return len(self.corpus)
+
+    def matrix(self) -> np.ndarray:
+        """The cosine matrix in display order."""
+        return similarity.cosine_matrix(self.embeddings[self.order])
+
+    @property
+    def summary(self) -> str:
+        if self.span is None:
+            return ""
+        lo, hi = self.span
+        return (f"{self.n} texts · cosines {lo:.3f}–{hi:.3f} · unrelated pairs for this model: "
+                f"median {self.baseline.median:.3f}")
+
+    @cached_property
+    def figure(self):
+        n = self.n
+        median = self.baseline.median
+        if self.clusters is not None:
+            return plots.cluster_heatmap(self.clusters, self.corpus.texts,
+                                         title=f"{n} texts in {self.clusters.k} clusters: "
+                                         "mean cosine", baseline_median=median)
+        sim = self.matrix()
+        cal = calibrate(sim, self.baseline)
+        o = self.order.tolist()
+        return plots.similarity_heatmap(
+            sim, [self.labels[i] for i in o], [self.corpus.texts[i] for i in o],
+            [self.langs[i] for i in o], cal.percentile, cal.rescaled,
+            title=f"Cosine similarity of {n} texts ({self.order_method} order)",
+            baseline_median=median)
+
+    def write(self, path: str | Path) -> Path:
+        """Writes the matrix (.csv / .tsv, labelled rows and columns in display order), the
+        embeddings (.npy, input order) or the heatmap (.html)."""
+        suffix = check_suffix(path, (".csv", ".tsv", ".npy", ".html"), "similarity")
+        if suffix == ".npy":
+            return textio.write_npy(path, self.embeddings)
+        if suffix == ".html":
+            return write_figure(path, self.figure, "e5ui similarity heatmap")
+        return textio.write_matrix(path, self.matrix(), [self.labels[i] for i in self.order])
+
+    def export(self, folder: Path) -> list[str]:
+        """Writes the app's data downloads into ``folder`` (the figure's HTML, ~5 MB, is
+        written only when asked for); returns their paths."""
+        names = ["embeddings.npy"] + (["similarity.csv"] if self.n <= MAX_MATRIX_CSV else [])
+        return [str(self.write(folder / name)) for name in names]
+
+
+def similarity_view(encoder, corpus: textio.Corpus, order: str = "cluster",
+                    kind: str = "symmetric", baseline: Baseline | None = None,
+                    progress: Progress | None = None) -> SimilarityResult:
+    """Pairwise cosines of texts, ordered for a heatmap, with the most similar pairs.
+
+    Args:
+        encoder: an Encoder (or anything with ``encode_detailed`` and ``describe``).
+        corpus: the texts.
+        order: "cluster", "language" or "input".
+        kind: "symmetric" (the prompt for comparing texts) or "passage" on every text.
+        baseline: the model's baseline; None looks it up (``baselines.reference_baseline``).
+        progress: progress callback.
+
+    Returns:
+        The result.
+    """
+    if order not in similarity.ORDER_METHODS:
+        raise ValueError(f"Unknown order: {order}. Must be one of: "
+                         f"{', '.join(similarity.ORDER_METHODS)}")
+    encoded = embed(encoder, corpus, kind, progress, 0.0, 0.8, "texts")
+    baseline = baseline or baselines.reference_baseline(encoder)
+    emb = encoded.embeddings
+    n = len(corpus)
+    langs = langid.detect(corpus.texts, corpus.langs)
+    labels = labels_for(corpus, langs)
+    notes = notes_for(corpus, encoded, encoder.max_length, "Input")
+    stage(progress, 0.85, "Ordering")
+    clusters = None
+    if n > similarity.AGGREGATE_ABOVE:
+        clusters = similarity.aggregate(emb)
+        order_idx = np.arange(n)
+        notes.append(f"{n} texts are too many for a readable cell-per-pair heatmap; showing "
+                     f"{clusters.k} clusters (mean cosine between their members).")
+    else:
+        order_idx = similarity.heatmap_order(emb, order, langs)
+    if n > MAX_MATRIX_CSV:
+        notes.append(f"The {n} × {n} matrix is too large for the app's CSV download; the "
+                     "embeddings (.npy) are included, and 'python -m e5ui similarity FILE "
+                     "--out m.csv' writes it.")
+    # By blocks of rows: the n x n matrix is only ever built for a heatmap or a CSV of it.
+    pairs = similarity.summarize_pairs(emb, TOP_PAIRS)
+    span = None if pairs.lowest is None else (pairs.lowest, pairs.highest)
+    cal = calibrate(pairs.values, baseline)
+    rows = [[corpus.rows[i], corpus.rows[j], labels[i], labels[j], float(c), float(p), float(r),
+             corpus.texts[i], corpus.texts[j]]
+            for i, j, c, p, r in zip(pairs.i.tolist(), pairs.j.tolist(), pairs.values,
+                                     cal.percentile, cal.rescaled)]
+    top = Table(["index_a", "index_b", "label_a", "label_b", "cosine", "percentile",
+                 "rescaled", "text_a", "text_b"], rows)
+    return SimilarityResult(corpus, emb, langs, labels, order_idx, order, baseline, top, notes,
+                            span, clusters)
