@@ -37,6 +37,17 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: best)")
     parser.add_argument("--cache-dir", default=None,
                         help="keep embeddings on disk here so reruns do not re-encode")
+    remote = parser.add_argument_group(
+        "remote encoding (an OpenAI-compatible server: TEI, Infinity, vLLM; the API key comes "
+        "from the E5UI_API_KEY environment variable)")
+    remote.add_argument("--encoder-url", default=None, metavar="URL",
+                        help="encode on this server, e.g. http://127.0.0.1:7997/v1 (then "
+                        "--model, --dtype and --device do not apply)")
+    remote.add_argument("--remote-prefix", default="client", choices=["client", "server"],
+                        help='who adds "query: " / "passage: ": client (e5ui; for servers that '
+                        "embed raw text, e.g. TEI, Infinity) or server (e5ui sends input_type)")
+    remote.add_argument("--remote-model", default=None, metavar="NAME",
+                        help="the served model to use when the server serves several")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
 
@@ -48,7 +59,12 @@ def _add_embed(sub) -> None:
                    help='prefix: "query: " (default), "passage: ", or the symmetric prompt '
                    '(= "query: " for E5 models; the STS instruction for instruct models)')
     p.add_argument("--no-normalize", action="store_true", help="skip L2 normalisation")
-    p.add_argument("--out", required=True, help="output .npy (float32, one row per text)")
+    p.add_argument("--out", required=True, help="output .npy (float32, one row per text), "
+                   "written chunk by chunk")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the unfinished job recorded beside --out")
+    p.add_argument("--chunk", type=int, default=1000, metavar="N",
+                   help="texts per chunk: read, encoded and written together (default 1000)")
     _common(p)
 
 
@@ -190,6 +206,11 @@ def _progress(args):
 
 
 def _encoder(args):
+    if args.encoder_url:
+        from e5ui.remote import RemoteEncoder
+
+        return RemoteEncoder(args.encoder_url, model=args.remote_model, prefix=args.remote_prefix,
+                             cache_dir=args.cache_dir)
     from e5ui.encoder import Encoder, FallbackWarning, ModelUnavailableError
 
     with warnings.catch_warnings(record=True) as caught:
@@ -284,29 +305,40 @@ def _short(text: str, width: int = 60) -> str:
 
 # -- subcommands --------------------------------------------------------------------------------
 def cmd_embed(args) -> int:
-    from e5ui import textio
-    from e5ui.views import notes_for
+    from e5ui import embedjob
 
+    if args.chunk < 1:
+        raise CliError("--chunk must be at least 1")
     out = _check_out(args.out, (".npy",), (args.file,))
-    corpus = _read(args.file, "input")
+    source = Path(args.file)
+    if not source.is_file():
+        raise CliError(f"No such file: {source}")
     enc = _encoder(args)
-    progress, close = _progress(args)
+    bar = None
 
-    def count(done: int, total: int) -> None:
-        if progress is not None and total:
-            progress(done / total, f"Encoding {done}/{total}")
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if args.quiet:
+            return
+        if bar is None:
+            from tqdm import tqdm
+
+            bar = tqdm(total=total, unit="text", file=sys.stderr, desc="embedding",
+                       smoothing=0.1)
+        bar.update(done - bar.n)  # tqdm shows the rate and the time left
 
     try:
-        result = enc.encode_detailed(corpus.texts, kind=args.kind,
-                                     normalize=not args.no_normalize, progress=count)
+        job = embedjob.run(enc, source, out, kind=args.kind, normalize=not args.no_normalize,
+                           resume=args.resume, chunk=args.chunk, progress=progress)
     finally:
-        close()
-    for note in notes_for(corpus, result, enc.max_length, "Input"):
+        if bar is not None:
+            bar.close()
+    for note in job.notes:
         _say("note", note)
-    textio.write_npy(out, result.embeddings)
     info = enc.describe()
-    print(f"e5ui: wrote {out} ({result.embeddings.shape[0]} x {result.embeddings.shape[1]}, "
-          f"{info['model']} via {info['source']}, {info['dtype']})", file=sys.stderr)
+    resumed = f", resumed after {job.resumed_from}" if job.resumed_from else ""
+    print(f"e5ui: wrote {out} ({job.n} x {job.dim}, {info['model']} via {info['source']}, "
+          f"{info['dtype']}{resumed})", file=sys.stderr)
     return 0
 
 
@@ -400,15 +432,17 @@ def cmd_serve(args) -> int:
     from dataclasses import fields
 
     from e5ui import ui
-    from e5ui.settings import AUTH_ENV, Limits, Settings, parse_auth
+    from e5ui.settings import AUTH_ENV, REMOTE, Limits, Settings, parse_auth
 
     limits = Limits.from_env(**{f.name: getattr(args, f.name) for f in fields(Limits)})
     names = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
     settings = Settings(
-        model=args.model, device=args.device, dtype=args.dtype, cache_dir=args.cache_dir,
-        fallback=not args.no_fallback, host=args.host, port=args.port, share=args.share,
-        auth=parse_auth(args.auth or os.environ.get(AUTH_ENV)), insecure=args.insecure_no_auth,
-        models=names, limits=limits,
+        model=REMOTE if args.encoder_url else args.model, device=args.device, dtype=args.dtype,
+        cache_dir=args.cache_dir, fallback=not args.no_fallback, host=args.host, port=args.port,
+        share=args.share, auth=parse_auth(args.auth or os.environ.get(AUTH_ENV)),
+        insecure=args.insecure_no_auth, models=names, limits=limits,
+        encoder_url=args.encoder_url, remote_prefix=args.remote_prefix,
+        remote_model=args.remote_model,
     )
     settings.check()  # before anything starts: an exposed app needs a login
     demo = ui.build_demo(settings=settings)

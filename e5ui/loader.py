@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from e5ui.cache import EmbeddingCache
-from e5ui.settings import Settings
+from e5ui.settings import REMOTE, Settings
 
 logger = logging.getLogger(__name__)
 
@@ -115,13 +115,21 @@ class ModelHolder:
                 if tick is not None:
                     tick(waited)
                 self._cond.wait(timeout=1.0)
-            if self._status.state == "failed":
-                if self._encoder is None:
-                    raise ValueError(f"The model could not be loaded: {self._status.error}")
-            return self._encoder
+            status = self._status
+        if status.state == "failed" and self._encoder is None:
+            # This request gets the message; loading starts again for the next one (a server
+            # that was down may be up by then).
+            self.start(status.requested)
+            raise ValueError(f"The model could not be loaded: {status.error}")
+        return self._encoder
 
 
 def _default_factory(model: str, settings: Settings, cache: EmbeddingCache):
+    if model == REMOTE:
+        from e5ui.remote import RemoteEncoder
+
+        return RemoteEncoder(settings.encoder_url, model=settings.remote_model,
+                             prefix=settings.remote_prefix, cache=cache)
     from e5ui.encoder import Encoder
 
     with warnings.catch_warnings():

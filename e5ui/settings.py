@@ -13,6 +13,7 @@ from e5ui import models
 
 # The models the model panel offers when the operator names none (loopback only).
 MODEL_CHOICES = ["small", "base", "large", "large-instruct", "bundled"]
+REMOTE = "remote"  # the model name of the --encoder-url server
 AUTH_ENV = "E5UI_AUTH"  # "user:password"; read from the environment, never logged
 
 
@@ -106,6 +107,9 @@ class Settings:
         models: the models visitors may switch to; None means every registry model on
             loopback and none (switching off) when exposed.
         limits: what one request may ask.
+        encoder_url: an OpenAI-compatible ``/v1`` base to encode on (the model "remote").
+        remote_prefix: who adds the E5 prefix on that server: "client" (e5ui) or "server".
+        remote_model: the served model to use when the server serves several.
     """
 
     model: str = models.DEFAULT_MODEL
@@ -120,6 +124,9 @@ class Settings:
     insecure: bool = False
     models: list[str] | None = None
     limits: Limits = field(default_factory=Limits)
+    encoder_url: str | None = field(default=None, repr=False)  # may carry credentials
+    remote_prefix: str = "client"
+    remote_model: str | None = None
 
     @property
     def exposed(self) -> bool:
@@ -128,10 +135,15 @@ class Settings:
 
     @property
     def switchable(self) -> list[str]:
-        """The models the panel lets visitors load (empty: switching is off)."""
+        """The models the panel lets visitors load (empty: switching is off); "remote" is the
+        ``encoder_url`` server, offered first when there is one."""
         if self.models is not None:
-            return list(self.models)
-        return [] if self.exposed else list(MODEL_CHOICES)
+            names = list(self.models)
+        else:
+            names = [] if self.exposed else list(MODEL_CHOICES)
+        if self.encoder_url and names and REMOTE not in names:
+            names.insert(0, REMOTE)
+        return names
 
     def check(self) -> None:
         """Refuses an exposed app without a login unless the operator said ``insecure``.
@@ -147,3 +159,5 @@ class Settings:
                 "--insecure-no-auth to serve without one")
         for name in self.models or []:
             models.resolve(name)  # raises for an empty name
+        if REMOTE in (self.models or []) + [self.model] and not self.encoder_url:
+            raise ValueError("The model 'remote' needs --encoder-url")

@@ -327,26 +327,40 @@ def _check_count(count: int, max_texts: int | None, source: str) -> None:
         raise TooManyTexts(source, max_texts)
 
 
+def _line_pieces(batches: Iterable[tuple[list[str], bool]], source: str) -> Iterator[Corpus]:
+    """One text per line (see the module's rules), a piece of the corpus per batch of lines."""
+    base = 0
+    for lines, special in batches:
+        piece = Corpus([], source=source)
+        if special:
+            tidied = [_tidy(line) for line in lines]
+            texts = [text for text, _ in tidied]
+            piece.changed.extend(i for i, (text, changed) in enumerate(tidied, base)
+                                 if changed and text)
+        else:
+            texts = [line.strip(_EDGES) for line in lines]
+        piece.rows = [i for i, text in enumerate(texts, base) if text]
+        if len(piece.rows) < len(texts):
+            piece.skipped.extend(i for i, text in enumerate(texts, base) if not text)
+            texts = [text for text in texts if text]
+        piece.texts = texts
+        base += len(lines)
+        yield piece
+
+
+def _extend(corpus: Corpus, piece: Corpus) -> None:
+    corpus.texts.extend(piece.texts)
+    corpus.rows.extend(piece.rows)
+    corpus.skipped.extend(piece.skipped)
+    corpus.changed.extend(piece.changed)
+
+
 def _read_lines(batches: Iterable[tuple[list[str], bool]], source: str,
                 max_texts: int | None) -> Corpus:
     """One text per line (see the module's rules)."""
     corpus = Corpus([], source=source)
-    base = 0
-    for lines, special in batches:
-        if special:
-            tidied = [_tidy(line) for line in lines]
-            texts = [text for text, _ in tidied]
-            corpus.changed.extend(i for i, (text, changed) in enumerate(tidied, base)
-                                  if changed and text)
-        else:
-            texts = [line.strip(_EDGES) for line in lines]
-        rows = [i for i, text in enumerate(texts, base) if text]
-        if len(rows) < len(texts):
-            corpus.skipped.extend(i for i, text in enumerate(texts, base) if not text)
-            texts = [text for text in texts if text]
-        corpus.texts.extend(texts)
-        corpus.rows.extend(rows)
-        base += len(lines)
+    for piece in _line_pieces(batches, source):
+        _extend(corpus, piece)
         if max_texts is not None and len(corpus.texts) > max_texts:
             raise TooManyTexts(source, max_texts)  # checked per chunk: one more chunk at most
     return corpus
@@ -576,6 +590,51 @@ def read_texts(path: str | Path, *, max_texts: int | None = None,
     logger.debug("read %s (%s): %s texts, %s blank, %s changed", path.name, decoder.label,
                  len(corpus), len(corpus.skipped), len(corpus.changed))
     return corpus
+
+
+def stream_texts(path: str | Path, chunk: int = 1000, *, max_bytes: int | None = None
+                 ) -> Iterator[Corpus]:
+    """Reads an input file in pieces of at most ``chunk`` texts, for inputs too large to hold
+    (``embed``): a ``.txt`` file is read as a stream, a table is read whole and then cut.
+    Each piece's ``rows``, ``skipped`` and ``changed`` are numbered in the whole file.
+
+    Args:
+        path: the file.
+        chunk: the most texts per piece.
+        max_bytes: the most bytes read; None for no limit.
+
+    Yields:
+        Corpus pieces, in file order; their texts together are ``read_texts(path).texts``.
+    """
+    if chunk < 1:
+        raise ValueError("chunk must be at least 1")
+    path = _checked_path(path, max_bytes)
+    if path.suffix.lower() != ".txt":
+        whole = read_texts(path, max_bytes=max_bytes)
+        for start in range(0, max(len(whole), 1), chunk):
+            yield Corpus(whole.texts[start : start + chunk],
+                         *(None if v is None else v[start : start + chunk]
+                           for v in (whole.labels, whole.langs, whole.ids)),
+                         rows=whole.rows[start : start + chunk],
+                         skipped=whole.skipped if start == 0 else [], source=whole.source,
+                         table=whole.table, changed=whole.changed if start == 0 else [],
+                         encoding=whole.encoding)
+        return
+    with path.open("rb") as handle:
+        decoder = _Decoder(read_chunks(handle, path.name, max_bytes), path.name)
+        pending = Corpus([], source=path.name)
+        for piece in _line_pieces(_split_lines(decoder), path.name):
+            _extend(pending, piece)
+            while len(pending) >= chunk:
+                out = Corpus(pending.texts[:chunk], rows=pending.rows[:chunk],
+                             skipped=pending.skipped, changed=pending.changed,
+                             source=path.name, encoding=decoder.label)
+                yield out
+                pending = Corpus(pending.texts[chunk:], rows=pending.rows[chunk:],
+                                 source=path.name)
+        if pending.texts or pending.skipped or pending.changed:
+            pending.encoding = decoder.label
+            yield pending
 
 
 def require_texts(corpus: Corpus, what: str = "input") -> Corpus:

@@ -60,7 +60,7 @@ def build_demo(encoder=None, settings: Settings | None = None,
             for tab in TABS:
                 tab.build(app, report_state, theme)
         panel.build_report(app, report_state)
-        demo.load(bind(panel.refresh, app), None, status_outputs, show_progress="hidden",
+        demo.load(bind(panel.on_load, app), None, status_outputs, show_progress="hidden",
                   **PRIVATE)
         demo.load(None, None, theme, js="() => document.body.classList.contains('dark') ? "
                   "'dark' : 'light'", **PRIVATE)

@@ -32,6 +32,7 @@ def status_md(status: ModelStatus) -> str:
     parts = [
         f"**{info.get('model', '?')}**",
         f"source: {info.get('source', '?')}",
+        *([f"server {info['url']}"] if info.get("url") else []),
         f"{info.get('device', '?')} · {info.get('dtype', '?')}",
         f"dim {info.get('dim', '?')}",
         f"max {info.get('max_tokens', '?')} tokens",
@@ -61,6 +62,30 @@ def refresh(app: App):
     return status_md(status), banner(status)
 
 
+def on_load(app: App):
+    """What a fresh page shows: the status line, the banner and the model in use."""
+    return (*refresh(app), current(app))
+
+
+def in_use(status: ModelStatus) -> str:
+    """The registry name of the model in use: "bundled" after a fallback, else the request."""
+    return "bundled" if status.fallback_reason else status.requested
+
+
+def current(app: App):
+    """The dropdown showing the model in use (or being loaded)."""
+    return gr.update(value=in_use(app.holder.status()))
+
+
+def tick(app: App, last: str | None):
+    """The timer's refresh: the status line and banner always; the dropdown only when the model
+    in use changed (a fallback, a finished switch), so a visitor's pick is not undone."""
+    status = app.holder.status()
+    now = f"{status.state}:{in_use(status)}"
+    pick = gr.update(value=in_use(status)) if now != last else gr.update()
+    return (*refresh(app), pick, now)
+
+
 @guard
 def switch(app: App, name: str | None):
     """Starts loading another model in the background (the current one serves meanwhile).
@@ -76,7 +101,7 @@ def switch(app: App, name: str | None):
         raise ValueError(f"{name} is not offered on this server. Must be one of: "
                          f"{', '.join(allowed)}")
     app.holder.start(name)
-    return refresh(app)
+    return (*refresh(app), gr.update(value=name))
 
 
 @guard
@@ -89,7 +114,7 @@ def make_report(app: App, state: dict | None, request: gr.Request | None = None)
 
 def build_panel(app: App) -> list:
     """The header: intro, fallback banner, model status and the model switch; returns the
-    components ``refresh`` updates."""
+    components a page load updates (``on_load``)."""
     with gr.Row(elem_id="e5ui-header"):
         gr.Markdown(resources.text("intro.md"), elem_id="e5ui-intro")
     note = gr.Markdown(visible=False, elem_id="e5ui-banner", elem_classes=["banner"])
@@ -98,14 +123,18 @@ def build_panel(app: App) -> list:
         line = gr.Markdown(status_md(app.holder.status()), elem_id="e5ui-model-status")
         with gr.Column(scale=0, min_width=320, visible=bool(allowed)):
             with gr.Row():
-                pick = gr.Dropdown(allowed, value=None, label="Switch model", scale=3,
-                                   info=" · ".join(allowed), elem_id="e5ui-model-pick")
+                current_name = in_use(app.holder.status())
+                pick = gr.Dropdown(allowed, value=current_name if current_name in allowed else None,
+                                   label="Model", scale=3, info=" · ".join(allowed),
+                                   elem_id="e5ui-model-pick", allow_custom_value=False)
                 load = gr.Button("Load", scale=1, elem_id="e5ui-model-load")
     timer = gr.Timer(1.5)
     outputs = [line, note]
-    timer.tick(bind(refresh, app), None, outputs, show_progress="hidden", **PRIVATE)
-    load.click(bind(switch, app), [pick], outputs, **PRIVATE)
-    return outputs
+    last = gr.State(None)
+    timer.tick(bind(tick, app), [last], [*outputs, pick, last], show_progress="hidden",
+               **PRIVATE)
+    load.click(bind(switch, app), [pick], [*outputs, pick], **PRIVATE)
+    return [*outputs, pick]
 
 
 def build_report(app: App, report_state: gr.State) -> None:

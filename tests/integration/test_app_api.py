@@ -12,9 +12,12 @@ pytestmark = pytest.mark.integration
 EX = ASSETS / "examples"
 
 
-@pytest.fixture(scope="module")
-def client(app_client):
-    return app_client
+@pytest.fixture(scope="module", params=["local", "remote"])
+def client(request):
+    """Every test runs twice: the app encoding locally, and the app encoding on a real Infinity
+    server (``--encoder-url``) that serves the same model."""
+    return request.getfixturevalue("app_client" if request.param == "local"
+                                   else "remote_app_client")
 
 
 def test_documented_endpoints(client):

