@@ -109,8 +109,13 @@ def _add_map(sub) -> None:
     p.add_argument("--dim", type=int, default=2, choices=[2, 3])
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--neighbors", type=int, default=15, help="UMAP n_neighbors")
-    p.add_argument("--out", action="append", required=True,
-                   help="coords.csv / coords.tsv, or map.html; repeat for several")
+    p.add_argument("--out", action="append", default=None,
+                   help="coords.csv / coords.tsv, map.html, or map.parquet (for Apple's "
+                   "Embedding Atlas: embedding-atlas map.parquet --text text --x x --y y); "
+                   "repeat for several")
+    p.add_argument("--projector", default=None, metavar="DIR",
+                   help="also write vectors.tsv and metadata.tsv for the TensorFlow Embedding "
+                   "Projector into this folder")
     _common(p)
 
 
@@ -383,7 +388,12 @@ def cmd_neighbours(args) -> int:
 def cmd_map(args) -> int:
     from e5ui import runtime, views
 
-    outs = _check_outs(args.out, (".csv", ".tsv", ".html"), (args.file,))
+    outs = _check_outs(args.out, (".csv", ".tsv", ".html", ".parquet"), (args.file,))
+    if not outs and not args.projector:
+        raise CliError("map needs --out FILE (coords.csv, map.html, map.parquet) or "
+                       "--projector DIR")
+    if args.projector and not Path(args.projector).is_dir():
+        raise CliError(f"--projector: the folder {args.projector} does not exist")
     corpus = _read(args.file, "input")
     runtime.configure_numba_cache()
     enc = _encoder(args)
@@ -395,6 +405,9 @@ def cmd_map(args) -> int:
     result = views.map_view(data, args.method, args.dim, seed=args.seed,
                             n_neighbors=args.neighbors)
     print(result.summary)
+    if args.projector:
+        for path in result.write_projector(args.projector):
+            print(f"e5ui: wrote {path}", file=sys.stderr)
     return _finish(result, outs, f"{result.projection.method.upper()}, {args.dim}-D")
 
 

@@ -852,6 +852,49 @@ def _fixed6_rows(block: np.ndarray, sep: bytes) -> list[bytes] | None:
     return [flat[i][keep[i]].tobytes() for i in range(rows)]
 
 
+def write_parquet(path: str | Path, columns: dict[str, Any]) -> Path:
+    """Writes columns (lists of str / int / float, or a 2-D float array for a vector column)
+    as a Parquet file, e.g. for Apple's Embedding Atlas; values are written exactly."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    _suffix(path, (".parquet",))
+    arrays = {}
+    for name, values in columns.items():
+        if isinstance(values, np.ndarray) and values.ndim == 2:
+            flat = pa.array(np.ascontiguousarray(values, dtype=np.float32).reshape(-1))
+            arrays[name] = pa.FixedSizeListArray.from_arrays(flat, values.shape[1])
+        else:
+            arrays[name] = pa.array(list(values))
+    pq.write_table(pa.table(arrays), path)
+    return path
+
+
+def _projector_cell(value: Any) -> str:
+    # The projector splits on tabs and line breaks and knows no quoting: those become spaces.
+    return re.sub(r"[\t\r\n]", " ", str(value))
+
+
+def write_projector(folder: str | Path, vectors: np.ndarray, header: list[str],
+                    rows: list[list]) -> list[Path]:
+    """Writes the TensorFlow Embedding Projector pair (projector.tensorflow.org, "Load"):
+    ``vectors.tsv`` (one row of tab-separated floats per text, no header) and
+    ``metadata.tsv`` (a header, then one row per text, tabs and line breaks in cells made
+    spaces, since the projector has no quoting)."""
+    folder = Path(folder)
+    vec = np.asarray(vectors, dtype=np.float32)
+    if vec.ndim != 2 or vec.shape[0] != len(rows):
+        raise ValueError(f"got {vec.shape[0] if vec.ndim else 0} vectors for {len(rows)} rows")
+    vectors_path, metadata_path = folder / "vectors.tsv", folder / "metadata.tsv"
+    with vectors_path.open("w", encoding="utf-8", newline="") as f:
+        np.savetxt(f, vec, fmt="%.7g", delimiter="\t", newline="\n")
+    with metadata_path.open("w", encoding="utf-8", newline="") as f:
+        for row in [header, *rows]:
+            f.write("\t".join(_projector_cell(v) for v in row) + "\n")
+    return [vectors_path, metadata_path]
+
+
 PAIR_HEADER = ["src_index", "tgt_index", "score", "cosine", "source", "target"]
 
 

@@ -106,16 +106,38 @@ class MapResult:
                       "text"], rows)
 
     def write(self, path: str | Path) -> Path:
-        """Writes the coordinates (.csv / .tsv) or the map (.html)."""
-        suffix = check_suffix(path, (".csv", ".tsv", ".html"), "map")
+        """Writes the coordinates (.csv / .tsv), the map (.html), or a Parquet file for Apple's
+        Embedding Atlas (.parquet: index, text, lang, label, id, the coordinates and each
+        text's embedding)."""
+        suffix = check_suffix(path, (".csv", ".tsv", ".html", ".parquet"), "map")
         if suffix == ".html":
             return write_figure(path, self.figure, "e5ui map")
+        if suffix == ".parquet":
+            table = self.table
+            columns = {name: [row[k] for row in table.rows]
+                       for k, name in enumerate(table.header)}
+            columns["embedding"] = self.data.embeddings
+            return textio.write_parquet(path, columns)
         return self.table.write(path)
+
+    def write_projector(self, folder: str | Path) -> list[Path]:
+        """Writes ``vectors.tsv`` and ``metadata.tsv`` for the TensorFlow Embedding Projector
+        into ``folder``."""
+        table = self.table
+        keep = [k for k, name in enumerate(table.header) if name not in ("x", "y", "z")]
+        return textio.write_projector(folder, self.data.embeddings,
+                                      [table.header[k] for k in keep],
+                                      [[row[k] for k in keep] for row in table.rows])
 
     def export(self, folder: Path) -> list[str]:
         """Writes the app's data downloads into ``folder`` (none for a preview; the map's
-        HTML is written only when asked for)."""
-        return [] if self.preview else [str(self.write(folder / "coords.csv"))]
+        HTML is written only when asked for): the coordinates, a Parquet file for Embedding
+        Atlas and the Embedding Projector pair."""
+        if self.preview:
+            return []
+        files = [self.write(folder / "coords.csv"), self.write(folder / "map.parquet"),
+                 *self.write_projector(folder)]
+        return [str(f) for f in files]
 
 
 def map_data(encoder, corpus: textio.Corpus, progress: Progress | None = None) -> MapData:

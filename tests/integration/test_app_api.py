@@ -8,6 +8,7 @@ import pytest
 from tests.conftest import ASSETS
 from tests.integration.conftest import rows, upload
 
+MAP_FILES = ["coords.csv", "map.parquet", "metadata.tsv", "vectors.tsv"]
 pytestmark = pytest.mark.integration
 EX = ASSETS / "examples"
 
@@ -94,7 +95,7 @@ def test_map_examples(client, example):
     assert fig["type"] == "plotly"
     assert summary.startswith("UMAP") and "neighbour preservation" in summary
     assert "Lines join" not in notes  # both examples carry translation ids
-    assert [f.rsplit("/", 1)[-1] for f in files] == ["coords.csv"]
+    assert sorted(f.rsplit("/", 1)[-1] for f in files) == MAP_FILES
 
 
 def test_map_tiny_input_falls_back_to_pca(client):
@@ -105,7 +106,7 @@ def test_map_tiny_input_falls_back_to_pca(client):
 def test_the_old_projection_endpoint_still_answers(client):
     fig, summary, notes, files, *_ = client.predict("Hallo\nHello", api_name="/projection")
     assert summary.startswith("PCA") and fig["type"] == "plotly"
-    assert [f.rsplit("/", 1)[-1] for f in files] == ["coords.csv"]
+    assert sorted(f.rsplit("/", 1)[-1] for f in files) == MAP_FILES
 
 
 def test_bitext_example_with_gold(client):

@@ -89,8 +89,10 @@ def test_map_app_and_cli_write_the_same_files(app_client, bundled_encoder, tmp_p
     _fig, _summary, _notes, files, *_ = app_client.predict(
         "", upload(example), "umap", 2, api_name="/map")
     cli("map", example, "--method", "umap", "--dim", "2", "--out", tmp_path / "coords.csv",
-        "--out", tmp_path / "map.html")
-    assert_same_files(files, tmp_path, ["coords.csv"])
+        "--out", tmp_path / "map.html", "--out", tmp_path / "map.parquet", "--projector",
+        tmp_path)
+    assert_same_files(files, tmp_path, ["coords.csv", "map.parquet", "vectors.tsv",
+                                        "metadata.tsv"])
     assert app_figure(bundled_encoder, map_tab, "e5ui map", str(example), "umap",
                       2) == (tmp_path / "map.html").read_bytes()
 

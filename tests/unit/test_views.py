@@ -289,3 +289,28 @@ def test_instruct_models_get_the_symmetric_instruction_in_symmetric_views(tiny_m
     retrieval = enc.encode([f"Instruct: {models.DEFAULT_INSTRUCTION}\nQuery: {t}"
                             for t in texts], kind="passage")
     assert not np.allclose(retrieval, expected, atol=1e-3)  # the two prompts differ
+
+
+def test_map_exports_for_embedding_atlas_and_the_projector(fake_encoder, tmp_path):
+    import csv as csvlib
+
+    import pyarrow.parquet as pq
+
+    corpus = textio.read_texts(ASSETS / "examples/map_parallel.tsv")
+    data = views.map_data(fake_encoder, corpus)
+    result = views.map_view(data, "pca", 2)
+    files = {p.rsplit("/", 1)[-1] for p in result.export(tmp_path)}
+    assert files == {"coords.csv", "map.parquet", "vectors.tsv", "metadata.tsv"}
+    table = pq.read_table(tmp_path / "map.parquet").to_pydict()
+    assert set(table) == {"index", "x", "y", "lang", "label", "id", "text", "embedding"}
+    assert table["text"] == corpus.texts and table["index"] == corpus.rows
+    assert table["id"] == corpus.ids and table["lang"] == data.langs
+    np.testing.assert_array_equal(np.array(table["embedding"], np.float32), data.embeddings)
+    np.testing.assert_allclose(np.c_[table["x"], table["y"]], result.projection.coords,
+                               atol=1e-6)
+    vectors = np.loadtxt(tmp_path / "vectors.tsv", delimiter="\t", dtype=np.float32)
+    np.testing.assert_allclose(vectors, data.embeddings, rtol=1e-6, atol=1e-7)
+    with open(tmp_path / "metadata.tsv", encoding="utf-8", newline="") as f:
+        meta = list(csvlib.reader(f, delimiter="\t", quoting=csvlib.QUOTE_NONE))
+    assert meta[0] == ["index", "lang", "label", "id", "text"]
+    assert [r[4] for r in meta[1:]] == corpus.texts and len(meta) == len(corpus) + 1
