@@ -42,6 +42,23 @@ class FallbackWarning(UserWarning):
     """The requested model was unavailable and the bundled model encodes instead."""
 
 
+class EncodeMemoryError(MemoryError, ValueError):
+    """One text does not fit in memory even on its own. Also a ValueError, so that the app and
+    the CLI show its message like other problems the user can act on."""
+
+
+def _is_out_of_memory(exc: BaseException) -> bool:
+    """True for torch's CUDA/MPS out-of-memory errors and the CPU allocator's failures."""
+    if isinstance(exc, MemoryError):
+        return True
+    if type(exc).__name__ == "OutOfMemoryError":  # torch.OutOfMemoryError (CUDA)
+        return True
+    text = str(exc).lower()
+    return isinstance(exc, RuntimeError) and (
+        "out of memory" in text or "can't allocate memory" in text
+        or "cannot allocate memory" in text)
+
+
 @dataclass(frozen=True)
 class Truncation:
     """One input that was cut to the model's token limit.
@@ -72,6 +89,25 @@ class EncodeResult:
     truncated: list[Truncation] = field(default_factory=list)
     tokens: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     cache_hits: int = 0
+
+
+@dataclass
+class _Split:
+    """What one encode() call learnt about out-of-memory errors: the largest batch to try (in
+    texts) and whether the user was told."""
+
+    cap: int | None = None
+    warned: bool = False
+    failed: list[tuple[int, int]] = field(default_factory=list)  # (text index, tokens)
+
+    def error(self, device) -> EncodeMemoryError:
+        """The error for the texts that did not fit even on their own."""
+        index, tokens = min(self.failed)
+        more = f" (and {len(self.failed) - 1} more)" if len(self.failed) > 1 else ""
+        return EncodeMemoryError(
+            f"Out of memory on {device} encoding text #{index} ({tokens} tokens){more} even on "
+            "its own; free memory on the device, use --device cpu, or shorten the text (the "
+            "other texts are encoded and cached)")
 
 
 # -- device and dtype: decided here and nowhere else ------------------------------------------
@@ -172,6 +208,7 @@ class Encoder:
         cache: True for an in-memory cache, False for none, or an EmbeddingCache to share.
         cache_dir: folder for a persistent cache (implies cache=True).
         cache_bytes: memory bound of the in-memory cache.
+        cache_disk_bytes: bound of the persistent cache (default ``cache.DEFAULT_DISK_BYTES``).
         fallback: use the bundled model, with a warning, when ``model`` cannot be had.
         revision: hub revision (branch, tag or commit).
         instruction: task line for instruct models' queries.
@@ -188,6 +225,7 @@ class Encoder:
         *,
         cache_dir: str | Path | None = None,
         cache_bytes: int | None = None,
+        cache_disk_bytes: int | None = None,
         fallback: bool = True,
         revision: str | None = None,
         instruction: str | None = None,
@@ -203,27 +241,30 @@ class Encoder:
         self.device, self.torch_dtype = select_device_and_dtype(device, dtype)
         self.dtype = str(self.torch_dtype).removeprefix("torch.")
         self.fallback_reason: str | None = None
+        # The default bundled model is the last resort: when it fails there is nothing to fall
+        # back to. Any other model, a second bundled one included, falls back to it.
+        last_resort = models.MODELS["bundled"]
         try:
             located = hub.locate(spec, revision)
         except ModelUnavailableError as exc:
-            if not fallback:
+            if not fallback or spec is last_resort:
                 raise
             located = self._fall_back(model, str(exc))
-            spec = models.MODELS["bundled"]
+            spec = last_resort
         self.located = located
         self.spec = spec
         self.instruction = instruction
         while True:  # at most twice: the located model, then (after a failure) the bundled one
             try:
-                self._tokenizer = AutoTokenizer.from_pretrained(str(self.located.path))
-                self._model = AutoModel.from_pretrained(str(self.located.path),
-                                                        dtype=self.torch_dtype)
+                self._tokenizer, self._model = self._load(self.located, AutoTokenizer, AutoModel)
                 break
-            except (OSError, ValueError) as exc:
-                reason = f"loading {self.located.model_id} failed: {exc}"
-                if not fallback or self.located.source == "bundled":
-                    raise ModelUnavailableError(reason) from exc
-                self.located, self.spec = self._fall_back(model, reason), models.MODELS["bundled"]
+            except ModelUnavailableError as exc:
+                if self.fallback_reason:  # the bundled model failed after the requested one
+                    raise ModelUnavailableError(
+                        f"{exc} (it stood in for {model!r}: {self.fallback_reason})") from exc
+                if not fallback or self.spec is last_resort:
+                    raise
+                self.located, self.spec = self._fall_back(model, str(exc)), last_resort
         self._model.to(self.device).eval()
         config = self._model.config
         self.dim = int(config.hidden_size)
@@ -237,10 +278,13 @@ class Encoder:
         self._pad_id = int(self._tokenizer.pad_token_id)
         self._eos_id = int(self._tokenizer.eos_token_id)
         self._lock = threading.RLock()
+        self._owns_cache = not isinstance(cache, EmbeddingCache)
         if isinstance(cache, EmbeddingCache):
             self.cache: EmbeddingCache | None = cache
         elif cache or cache_dir is not None:
             kwargs = {} if cache_bytes is None else {"max_bytes": cache_bytes}
+            if cache_disk_bytes is not None:
+                kwargs["max_disk_bytes"] = cache_disk_bytes
             self.cache = EmbeddingCache(directory=cache_dir, **kwargs)
         else:
             self.cache = None
@@ -252,18 +296,46 @@ class Encoder:
             self.max_length,
         )
 
+    def _load(self, located: Located, auto_tokenizer, auto_model):
+        """The tokenizer and the model of ``located``, or a ModelUnavailableError that names
+        the folder and the file at fault (transformers raises a dozen kinds of errors for a
+        damaged directory, and loads a useless tokenizer when its files are missing)."""
+        try:
+            hub.check_model_dir(located.path)
+        except ModelUnavailableError as exc:
+            raise ModelUnavailableError(f"loading {located.model_id} failed: {exc}") from exc
+        try:
+            tokenizer = auto_tokenizer.from_pretrained(str(located.path))
+            model = auto_model.from_pretrained(str(located.path), dtype=self.torch_dtype)
+        except Exception as exc:  # noqa: BLE001 - any failure here means "this model cannot load"
+            logger.debug("Loading %s failed", located.path, exc_info=True)
+            raise ModelUnavailableError(
+                f"loading {located.model_id} failed: {hub.load_error(exc, located.path)}"
+            ) from exc
+        return tokenizer, model
+
     def _fall_back(self, requested: str, reason: str) -> Located:
+        try:
+            located = hub.bundled()
+        except ModelUnavailableError as exc:
+            raise ModelUnavailableError(f"{reason}; and {exc}") from exc
         self.fallback_reason = reason
         msg = f"Model {requested!r} is unavailable ({reason}); using the bundled model instead."
         logger.info(msg)
         warnings.warn(msg, FallbackWarning, stacklevel=3)
-        return hub.bundled()
+        return located
 
     # -- public API ----------------------------------------------------------------------------
     @property
     def model_id(self) -> str:
         """The model that actually encodes."""
         return self.located.model_id
+
+    def close(self) -> None:
+        """Closes the disk cache this encoder opened (a cache passed in belongs to its owner);
+        encoding still works afterwards, cached in memory only."""
+        if self.cache is not None and self._owns_cache:
+            self.cache.close()
 
     def describe(self) -> dict:
         """Returns what encodes and how: requested vs. actual model, source, dim, device, dtype,
@@ -362,16 +434,20 @@ class Encoder:
         done = total_unique - len(todo)
         if progress:
             progress(done, total_unique)
+        split = _Split()
         for batch in self._batches([x for _, x in todo]):
-            batch_texts = [todo[i][0] for i in batch]
-            pooled = self._forward([todo[i][1] for i in batch])
-            fresh = dict(zip(batch_texts, pooled))
-            vectors.update(fresh)
-            if self.cache is not None:
-                self.cache.put_many({keys[u]: v for u, v in fresh.items()})
-            done += len(batch)
-            if progress:
-                progress(done, total_unique)
+            for part, pooled in self._run_batch([todo[i] for i in batch], split, inputs):
+                # Each part is stored as soon as it is computed: after an out-of-memory error
+                # on a later text, the texts already encoded are kept (cached), none lost.
+                fresh = dict(zip((u for u, _ in part), pooled))
+                vectors.update(fresh)
+                if self.cache is not None:
+                    self.cache.put_many({keys[u]: v for u, v in fresh.items()})
+                done += len(part)
+                if progress:
+                    progress(done, total_unique)
+        if split.failed:
+            raise split.error(self.device)
         out = np.stack([vectors[s] for s in inputs]).astype(np.float32, copy=False)
         if normalize:
             norms = np.linalg.norm(out, axis=1, keepdims=True)
@@ -414,6 +490,50 @@ class Encoder:
         if current:
             batches.append(current)
         return batches
+
+    def _run_batch(self, items: list[tuple[str, list[int]]], split: _Split,
+                   inputs: list[str]):
+        """Yields (part, vectors) for a batch of (input, token ids); when the device runs out of
+        memory, the part is split in halves and retried, down to one text. A text that does not
+        fit on its own is recorded in ``split.failed`` and skipped."""
+        cap = split.cap or len(items)  # after an OOM in this call, start at the size that fit
+        pending = [items[i : i + cap] for i in range(0, len(items), cap)]
+        while pending:
+            part = pending.pop(0)
+            failure = None
+            try:
+                pooled = self._forward([x for _, x in part])
+            except Exception as exc:  # noqa: BLE001 - re-raised unless out of memory
+                if not _is_out_of_memory(exc):
+                    raise
+                failure = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            if failure is None:
+                yield part, pooled
+                continue
+            # Out of the except block, so the failed call's tensors can be freed.
+            self._release_memory()
+            tokens = max(min(len(x), self.max_length) for _, x in part)
+            if len(part) == 1:  # given up on; the others are still encoded (and cached)
+                split.failed.append((inputs.index(part[0][0]), tokens))
+                continue
+            half = (len(part) + 1) // 2
+            split.cap = half if split.cap is None else min(split.cap, half)
+            log = logger.warning if not split.warned else logger.debug
+            split.warned = True
+            log("Out of memory on %s encoding %d texts of up to %d tokens (%s); retrying in "
+                "smaller batches", self.device, len(part), tokens, failure)
+            pending[:0] = [part[:half], part[half:]]
+
+    def _release_memory(self) -> None:
+        """Returns the failed batch's cached blocks to the device."""
+        import gc
+
+        gc.collect()
+        torch = self._torch
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+        elif self.device.type == "mps" and hasattr(torch, "mps"):
+            torch.mps.empty_cache()
 
     def _forward(self, batch: list[list[int]]) -> np.ndarray:
         """Runs the model on token id lists and returns mean-pooled float32 vectors."""
