@@ -77,7 +77,13 @@ def _add_similarity(sub) -> None:
                    help='prompt on every text: symmetric ("query: ", default) or "passage: "')
     p.add_argument("--out", action="append", default=None,
                    help="matrix.csv / .tsv (labelled, in --order), embeddings .npy (input "
-                   "order) or heatmap .html; repeat for several")
+                   "order) or heatmap .html; repeat for several. With --compare: every pair "
+                   ".csv / .tsv, or both heatmaps .html")
+    p.add_argument("--center-languages", action="store_true",
+                   help="subtract each language's mean embedding first (meaning, not language)")
+    p.add_argument("--compare", default=None, metavar="MODEL",
+                   help="also encode with MODEL and compare: Spearman correlation of the pair "
+                   "scores, each model's calibrated scores, the pairs they disagree on most")
     _common(p)
 
 
@@ -97,6 +103,9 @@ def _add_neighbours(sub) -> None:
     # The flag --symmetric replaced; "--corpus-kind query" still means --symmetric.
     p.add_argument("--corpus-kind", choices=["query", "passage"], default=None,
                    help=argparse.SUPPRESS)
+    p.add_argument("--compare-bm25", action="store_true",
+                   help="also search with BM25 (keyword search): its neighbours beside E5's, "
+                   "their overlap, and with shared 'id' columns MRR@10 and Recall@k of both")
     p.add_argument("--out", action="append", default=None,
                    help="write the table as .tsv or .csv")
     _common(p)
@@ -113,6 +122,8 @@ def _add_map(sub) -> None:
                    help="coords.csv / coords.tsv, map.html, or map.parquet (for Apple's "
                    "Embedding Atlas: embedding-atlas map.parquet --text text --x x --y y); "
                    "repeat for several")
+    p.add_argument("--center-languages", action="store_true",
+                   help="subtract each language's mean embedding first (meaning, not language)")
     p.add_argument("--projector", default=None, metavar="DIR",
                    help="also write vectors.tsv and metadata.tsv for the TensorFlow Embedding "
                    "Projector into this folder")
@@ -350,10 +361,14 @@ def cmd_embed(args) -> int:
 def cmd_similarity(args) -> int:
     from e5ui import views
 
-    outs = _check_outs(args.out, (".csv", ".tsv", ".npy", ".html"), (args.file,))
+    allowed = (".csv", ".tsv", ".html") if args.compare else (".csv", ".tsv", ".npy", ".html")
+    outs = _check_outs(args.out, allowed, (args.file,))
     corpus = _read(args.file, "input")
     enc = _encoder(args)
-    result = _run_view(args, views.similarity_view, enc, corpus, args.order, args.kind)
+    if args.compare:
+        return _compare_models(args, enc, corpus, outs)
+    result = _run_view(args, views.similarity_view, enc, corpus, args.order, args.kind,
+                       center=args.center_languages)
     b = result.baseline
     print(f"{result.n} texts; unrelated-pair baseline of {enc.model_id}: median "
           f"{b.median:.3f} (5-95%: {b.p5:.3f}-{b.p95:.3f})")
@@ -363,6 +378,23 @@ def cmd_similarity(args) -> int:
             print(f"  {a} ~ {b_}  {cos:.4f}  {views.fmt_pct(pct):>10}  {res:8.3f}  "
                   f"{_short(text_a, 30)} | {_short(text_b, 30)}")
     return _finish(result, outs, f"{result.n} x {result.n}, {args.order} order")
+
+
+def _compare_models(args, enc, corpus, outs: list[Path]) -> int:
+    """similarity --compare MODEL: the same texts through a second model."""
+    from e5ui import views
+
+    second = _encoder(argparse.Namespace(**{**vars(args), "model": args.compare,
+                                            "encoder_url": None}))
+    result = _run_view(args, views.compare_models_view, enc, second, corpus, args.order,
+                       args.kind, args.center_languages)
+    print(result.summary)
+    print("pairs ranked most differently:  cosine (rank) model 1 | model 2")
+    for row in result.table.rows[:10]:
+        _, _, a, b, cos1, rank1, _, cos2, rank2, _, _, text_a, text_b = row
+        print(f"  {a} ~ {b}  {cos1:.4f} ({rank1})  |  {cos2:.4f} ({rank2})  "
+              f"{_short(text_a, 28)} | {_short(text_b, 28)}")
+    return _finish(result, outs, f"{result.agreement.n_pairs} pairs")
 
 
 def cmd_neighbours(args) -> int:
@@ -376,12 +408,17 @@ def cmd_neighbours(args) -> int:
     symmetric = args.symmetric or args.corpus_kind == "query"
     enc = _encoder(args)
     result = _run_view(args, views.neighbours_view, enc, queries, corpus, args.k,
-                       args.cross_lingual, args.margin, symmetric)
+                       args.cross_lingual, args.margin, symmetric,
+                       compare_bm25=args.compare_bm25)
     if not outs:
-        for q, rank, c, cos, _, pct, _, ql, cl, hub, _, text in result.table.rows:
+        for row in result.table.rows:
+            q, rank, c, cos, _, pct, _, ql, cl, hub, _, text = row[:12]
+            bm25 = f"  | BM25 -> {row[12]}" if len(row) > 12 and row[12] is not None else ""
             print(f"{q:>4} #{rank} -> {c:<5} {cos:.4f}  pct {views.fmt_pct(pct):>6}  "
-                  f"{ql}->{cl} {hub:3} {_short(text)}")
+                  f"{ql}->{cl} {hub:3} {_short(text)}{bm25}")
     print(result.summary)
+    if result.keyword is not None:
+        print(result.keyword.summary)
     return _finish(result, outs, f"{len(result.table)} rows")
 
 
@@ -399,7 +436,7 @@ def cmd_map(args) -> int:
     enc = _encoder(args)
     progress, close = _progress(args)
     try:
-        data = views.map_data(enc, corpus, progress)
+        data = views.map_data(enc, corpus, progress, center=args.center_languages)
     finally:
         close()
     result = views.map_view(data, args.method, args.dim, seed=args.seed,

@@ -39,16 +39,19 @@ class ModelHolder:
     Args:
         settings: model, device, dtype, cache dir, fallback.
         encoder: an already-built Encoder (tests, scripts); no loading then.
-        factory: builds an encoder from (model name, settings); defaults to ``Encoder``.
+        factory: builds an encoder from (model name, settings, cache); defaults to
+            ``Encoder`` (``RemoteEncoder`` for the model "remote").
+        cache: the embedding cache to share (e.g. with another holder).
     """
 
-    def __init__(self, settings: Settings, encoder: Any = None, factory: Callable | None = None):
+    def __init__(self, settings: Settings, encoder: Any = None, factory: Callable | None = None,
+                 cache: EmbeddingCache | None = None):
         self.settings = settings
-        self._factory = factory or _default_factory
+        self.factory = factory or _default_factory
         self._cond = threading.Condition()
         self._encoder = encoder
         self._generation = 0
-        self.cache = getattr(encoder, "cache", None) or EmbeddingCache(
+        self.cache = cache or getattr(encoder, "cache", None) or EmbeddingCache(
             directory=settings.cache_dir
         )
         if encoder is not None:
@@ -71,7 +74,7 @@ class ModelHolder:
 
     def _load(self, model: str, generation: int) -> None:
         try:
-            encoder = self._factory(model, self.settings, self.cache)
+            encoder = self.factory(model, self.settings, self.cache)
             status = ModelStatus("ready", model, encoder.describe(), since=time.time())
         except Exception as exc:  # shown in the model panel; the server keeps running
             logger.exception("Loading %s failed", model)

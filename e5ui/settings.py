@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, fields
 from e5ui import models
 
 # The models the model panel offers when the operator names none (loopback only).
-MODEL_CHOICES = ["small", "base", "large", "large-instruct", "bundled"]
+MODEL_CHOICES = ["small", "base", "large", "large-instruct", "bundled", "bundled-enpt"]
 REMOTE = "remote"  # the model name of the --encoder-url server
 AUTH_ENV = "E5UI_AUTH"  # "user:password"; read from the environment, never logged
 

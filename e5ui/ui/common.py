@@ -8,9 +8,10 @@ import functools
 import inspect
 import logging
 import re
+import threading
 import typing
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,8 @@ class App:
     holder: ModelHolder
     settings: Settings
     store: ExportStore
+    _second: dict = field(default_factory=dict, repr=False)
+    _second_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def for_tests(cls, holder: ModelHolder) -> App:
@@ -71,6 +74,35 @@ class App:
             progress(0.0, desc=f"Waiting for the model to load ({waited:.0f} s)")
 
         return self.holder.wait(tick=tick)
+
+    def second_encoder(self, name: str | None, progress) -> Any:
+        """A second model for comparisons, loaded in the background like the first and kept
+        (one at a time: two models in memory at most); the main model itself when it is the
+        one asked for. Only the models the operator offers (``--models``) can be loaded."""
+        allowed = self.settings.switchable
+        if not allowed:
+            raise ValueError("Comparing models is turned off on this server (its operator can "
+                             "allow some with --models)")
+        if not name:
+            raise ValueError("Pick the model to compare with")
+        if name not in allowed:
+            raise ValueError(f"{name} is not offered on this server. Must be one of: "
+                             f"{', '.join(allowed)}")
+        if name == self.holder.status().requested:
+            return self.encoder(progress)
+        with self._second_lock:
+            holder = self._second.get(name)
+            if holder is None:
+                self._second.clear()  # free the previous second model first
+                holder = ModelHolder(self.settings, factory=self.holder.factory,
+                                     cache=self.holder.cache)
+                holder.start(name)
+                self._second[name] = holder
+
+        def tick(waited: float) -> None:
+            progress(0.0, desc=f"Waiting for {name} to load ({waited:.0f} s)")
+
+        return holder.wait(tick=tick)
 
     def folder(self, request: gr.Request | None, view: str) -> Path:
         """A fresh folder for one result's downloads, in the visitor's session folder."""

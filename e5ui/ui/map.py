@@ -17,13 +17,13 @@ REPORT_KEY = "3-map"
 @common.guard
 def run(app: common.App, texts: str, file: str | None = None, method: str = "umap",
         dim: int = 2, color_by: str = "language", connect: bool = True, search: str = "",
-        state: dict | None = None, theme: str = "light", request: gr.Request | None = None,
-        progress=gr.Progress()):
+        state: dict | None = None, theme: str = "light", center: bool = False,
+        request: gr.Request | None = None, progress=gr.Progress()):
     """/map (alias /projection): figure, summary, notes, downloads, the map (for redrawing),
     report state. With UMAP a PCA preview comes first."""
     corpus = app.read(texts, file, "text list")
     enc = app.encoder(progress)
-    data = views.map_data(enc, corpus, common.progress_adapter(progress))
+    data = views.map_data(enc, corpus, common.progress_adapter(progress), center=center)
     if method == "umap":
         preview = views.map_preview(data, int(dim), color_by, connect, search)
         if preview is not None:
@@ -63,6 +63,8 @@ def build(app: common.App, report_state: gr.State, theme: gr.State) -> common.Wi
                 color = gr.Radio([("language", "language"), ("label", "label")],
                                  value="language", label="Colour by")
                 connect = gr.Checkbox(True, label="Join translations (same id)")
+                center = gr.Checkbox(False, label="Meaning, not language: subtract each "
+                                     "language's mean embedding", elem_id="map-center")
                 run_btn = gr.Button("Draw map", variant="primary", elem_id="map-run")
         examples = common.examples_row([label for label, _ in EXAMPLES])
         search = gr.Textbox("", label="Highlight texts containing…", max_lines=1,
@@ -74,7 +76,8 @@ def build(app: common.App, report_state: gr.State, theme: gr.State) -> common.Wi
         files = common.downloads(app, report_state, REPORT_KEY, "e5ui map")
         alias = gr.Button(visible=False)
     wiring = common.Wiring(common.bind(run, app),
-                    [texts, upload, method, dim, color, connect, search, report_state, theme],
+                    [texts, upload, method, dim, color, connect, search, report_state, theme,
+                     center],
                     [plot, summary, notes, files, saved, report_state])
     wiring.on(run_btn.click, api_name="map")
     # The name this endpoint had before it was called "map"; kept so old scripts work.

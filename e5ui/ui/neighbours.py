@@ -7,39 +7,49 @@ import gradio as gr
 from e5ui import resources, views
 from e5ui.ui import common
 
-# views.NEIGHBOUR_HEADER's columns: the texts last and widest.
+# views.NEIGHBOUR_HEADER's columns: the texts last and widest; with BM25, its three beside.
 TABLE_WIDTHS = ["5%", "4%", "5%", "6%", "6%", "7%", "6%", "4%", "4%", "4%", "20%", "29%"]
-# label, (query file, corpus file, k, cross-lingual, margin, symmetric)
+BM25_WIDTHS = ["4%", "3%", "4%", "5%", "4%", "5%", "5%", "3%", "3%", "3%", "16%", "18%", "4%",
+               "4%", "18%"]
+# label, (query file, corpus file, k, cross-lingual, margin, symmetric, BM25)
 EXAMPLES = [
     ("Retrieval, model-card style",
-     ("retrieval/queries.tsv", "retrieval/passages.tsv", 3, False, False, False)),
+     ("retrieval/queries.tsv", "retrieval/passages.tsv", 3, False, False, False, False)),
     ("Find the translations (cross-lingual)",
-     ("one_meaning_ten_languages.tsv", "one_meaning_ten_languages.tsv", 3, True, True, True)),
+     ("one_meaning_ten_languages.tsv", "one_meaning_ten_languages.tsv", 3, True, True, True,
+      False)),
+    ("E5 vs keyword search, across languages",
+     ("retrieval/cross_queries.tsv", "retrieval/cross_passages.tsv", 3, False, False, False,
+      True)),
 ]
 
 
 @common.guard
 def run(app: common.App, queries: str, corpus: str, query_file: str | None = None,
         corpus_file: str | None = None, k: int = 3, cross_lingual: bool = False,
-        margin: bool = False, symmetric: bool = False, state: dict | None = None,
-        request: gr.Request | None = None, progress=gr.Progress()):
-    """/neighbours: table, summary, notes, downloads, report state."""
+        margin: bool = False, symmetric: bool = False, compare_bm25: bool = False,
+        state: dict | None = None, request: gr.Request | None = None, progress=gr.Progress()):
+    """/neighbours: table, summary, notes, downloads, the BM25 comparison, report state."""
     q = app.read(queries, query_file, "query list")
     c = app.read(corpus, corpus_file, "corpus", side=True)
     enc = app.encoder(progress)
     result = views.neighbours_view(enc, q, c, k, cross_lingual, margin, symmetric,
-                                   progress=common.progress_adapter(progress))
-    state = common.remember(state, "2-neighbours", f"Neighbours · {result.summary}",
-                            result.table.html())
+                                   progress=common.progress_adapter(progress),
+                                   compare_bm25=compare_bm25)
+    keyword = result.keyword.summary if result.keyword else ""
+    heading = f"Neighbours · {result.summary}" + (f" · {keyword}" if keyword else "")
+    state = common.remember(state, "2-neighbours", heading, result.table.html())
     notes = list(result.notes)
-    table = common.table_for_page(app, result.table, notes)
+    frame = common.table_for_page(app, result.table, notes)
+    table = gr.Dataframe(frame, column_widths=BM25_WIDTHS if keyword else TABLE_WIDTHS)
     return (table, common.md_plain(result.summary), common.notes_md(notes),
-            result.export(app.folder(request, "neighbours")), state)
+            result.export(app.folder(request, "neighbours")), common.md_plain(keyword), state)
 
 
-def _fill(queries: str, corpus: str, k: int, cross: bool, margin: bool, symmetric: bool):
+def _fill(queries: str, corpus: str, k: int, cross: bool, margin: bool, symmetric: bool,
+          bm25: bool):
     files = common.example_file(queries), common.example_file(corpus)
-    return "", "", *files, k, cross, margin, symmetric
+    return "", "", *files, k, cross, margin, symmetric, bm25
 
 
 def build(app: common.App, report_state: gr.State, theme: gr.State) -> common.Wiring:
@@ -54,16 +64,19 @@ def build(app: common.App, report_state: gr.State, theme: gr.State) -> common.Wi
                 cross = gr.Checkbox(False, label="Cross-lingual only")
                 margin = gr.Checkbox(False, label="Margin re-ranking")
                 symmetric = gr.Checkbox(False, label='Symmetric ("query: " on the corpus)')
+                bm25 = gr.Checkbox(False, label="Compare with keyword search (BM25)",
+                                   elem_id="nb-bm25")
                 run_btn = gr.Button("Search", variant="primary", elem_id="nb-run")
         examples = common.examples_row([label for label, _ in EXAMPLES])
         summary = gr.Markdown()
+        keyword = gr.Markdown(elem_id="nb-compare")
         table = gr.Dataframe(label="Neighbours", wrap=True, max_height=600, elem_id="nb-table",
                              column_widths=TABLE_WIDTHS)
         notes = gr.Markdown(elem_classes=["notes"])
         files = gr.File(label="Downloads", file_count="multiple")
-    inputs = [queries, corpus, qfile, cfile, k, cross, margin, symmetric]
+    inputs = [queries, corpus, qfile, cfile, k, cross, margin, symmetric, bm25]
     wiring = common.Wiring(common.bind(run, app), [*inputs, report_state],
-                    [table, summary, notes, files, report_state])
+                           [table, summary, notes, files, keyword, report_state])
     wiring.on(run_btn.click, api_name="neighbours")
     for button, (_, args) in zip(examples, EXAMPLES):
         common.wire_example(button, lambda a=args: _fill(*a), inputs, wiring)

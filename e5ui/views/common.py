@@ -8,12 +8,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from e5ui import plots, textio
 
 # progress(fraction done, what is happening)
 Progress = Callable[[float, str], None]
 
-# -- tables -------------------------------------------------------------------------------------
+
 @dataclass
 class Table:
     """A view's table: what the app shows and what the CLI writes, with one header.
@@ -122,3 +124,22 @@ def write_figure(path: str | Path, figure, title: str) -> Path:
     path = Path(path)
     path.write_text(plots.figure_html(figure, title), encoding="utf-8")
     return path
+
+
+def centred(emb: np.ndarray, langs: list[str], notes: list[str]) -> np.ndarray:
+    """The embeddings with each language's mean subtracted (``analysis.centering``), and a note
+    saying which languages were centred and which had too few texts to be."""
+    from e5ui.analysis.centering import center_languages
+
+    result = center_languages(emb, langs)
+    if not result.applied:
+        notes.append(f"Centring changed nothing: no language has {result.min_texts} or more "
+                     "texts.")
+        return result.embeddings
+    listed = ", ".join(f"{lang} ({n})" for lang, n in sorted(result.centred.items()))
+    note = f"Languages centred (each language's mean embedding subtracted): {listed}."
+    if result.skipped:
+        few = ", ".join(f"{lang} ({n})" for lang, n in sorted(result.skipped.items()))
+        note += f" Not centred, fewer than {result.min_texts} texts: {few}."
+    notes.append(note)
+    return result.embeddings

@@ -10,7 +10,15 @@ import numpy as np
 
 from e5ui import langid, plots, textio
 from e5ui.analysis import projection
-from e5ui.views.common import Progress, Table, check_suffix, embed, notes_for, write_figure
+from e5ui.views.common import (
+    Progress,
+    Table,
+    centred,
+    check_suffix,
+    embed,
+    notes_for,
+    write_figure,
+)
 
 
 @dataclass(eq=False)
@@ -21,6 +29,7 @@ class MapData:
     embeddings: np.ndarray
     langs: list[str]
     notes: list[str]
+    centred: bool = False
 
 
 @dataclass(eq=False)
@@ -62,7 +71,9 @@ class MapResult:
         ids = corpus.ids if self.connect and corpus.ids else None
         return plots.projection_scatter(
             proj.coords, corpus.texts, colours, ids=ids, highlight=self._highlight,
-            title=f"{proj.method.upper()} map of {len(corpus)} texts", method_note=proj.note,
+            title=f"{proj.method.upper()} map of {len(corpus)} texts"
+                  f"{' (languages centred)' if self.data.centred else ''}",
+            method_note=proj.note,
             langs=self.data.langs, labels=corpus.labels or None,
             legend_title="label" if by_label else "language")
 
@@ -140,12 +151,15 @@ class MapResult:
         return [str(f) for f in files]
 
 
-def map_data(encoder, corpus: textio.Corpus, progress: Progress | None = None) -> MapData:
-    """Embeds the texts of the map view (symmetric prompt) and detects their languages."""
+def map_data(encoder, corpus: textio.Corpus, progress: Progress | None = None,
+             center: bool = False) -> MapData:
+    """Embeds the texts of the map view (symmetric prompt) and detects their languages; with
+    ``center``, each language's mean embedding is subtracted (meaning, not language)."""
     encoded = embed(encoder, corpus, "symmetric", progress, 0.0, 0.6, "texts")
     langs = langid.detect(corpus.texts, corpus.langs)
-    return MapData(corpus, encoded.embeddings, langs,
-                   notes_for(corpus, encoded, encoder.max_length, "Input"))
+    notes = notes_for(corpus, encoded, encoder.max_length, "Input")
+    emb = centred(encoded.embeddings, langs, notes) if center else encoded.embeddings
+    return MapData(corpus, emb, langs, notes, center)
 
 
 def map_preview(data: MapData, dim: int = 2, color_by: str = "language", connect: bool = True,

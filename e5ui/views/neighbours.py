@@ -8,7 +8,8 @@ from pathlib import Path
 from e5ui import baselines, langid, textio
 from e5ui.analysis import neighbours
 from e5ui.analysis.calibration import Baseline
-from e5ui.views.common import Progress, Table, check_suffix, embed, notes_for
+from e5ui.views.common import Progress, Table, check_suffix, embed, notes_for, stage
+from e5ui.views.compare import METRIC_K, KeywordComparison, keyword_comparison
 
 # -- neighbours ---------------------------------------------------------------------------------
 NEIGHBOUR_HEADER = ["query_index", "rank", "corpus_index", "cosine", "margin", "percentile",
@@ -25,6 +26,8 @@ class NeighboursResult:
         table: one row per (query, rank): 0-based line numbers, rank 1 = nearest.
         notes: remarks for the user.
         summary: one line saying what was searched.
+        keyword: the same queries through BM25, when asked for (the table then has BM25's
+            neighbour of each rank beside E5's: ``bm25_index``, ``bm25_score``, ``bm25_text``).
     """
 
     queries: textio.Corpus
@@ -33,6 +36,7 @@ class NeighboursResult:
     table: Table
     notes: list[str]
     summary: str
+    keyword: KeywordComparison | None = None
 
     def write(self, path: str | Path) -> Path:
         """Writes the table as .tsv or .csv."""
@@ -46,8 +50,8 @@ class NeighboursResult:
 
 def neighbours_view(encoder, queries: textio.Corpus, corpus: textio.Corpus, k: int = 5,
                     cross_lingual: bool = False, margin: bool = False, symmetric: bool = False,
-                    baseline: Baseline | None = None, progress: Progress | None = None
-                    ) -> NeighboursResult:
+                    baseline: Baseline | None = None, progress: Progress | None = None,
+                    compare_bm25: bool = False) -> NeighboursResult:
     """Top-k corpus texts per query, with raw and calibrated scores, languages and hub flags.
 
     Args:
@@ -60,6 +64,8 @@ def neighbours_view(encoder, queries: textio.Corpus, corpus: textio.Corpus, k: i
             False is retrieval (queries as "query: ", the corpus as "passage: ").
         baseline: the model's baseline; None looks it up.
         progress: progress callback.
+        compare_bm25: also search with BM25 (keyword search), show its neighbours beside
+            E5's, their overlap and, with gold ``id`` columns, MRR@10 and Recall@k of both.
 
     Returns:
         The result.
@@ -68,9 +74,9 @@ def neighbours_view(encoder, queries: textio.Corpus, corpus: textio.Corpus, k: i
         raise ValueError("k must be between 1 and 100")
     k = int(k)
     q = embed(encoder, queries, "symmetric" if symmetric else "query", progress, 0.0, 0.3,
-               "queries")
+              "queries")
     c = embed(encoder, corpus, "symmetric" if symmetric else "passage", progress, 0.3, 0.9,
-               "corpus")
+              "corpus")
     baseline = baseline or baselines.reference_baseline(encoder)
     qlang = langid.detect(queries.texts, queries.langs)
     clang = langid.detect(corpus.texts, corpus.langs)
@@ -102,5 +108,28 @@ def neighbours_view(encoder, queries: textio.Corpus, corpus: textio.Corpus, k: i
     summary = (f"{len(queries)} queries × {len(corpus)} corpus texts · top {k}"
                f"{' · cross-lingual' if cross_lingual else ''}{' · margin' if margin else ''}"
                f" · {'symmetric' if symmetric else 'retrieval (query/passage)'}")
-    return NeighboursResult(queries, corpus, found, Table(NEIGHBOUR_HEADER, rows), notes,
-                            summary)
+    table = Table(NEIGHBOUR_HEADER, rows)
+    keyword = None
+    if compare_bm25:
+        stage(progress, 0.93, "BM25")
+        ranking = top.indices
+        if ranking.shape[1] < METRIC_K:  # MRR@10 needs E5's top 10, whatever k shows
+            ranking = neighbours.search(q.embeddings, c.embeddings, METRIC_K, margin=margin,
+                                        cross_lingual=cross_lingual, query_langs=qlang,
+                                        corpus_langs=clang).neighbours.indices
+        keyword = keyword_comparison(queries, corpus, ranking, k)
+        table = _with_bm25(table, [(qi, rank) for qi, rank, _ in found.entries()], keyword,
+                           corpus)
+    return NeighboursResult(queries, corpus, found, table, notes, summary, keyword)
+
+
+def _with_bm25(table: Table, slots: list[tuple[int, int]], keyword: KeywordComparison,
+               corpus: textio.Corpus) -> Table:
+    """The table with BM25's neighbour of the same rank beside each row (empty where BM25
+    found no passage sharing a word with the query)."""
+    rows = []
+    for row, (qi, rank) in zip(table.rows, slots, strict=True):
+        ci = int(keyword.bm25_indices[qi, rank]) if rank < keyword.bm25_indices.shape[1] else -1
+        rows.append([*row, *((corpus.rows[ci], float(keyword.bm25_scores[qi, rank]),
+                              corpus.texts[ci]) if ci >= 0 else (None, None, None))])
+    return Table([*table.header, "bm25_index", "bm25_score", "bm25_text"], rows)

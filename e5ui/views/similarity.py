@@ -14,6 +14,7 @@ from e5ui.analysis.calibration import Baseline, calibrate
 from e5ui.views.common import (
     Progress,
     Table,
+    centred,
     check_suffix,
     embed,
     labels_for,
@@ -42,6 +43,7 @@ class SimilarityResult:
         notes: remarks for the user.
         span: the lowest and highest cosine between two different texts (None below 2 texts).
         clusters: the cluster summary shown instead of cells above ``AGGREGATE_ABOVE`` texts.
+        centred: each language's mean embedding was subtracted (the title says so).
     """
 
     corpus: textio.Corpus
@@ -55,6 +57,7 @@ class SimilarityResult:
     notes: list[str]
     span: tuple[float, float] | None = None
     clusters: similarity.ClusterView | None = None
+    centred: bool = False
 
     @property
     def n(self) -> int:
@@ -76,17 +79,19 @@ class SimilarityResult:
     def figure(self):
         n = self.n
         median = self.baseline.median
+        centred_note = " (languages centred)" if self.centred else ""
         if self.clusters is not None:
             return plots.cluster_heatmap(self.clusters, self.corpus.texts,
                                          title=f"{n} texts in {self.clusters.k} clusters: "
-                                         "mean cosine", baseline_median=median)
+                                         f"mean cosine{centred_note}", baseline_median=median)
         sim = self.matrix()
         cal = calibrate(sim, self.baseline)
         o = self.order.tolist()
         return plots.similarity_heatmap(
             sim, [self.labels[i] for i in o], [self.corpus.texts[i] for i in o],
             [self.langs[i] for i in o], cal.percentile, cal.rescaled,
-            title=f"Cosine similarity of {n} texts ({self.order_method} order)",
+            title=f"Cosine similarity of {n} texts ({self.order_method} order"
+                  f"{', languages centred' if self.centred else ''})",
             baseline_median=median)
 
     def write(self, path: str | Path) -> Path:
@@ -108,7 +113,8 @@ class SimilarityResult:
 
 def similarity_view(encoder, corpus: textio.Corpus, order: str = "cluster",
                     kind: str = "symmetric", baseline: Baseline | None = None,
-                    progress: Progress | None = None) -> SimilarityResult:
+                    progress: Progress | None = None, center: bool = False
+                    ) -> SimilarityResult:
     """Pairwise cosines of texts, ordered for a heatmap, with the most similar pairs.
 
     Args:
@@ -118,6 +124,8 @@ def similarity_view(encoder, corpus: textio.Corpus, order: str = "cluster",
         kind: "symmetric" (the prompt for comparing texts) or "passage" on every text.
         baseline: the model's baseline; None looks it up (``baselines.reference_baseline``).
         progress: progress callback.
+        center: subtract each language's mean embedding first (meaning, not language); the
+            exported embeddings are then the centred ones.
 
     Returns:
         The result.
@@ -132,6 +140,8 @@ def similarity_view(encoder, corpus: textio.Corpus, order: str = "cluster",
     langs = langid.detect(corpus.texts, corpus.langs)
     labels = labels_for(corpus, langs)
     notes = notes_for(corpus, encoded, encoder.max_length, "Input")
+    if center:
+        emb = centred(emb, langs, notes)
     stage(progress, 0.85, "Ordering")
     clusters = None
     if n > similarity.AGGREGATE_ABOVE:
@@ -156,4 +166,4 @@ def similarity_view(encoder, corpus: textio.Corpus, order: str = "cluster",
     top = Table(["index_a", "index_b", "label_a", "label_b", "cosine", "percentile",
                  "rescaled", "text_a", "text_b"], rows)
     return SimilarityResult(corpus, emb, langs, labels, order_idx, order, baseline, top, notes,
-                            span, clusters)
+                            span, clusters, center)

@@ -146,3 +146,37 @@ def test_pair_score(client):
     text = client.predict("The train is late.", "Der Zug hat Verspätung.",
                           api_name="/pair_score")
     assert "Raw cosine" in text and "unrelated pairs" in text
+
+
+def test_bm25_comparison_on_the_cross_lingual_example(client):
+    q, c = EX / "retrieval/cross_queries.tsv", EX / "retrieval/cross_passages.tsv"
+    table, summary, notes, files, keyword, *_ = client.predict(
+        "", "", upload(q), upload(c), 3, False, False, False, True, api_name="/neighbours")
+    assert rows(table)[0]["bm25_text"] is not None
+    e5 = float(keyword.split("MRR@10 E5 ")[1].split(" ")[0])
+    bm25 = float(keyword.split("vs BM25 ")[1].split(" ")[0])
+    # The answers are in other languages than the questions: keywords cannot find them.
+    assert e5 >= 0.5 and bm25 < 0.2, keyword
+
+
+def test_two_models_compared(client):
+    """The app's model against the second bundled model; the Spearman figure is checked
+    against scipy on the two models' own embeddings."""
+    import numpy as np
+    from scipy.stats import spearmanr
+
+    from e5ui import Encoder, textio
+
+    example = EX / "paraphrase_lookalike.tsv"
+    first, second, summary, notes, table, files, *_ = client.predict(
+        "", upload(example), "bundled-enpt", "cluster", "query", False,
+        api_name="/similarity_compare")
+    assert first["type"] == second["type"] == "plotly"
+    texts = textio.read_texts(example).texts
+    a = Encoder("bundled", dtype="float32", cache=False).encode(texts, kind="symmetric")
+    b = Encoder("bundled-enpt", dtype="float32", cache=False).encode(texts, kind="symmetric")
+    iu = np.triu_indices(len(texts), k=1)
+    rho = spearmanr((a @ a.T)[iu], (b @ b.T)[iu]).statistic
+    shown = float(summary.split("pair scores ")[1].split(" ")[0])
+    assert shown == pytest.approx(rho, abs=2e-3)
+    assert len(table["data"]) == 20

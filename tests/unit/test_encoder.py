@@ -189,11 +189,10 @@ def test_no_warning_for_normal_inputs(tiny_encoder):
 
 
 def test_download_progress_reads_the_hub_cache(tmp_path, monkeypatch):
-    from huggingface_hub import constants
-
     from e5ui.hub import hub_cache_bytes
 
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
+    # Read when asked, not at import: the app and the tests may set it late.
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
     assert hub_cache_bytes("intfloat/multilingual-e5-large") == 0
     blobs = tmp_path / "models--intfloat--multilingual-e5-large" / "blobs"
     blobs.mkdir(parents=True)

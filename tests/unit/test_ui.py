@@ -87,10 +87,32 @@ def test_similarity_handler(app):
 
 
 def test_neighbours_handler(app):
-    table, summary, notes, files, state = neighbours.run(
+    table, summary, notes, files, keyword, state = neighbours.run(
         app, "q1\nq2", "c1\nc2\nc3", k=2, progress=noop)
-    assert len(table) == 4 and list(table.columns) == views.NEIGHBOUR_HEADER
+    assert len(table.value["data"]) == 4 and table.value["headers"] == views.NEIGHBOUR_HEADER
     assert [Path(f).name for f in files] == ["neighbours.tsv"] and "2-neighbours" in state
+    assert keyword == ""
+    table, _, _, _, keyword, state = neighbours.run(
+        app, "bread\nsky", "fresh bread\nblue sky\nnothing", k=2, compare_bm25=True,
+        progress=noop)
+    assert table.value["headers"][-3:] == ["bm25_index", "bm25_score", "bm25_text"]
+    assert "share" in keyword and "BM25" in state["2-neighbours"][0]
+
+
+def test_model_comparison_handler(app, monkeypatch):
+    second = FakeEncoder(model="fake/other", dim=24)
+    monkeypatch.setattr(app.holder, "factory", lambda name, settings, cache: second)
+    allowed = common.App(app.holder, Settings(model="fake", models=["fake", "other"]),
+                         app.store)
+    first_fig, second_fig, summary, notes, table, files, state = similarity.compare(
+        allowed, "a\nb\nc\nd", None, "other", progress=noop)
+    assert summary.startswith("fake/e5 vs fake/other: Spearman")
+    assert len(table) == 6 and [Path(f).name for f in files] == ["model-comparison.csv"]
+    assert {k for k in state if "compare" in k} == {"1-similarity-compare-0",
+                                                    "1-similarity-compare-1",
+                                                    "1-similarity-compare-2"}
+    with pytest.raises(gr.Error, match="not offered"):
+        similarity.compare(allowed, "a\nb\nc", None, "large", progress=noop)
 
 
 def test_map_handler_previews_then_draws_and_redraws(app):
@@ -183,9 +205,9 @@ def test_long_inputs_to_pair_score_are_cut_with_a_note(app):
 def test_tables_on_the_page_are_capped_but_downloads_hold_everything(app):
     capped = common.App(app.holder, Settings(model="fake", limits=Limits(max_rows=5)),
                         app.store)
-    table, summary, notes, files, _ = neighbours.run(
+    table, summary, notes, files, *_ = neighbours.run(
         capped, "\n".join(f"q{i}" for i in range(4)), "c1\nc2\nc3", k=3, progress=noop)
-    assert len(table) == 5 and "first 5 of 12 rows" in notes
+    assert len(table.value["data"]) == 5 and "first 5 of 12 rows" in notes
     assert len(Path(files[0]).read_text().splitlines()) == 13  # header + 12 rows
 
 
