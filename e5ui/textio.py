@@ -533,6 +533,37 @@ def parse_table(text: str, delimiter: str, source: str = "<input>", *,
     return _read_table(_split_lines([text]), delimiter, source, max_texts)
 
 
+def is_pasted_table(text: str) -> bool:
+    """Whether pasted text is a TSV table: its first non-blank line has a tab and a ``text``
+    column (so a one-text-per-line list is never mistaken for one)."""
+    for line in text.split("\n"):
+        if line.strip():
+            cells = [c.strip().lower() for c in line.split("\t")]
+            return len(cells) > 1 and "text" in cells
+    return False
+
+
+def parse_pasted(text: str, source: str = "<input>", *, max_texts: int | None = None
+                 ) -> Corpus:
+    """Reads what was typed or pasted into a text box: one text per line, or a TSV table with
+    a header row naming a ``text`` column (and ``label``, ``lang``, ``id`` if wanted), as the
+    app's examples fill the boxes.
+
+    Args:
+        text: the box's content.
+        source: a name for messages.
+        max_texts: the most texts accepted; None for no limit.
+
+    Returns:
+        The corpus.
+    """
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    if is_pasted_table(text):
+        return parse_table(text, "\t", source, max_texts=max_texts)
+    return parse_lines(text, source, max_texts=max_texts)
+
+
 def parse_text(text: str, suffix: str = ".txt", source: str = "<input>", *,
                max_texts: int | None = None) -> Corpus:
     """Parses content by file type (".txt", ".csv" or ".tsv")."""
@@ -646,8 +677,9 @@ def require_texts(corpus: Corpus, what: str = "input") -> Corpus:
 
 def read_input(text: str | None, file: str | None, what: str, limit: int, max_chars: int, *,
                max_bytes: int | None = MAX_INPUT_BYTES, cut: bool = False) -> Corpus:
-    """Reads texts from an uploaded file (if any) or a text box (one text per line), within
-    the app's limits; reading stops as soon as a limit is passed.
+    """Reads texts from an uploaded file (if any) or a text box (one text per line, or a TSV
+    table with a ``text`` column, see ``parse_pasted``), within the app's limits; reading
+    stops as soon as a limit is passed.
 
     Args:
         text: the text box's content.
@@ -666,7 +698,7 @@ def read_input(text: str | None, file: str | None, what: str, limit: int, max_ch
     """
     try:
         corpus = (read_texts(file, max_texts=limit, max_bytes=max_bytes) if file
-                  else parse_lines(text or "", source=what, max_texts=limit))
+                  else parse_pasted(text or "", source=what, max_texts=limit))
     except TooManyTexts:
         name = f" ({Path(file).name})" if file else ""
         raise ValueError(f"The {what}{name} has more than {limit} texts; this view takes at "

@@ -163,9 +163,11 @@ def wire_example(button: gr.Button, fill: Callable, targets: list, wiring: Wirin
 
 def wire_file_examples(buttons: list[gr.Button], files: list[str], box: gr.Textbox,
                        upload: gr.File, wiring: Wiring) -> None:
-    """Examples that are one input file each: a click loads the file, then runs the view."""
+    """Examples that are one input file each: a click puts the file's text into the box (a
+    TSV keeps its header, so labels, languages and ids come along), where the audience sees it
+    and the presenter can edit a line, then runs the view."""
     for button, name in zip(buttons, files, strict=True):
-        wire_example(button, lambda n=name: ("", example_file(n)), [box, upload], wiring)
+        wire_example(button, lambda n=name: (example_lines(n), None), [box, upload], wiring)
 
 
 def bind(handler: Callable, first: Any) -> Callable:
@@ -197,8 +199,11 @@ def progress_adapter(progress) -> Callable[[float, str], None]:
 
 
 def text_input(label: str, lines: int, **kwargs: Any) -> tuple[gr.Textbox, gr.File]:
-    """A text box (one text per line) with an upload slot under it."""
-    box = gr.Textbox(lines=lines, label=label, **kwargs)
+    """A text box (one text per line, or a pasted TSV with a ``text`` column) with an upload
+    slot under it."""
+    kwargs.setdefault("placeholder", "One text per line — or paste a TSV whose header row names "
+                      "a 'text' column (and 'lang', 'label', 'id' if you like)")
+    box = gr.Textbox(lines=lines, max_lines=max(lines, 14), label=label, **kwargs)
     upload = gr.File(label="…or upload .txt / .csv / .tsv", file_types=UPLOAD_TYPES, height=90)
     return box, upload
 

@@ -48,8 +48,8 @@ def run(app: common.App, queries: str, corpus: str, query_file: str | None = Non
 
 def _fill(queries: str, corpus: str, k: int, cross: bool, margin: bool, symmetric: bool,
           bm25: bool):
-    files = common.example_file(queries), common.example_file(corpus)
-    return "", "", *files, k, cross, margin, symmetric, bm25
+    texts = common.example_lines(queries), common.example_lines(corpus)
+    return *texts, None, None, k, cross, margin, symmetric, bm25
 
 
 def build(app: common.App, report_state: gr.State, theme: gr.State) -> common.Wiring:

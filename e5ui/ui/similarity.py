@@ -74,8 +74,7 @@ def build(app: common.App, report_state: gr.State, theme: gr.State) -> common.Wi
         gr.Markdown(resources.text("view_similarity.md"))
         with gr.Row():
             with gr.Column(scale=2):
-                texts, upload = common.text_input(
-                    "Texts (one per line)", 8, placeholder="The cat sleeps.\nDie Katze schläft.")
+                texts, upload = common.text_input("Texts (one per line)", 8)
             with gr.Column(scale=1):
                 order = gr.Radio(ORDER_CHOICES, value="cluster", label="Order")
                 kind = gr.Radio(KIND_CHOICES, value="query", label="Prefix")

@@ -470,3 +470,14 @@ def test_whitespace_constant_matches_python():
 
     spaces = {chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace()}
     assert spaces == set(textio.WHITESPACE)
+
+
+def test_pasted_tsv_with_a_text_header_is_a_table():
+    pasted = "text\tlang\tid\nThe cat sleeps.\ten\tm1\nDie Katze schläft.\tde\tm1\n"
+    corpus = textio.read_input(pasted, None, "text list", 10, 100)
+    assert corpus.texts == ["The cat sleeps.", "Die Katze schläft."]
+    assert corpus.langs == ["en", "de"] and corpus.ids == ["m1", "m1"] and corpus.table
+    # One text per line stays that, even with tabs inside, unless the first line is a header.
+    plain = textio.read_input("text\nno header here\ta tab", None, "text list", 10, 100)
+    assert plain.texts == ["text", "no header here\ta tab"] and not plain.table
+    assert textio.is_pasted_table("\n\ntext\tlabel\nx\ty") and not textio.is_pasted_table("")
