@@ -37,6 +37,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: best)")
     parser.add_argument("--cache-dir", default=None,
                         help="keep embeddings on disk here so reruns do not re-encode")
+    parser.add_argument("--cache-disk-mb", type=int, default=None, metavar="N",
+                        help="disk the --cache-dir store may use; the oldest entries go first "
+                        "(default 2048, or E5UI_CACHE_DISK_MB)")
     remote = parser.add_argument_group(
         "remote encoding (an OpenAI-compatible server: TEI, Infinity, vLLM; the API key comes "
         "from the E5UI_API_KEY environment variable)")
@@ -178,6 +181,8 @@ def _add_serve(sub) -> None:
                    "when serving beyond this machine)")
     limits = p.add_argument_group("limits (also E5UI_MAX_TEXTS, ... in the environment)")
     for f in fields(Limits):
+        if f.name == "cache_disk_mb":
+            continue  # every subcommand has --cache-disk-mb
         limits.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, type=int, default=None,
                             metavar="N", help=f"default {f.default}")
     _common(p)
@@ -221,19 +226,28 @@ def _progress(args):
     return progress, lambda: bar.close() if bar is not None else None
 
 
+def _cache_disk_bytes(args) -> int:
+    from e5ui.settings import Limits
+
+    return Limits.from_env(cache_disk_mb=args.cache_disk_mb).cache_disk_mb * 2**20
+
+
 def _encoder(args):
     if args.encoder_url:
+        from e5ui.cache import EmbeddingCache
         from e5ui.remote import RemoteEncoder
 
+        cache = EmbeddingCache(directory=args.cache_dir, max_disk_bytes=_cache_disk_bytes(args))
         return RemoteEncoder(args.encoder_url, model=args.remote_model, prefix=args.remote_prefix,
-                             cache_dir=args.cache_dir)
+                             cache=cache)
     from e5ui.encoder import Encoder, FallbackWarning, ModelUnavailableError
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", FallbackWarning)
         try:
             enc = Encoder(args.model, device=args.device, dtype=args.dtype, cache=True,
-                          cache_dir=args.cache_dir, fallback=not args.no_fallback)
+                          cache_dir=args.cache_dir, fallback=not args.no_fallback,
+                          cache_disk_bytes=_cache_disk_bytes(args))
         except ModelUnavailableError as exc:
             raise CliError(f"{exc} (drop --no-fallback to use the bundled model)") from None
     for w in caught:

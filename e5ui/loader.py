@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -52,7 +51,8 @@ class ModelHolder:
         self._encoder = encoder
         self._generation = 0
         self.cache = cache or getattr(encoder, "cache", None) or EmbeddingCache(
-            directory=settings.cache_dir
+            directory=settings.cache_dir,
+            max_disk_bytes=settings.limits.cache_disk_mb * 2**20,
         )
         if encoder is not None:
             self._status = ModelStatus("ready", settings.model, encoder.describe(),
@@ -135,7 +135,6 @@ def _default_factory(model: str, settings: Settings, cache: EmbeddingCache):
                              prefix=settings.remote_prefix, cache=cache)
     from e5ui.encoder import Encoder
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the fallback reason is in describe()
-        return Encoder(model, device=settings.device, dtype=settings.dtype, cache=cache,
-                       fallback=settings.fallback)
+    # A fallback's warning goes to the server's log once; the panel shows its reason too.
+    return Encoder(model, device=settings.device, dtype=settings.dtype, cache=cache,
+                   fallback=settings.fallback)

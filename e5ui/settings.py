@@ -32,6 +32,8 @@ class Limits:
         max_rows: rows of a table shown on the page (the downloads hold every row).
         export_age_s: downloads older than this are deleted.
         export_mb: disk the downloads of all sessions may use; the oldest sessions' go first.
+        cache_disk_mb: disk the embedding cache's store (``--cache-dir``) may use; the
+            oldest entries go first.
     """
 
     max_texts: int = 5000
@@ -41,6 +43,7 @@ class Limits:
     max_rows: int = 1000
     export_age_s: int = 3600
     export_mb: int = 1024
+    cache_disk_mb: int = 2048
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **given: int | None) -> Limits:
