@@ -24,6 +24,12 @@ from e5ui.ui.storage import ExportStore
 logger = logging.getLogger(__name__)
 
 TABS = (similarity, neighbours, map, bitext, explain)
+def page_theme(request: gr.Request | None = None) -> str:
+    """The theme the page asked for (``?__theme=dark``), kept for the session: figures follow
+    it. (A dark page chosen by the system's preference alone cannot be seen from the server;
+    its figures stay light, on white, which reads too.)"""
+    asked = request.query_params.get("__theme") if request is not None else None
+    return "dark" if asked == "dark" else "light"
 
 
 def build_demo(encoder=None, settings: Settings | None = None,
@@ -53,8 +59,7 @@ def build_demo(encoder=None, settings: Settings | None = None,
                    delete_cache=(age, age)) as demo:
         status_outputs = panel.build_panel(app)
         report_state = gr.State({})
-        # The page's theme is known only in the browser (?__theme=dark, settings, system):
-        # figures follow it; API callers get the light one.
+        # Figures follow the page's theme (?__theme=dark); API callers get the light one.
         theme = gr.State("light")
         with gr.Tabs(elem_id="e5ui-tabs"):
             for tab in TABS:
@@ -62,8 +67,7 @@ def build_demo(encoder=None, settings: Settings | None = None,
         panel.build_report(app, report_state)
         demo.load(bind(panel.on_load, app), None, status_outputs, show_progress="hidden",
                   **PRIVATE)
-        demo.load(None, None, theme, js="() => document.body.classList.contains('dark') ? "
-                  "'dark' : 'light'", **PRIVATE)
+        demo.load(page_theme, None, [theme], **PRIVATE)
         demo.unload(bind(end_session, app))
     demo.e5ui_app = app  # for launch() and tests
     return demo

@@ -53,25 +53,28 @@ def build(app: common.App, report_state: gr.State, theme: gr.State) -> common.Wi
     with gr.Tab("Map", id="map"):
         gr.Markdown(resources.text("view_map.md"))
         saved = gr.State(None)
-        with gr.Row():
-            with gr.Column(scale=2):
+        # Inputs beside the map: on a projector the map is in sight from the start.
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=2, min_width=360):
                 texts, upload = common.text_input("Texts (one per line)", 6)
-            with gr.Column(scale=1):
-                method = gr.Radio([("UMAP", "umap"), ("PCA", "pca")], value="umap",
-                                  label="Method")
-                dim = gr.Radio([("2-D", 2), ("3-D", 3)], value=2, label="Dimensions")
-                color = gr.Radio([("language", "language"), ("label", "label")],
-                                 value="language", label="Colour by")
-                connect = gr.Checkbox(True, label="Join translations (same id)")
-                center = gr.Checkbox(False, label="Meaning, not language: subtract each "
-                                     "language's mean embedding", elem_id="map-center")
                 run_btn = gr.Button("Draw map", variant="primary", elem_id="map-run")
-        examples = common.examples_row([label for label, _ in EXAMPLES])
-        search = gr.Textbox("", label="Highlight texts containing…", max_lines=1,
-                            elem_id="map-search")
-        summary = gr.Markdown(elem_id="map-summary")
-        plot = gr.Plot(plots.message_figure("Add texts and press Draw map"), label="Map",
-                       elem_id="map-plot")
+                examples = common.examples_row([label for label, _ in EXAMPLES])
+                search = gr.Textbox("", label="Highlight texts containing…", max_lines=1,
+                                    elem_id="map-search")
+                with gr.Accordion("Options: method, colours, meaning vs. language",
+                                  open=False):
+                    method = gr.Radio([("UMAP", "umap"), ("PCA", "pca")], value="umap",
+                                      label="Method")
+                    dim = gr.Radio([("2-D", 2), ("3-D", 3)], value=2, label="Dimensions")
+                    color = gr.Radio([("language", "language"), ("label", "label")],
+                                     value="language", label="Colour by")
+                    connect = gr.Checkbox(True, label="Join translations (same id)")
+                    center = gr.Checkbox(False, label="Meaning, not language: subtract each "
+                                         "language's mean embedding", elem_id="map-center")
+            with gr.Column(scale=3, min_width=360):
+                summary = gr.Markdown(elem_id="map-summary")
+                plot = gr.Plot(plots.message_figure("Add texts and press Draw map"),
+                               label="Map", elem_id="map-plot")
         notes = gr.Markdown(elem_classes=["notes"])
         files = common.downloads(app, report_state, REPORT_KEY, "e5ui map")
         alias = gr.Button(visible=False)

@@ -72,19 +72,21 @@ def build(app: common.App, report_state: gr.State, theme: gr.State) -> common.Wi
     """Lays out the tab and wires it; returns the view's wiring."""
     with gr.Tab("Similarity", id="similarity"):
         gr.Markdown(resources.text("view_similarity.md"))
-        with gr.Row():
-            with gr.Column(scale=2):
+        # Inputs beside the figure: on a projector the heatmap is in sight from the start.
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=2, min_width=360):
                 texts, upload = common.text_input("Texts (one per line)", 8)
-            with gr.Column(scale=1):
-                order = gr.Radio(ORDER_CHOICES, value="cluster", label="Order")
-                kind = gr.Radio(KIND_CHOICES, value="query", label="Prefix")
-                gr.Markdown(resources.text("prefix_help.md"), elem_classes=["small"])
-                center = gr.Checkbox(False, label=CENTER_LABEL, elem_id="sim-center")
                 run_btn = gr.Button("Compare", variant="primary", elem_id="sim-run")
-        examples = common.examples_row([label for label, _ in EXAMPLES])
-        summary = gr.Markdown()
-        plot = gr.Plot(plots.message_figure("Add texts and press Compare"), label="Heatmap",
-                       elem_id="sim-plot")
+                examples = common.examples_row([label for label, _ in EXAMPLES])
+                with gr.Accordion("Options: order, prefix, meaning vs. language", open=False):
+                    order = gr.Radio(ORDER_CHOICES, value="cluster", label="Order")
+                    kind = gr.Radio(KIND_CHOICES, value="query", label="Prefix")
+                    gr.Markdown(resources.text("prefix_help.md"), elem_classes=["small"])
+                    center = gr.Checkbox(False, label=CENTER_LABEL, elem_id="sim-center")
+            with gr.Column(scale=3, min_width=360):
+                summary = gr.Markdown()
+                plot = gr.Plot(plots.message_figure("Add texts and press Compare"),
+                               label="Heatmap", elem_id="sim-plot")
         notes = gr.Markdown(elem_classes=["notes"])
         table = gr.Dataframe(label="Most similar pairs", wrap=True, max_height=420,
                              elem_id="sim-table", column_widths=TABLE_WIDTHS)

@@ -125,7 +125,7 @@ class ModelComparison:
         out = []
         for name, result in zip(self.names, (self.first, self.second), strict=True):
             fig = result.figure
-            fig.update_layout(title={"text": f"{name}: cosine similarity of {result.n} texts"})
+            fig.update_layout(title={"text": name.split("/")[-1]})  # the plot names the view
             out.append(fig)
         return tuple(out)
 

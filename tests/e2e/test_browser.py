@@ -36,8 +36,15 @@ def lines(name: str) -> list[str]:
 
 
 def open_tab(page, name: str, marker: str):
-    """Clicks a tab and returns its panel (the one holding ``marker``), once visible."""
-    page.get_by_role("tab", name=name, exact=True).click()
+    """Clicks a tab and returns its panel (the one holding ``marker``), once visible. On a
+    narrow screen Gradio moves the tabs that do not fit into a "More tabs" menu."""
+    page.get_by_role("tab", name="Similarity", exact=True).wait_for()  # the tabs are drawn
+    tab = page.get_by_role("tab", name=name, exact=True)
+    if tab.count():
+        tab.click()
+    else:
+        page.get_by_role("button", name="More tabs").click()
+        page.locator(".overflow-dropdown button", has_text=name).first.click()
     panel = page.locator("[role=tabpanel]").filter(has=page.locator(marker))
     panel.wait_for(state="visible")
     return panel

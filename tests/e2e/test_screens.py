@@ -1,0 +1,223 @@
+"""Ready for a projector: every view's example at three screen sizes — 1920×1080 (projector),
+1366×768 (laptop), 390×844 (phone) — with screenshots under artifacts/screens/<size>/, and what
+a presenter relies on asserted: the example's texts in the boxes, no horizontal scrollbar on
+the two larger screens, the figure in sight without scrolling on the projector, the model
+dropdown naming the model in use, a map that fills its frame, figures readable in the dark
+theme, and each comparison drawn.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from tests.conftest import ASSETS
+from tests.e2e.test_browser import RESULT_MS, open_tab, toast_texts, wait_for
+
+pytestmark = pytest.mark.e2e
+
+EX = ASSETS / "examples"
+SIZES = {"1920x1080": (1920, 1080), "1366x768": (1366, 768), "390x844": (390, 844)}
+MAP_MS = 240_000
+
+
+@dataclass(frozen=True)
+class View:
+    n: int
+    tab: str
+    marker: str  # an element only this tab holds
+    example: str
+    boxes: tuple[str, ...]  # labels of the text boxes the example fills
+    first_line: str  # the start of the example text the first box must hold
+    figure: str | None  # the plot the example draws
+    done: str  # a JS expression, true once the example's result is on the page
+
+
+def _first_text(name: str) -> str:
+    return (EX / name).read_text(encoding="utf-8").splitlines()[0]
+
+
+VIEWS = [
+    View(1, "Similarity", "#sim-plot", "One meaning, ten languages", ("Texts (one per line)",),
+         _first_text("one_meaning_ten_languages.tsv"), "#sim-plot",
+         "document.querySelector('#sim-plot .js-plotly-plot g.hm image')"),
+    View(2, "Neighbours", "#nb-table", "Retrieval, model-card style",
+         ("Queries (one per line)", "Corpus (one per line)"),
+         _first_text("retrieval/queries.tsv"), None,
+         "document.querySelector('#nb-table [role=gridcell]')"),
+    View(3, "Map", "#map-plot", "24 sentences × 8 languages", ("Texts (one per line)",),
+         _first_text("map_parallel.tsv"), "#map-plot",
+         "(document.querySelector('#map-summary')?.innerText || '').startsWith('UMAP') &&"
+         " document.querySelectorAll('#map-plot .js-plotly-plot path.point').length > 0"),
+    View(4, "Bitext", "#bt-table", "Shuffled en ↔ de / fr / ja, with gold",
+         ("Source sentences (one per line)", "Target sentences (one per line)"),
+         _first_text("bitext/source.txt"), None,
+         "(document.querySelector('#bt-metrics')?.innerText || '').includes('P@1')"),
+    View(5, "Scores explained", "#ex-plot", "Paraphrase vs. look-alike vs. unrelated",
+         ("Your texts (one per line)",), _first_text("paraphrase_lookalike.tsv"), "#ex-plot",
+         "(document.querySelector('#ex-summary')?.innerText || '').includes('Your')"),
+]
+
+
+@pytest.fixture(params=list(SIZES), scope="module")
+def size(request):
+    return request.param
+
+
+@pytest.fixture
+def screen(browser, app_server, size):
+    width, height = SIZES[size]
+    context = browser.new_context(viewport={"width": width, "height": height},
+                                  device_scale_factor=1)
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    page.js_errors = []
+    page.on("pageerror", lambda exc: page.js_errors.append(str(exc)))
+    page.goto(app_server.url)
+    page.get_by_role("tab", name="Similarity", exact=True).wait_for()
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+def no_horizontal_scrollbar(page) -> bool:
+    return page.evaluate("document.documentElement.scrollWidth <= "
+                         "document.documentElement.clientWidth + 1")
+
+
+def figure_top(page, selector: str) -> float:
+    """The figure's top edge, in pixels from the top of the page scrolled to its start."""
+    page.evaluate("window.scrollTo(0, 0)")
+    return page.evaluate(f"document.querySelector('{selector}').getBoundingClientRect().top")
+
+
+@pytest.mark.parametrize("view", VIEWS, ids=[v.tab.lower().replace(" ", "-") for v in VIEWS])
+def test_view_at_three_sizes(screen, app_server, screens_dir, size, view):
+    page = screen
+    panel = open_tab(page, view.tab, view.marker)
+    panel.get_by_role("button", name=view.example, exact=True).click()
+    wait_for(page, app_server, view.done, f"the {view.tab} example",
+             MAP_MS if view.tab == "Map" else RESULT_MS)
+    folder = screens_dir / size
+    folder.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(folder / f"{view.n}-{view.tab.lower().replace(' ', '-')}.png"),
+                    full_page=True)
+    # The example's texts are in the boxes, where the audience sees them.
+    first = panel.get_by_label(view.boxes[0], exact=True).input_value()
+    assert first.splitlines()[0] == view.first_line
+    for label in view.boxes[1:]:
+        assert panel.get_by_label(label, exact=True).input_value().strip()
+    # The model dropdown names the model in use (offline, large falls back to bundled).
+    assert page.locator("#e5ui-model-pick input").input_value() == "bundled"
+    if size != "390x844":
+        assert no_horizontal_scrollbar(page), f"a horizontal scrollbar at {size}"
+    if size == "1920x1080" and view.figure:
+        top = figure_top(page, view.figure)
+        assert top < SIZES[size][1] - 150, f"the figure starts {top:.0f} px down at 1920x1080"
+    assert toast_texts(page) == [] and page.js_errors == []
+
+
+def test_map_fills_its_frame_at_1920(browser, app_server):
+    """On the 192-text example, the points' bounding box covers at least half of the plot
+    area, computed from the ranges plotly drew with and the points it drew."""
+    context = browser.new_context(viewport={"width": 1920, "height": 1080})
+    page = context.new_page()
+    try:
+        page.goto(app_server.url)
+        panel = open_tab(page, "Map", "#map-plot")
+        panel.get_by_role("button", name="24 sentences × 8 languages", exact=True).click()
+        wait_for(page, app_server, VIEWS[2].done, "the UMAP map", MAP_MS)
+        shape = page.evaluate("""() => {
+            const gd = document.querySelector('#map-plot .js-plotly-plot');
+            const xs = [], ys = [];
+            for (const t of gd._fullData) {
+                if (!(t.mode || '').includes('markers') || !t.visible) continue;
+                xs.push(...t.x); ys.push(...t.y);
+            }
+            return {x: gd._fullLayout.xaxis.range, y: gd._fullLayout.yaxis.range, xs, ys};
+        }""")
+        assert len(shape["xs"]) == 192
+        span = lambda values: max(values) - min(values)  # noqa: E731
+        width = abs(shape["x"][1] - shape["x"][0])
+        height = abs(shape["y"][1] - shape["y"][0])
+        covered = span(shape["xs"]) / width * span(shape["ys"]) / height
+        assert covered >= 0.5, f"the points cover {covered:.0%} of the plot area"
+    finally:
+        context.close()
+
+
+def test_dark_theme_figures_are_readable(browser, app_server, screens_dir):
+    context = browser.new_context(viewport={"width": 1920, "height": 1080})
+    page = context.new_page()
+    try:
+        page.goto(app_server.url + "?__theme=dark")
+        panel = open_tab(page, "Similarity", "#sim-plot")
+        panel.get_by_role("button", name="One meaning, ten languages", exact=True).click()
+        wait_for(page, app_server, VIEWS[0].done, "the heatmap")
+        layout = page.evaluate("""() => {
+            const gd = document.querySelector('#sim-plot .js-plotly-plot');
+            return {bg: gd._fullLayout.paper_bgcolor, ink: gd._fullLayout.font.color,
+                    dark: document.body.classList.contains('dark'),
+                    block: getComputedStyle(document.querySelector('#sim-plot'))
+                        .backgroundColor};
+        }""")
+        assert layout["dark"] and layout["bg"] in ("rgba(0, 0, 0, 0)", "rgba(0,0,0,0)")
+
+        def luminance(colour: str) -> float:
+            import re
+
+            if colour.startswith("#"):
+                channels = [int(colour[i:i + 2], 16) for i in (1, 3, 5)]
+            else:
+                channels = [int(c) for c in re.findall(r"\d+", colour)[:3]]
+            return sum(channels) / 3
+
+        # Light ink on the dark block the transparent figure sits on.
+        assert luminance(layout["ink"]) > 180 and luminance(layout["block"]) < 80, layout
+        page.screenshot(path=str(screens_dir / "dark-similarity.png"))
+    finally:
+        context.close()
+
+
+def run_and_shoot(page, app_server, screens_dir, name: str, done: str, timeout=RESULT_MS):
+    wait_for(page, app_server, done, name, timeout)
+    page.screenshot(path=str(screens_dir / f"compare-{name}.png"), full_page=True)
+    assert toast_texts(page) == []
+
+
+def test_comparisons_drawn(browser, app_server, screens_dir):
+    """E5 vs BM25, model vs model, and meaning vs language, each run and shot."""
+    context = browser.new_context(viewport={"width": 1920, "height": 1080})
+    page = context.new_page()
+    try:
+        page.goto(app_server.url)
+        panel = open_tab(page, "Neighbours", "#nb-table")
+        panel.get_by_role("button", name="E5 vs keyword search, across languages",
+                          exact=True).click()
+        run_and_shoot(page, app_server, screens_dir, "bm25",
+                      "(document.querySelector('#nb-compare')?.innerText || '')"
+                      ".includes('MRR@10')")
+        assert "vs BM25" in page.locator("#nb-compare").inner_text()
+
+        panel = open_tab(page, "Similarity", "#sim-plot")
+        panel.get_by_role("button", name="Paraphrase vs. look-alike vs. unrelated",
+                          exact=True).click()
+        wait_for(page, app_server, VIEWS[0].done, "the heatmap")
+        page.locator("#sim-compare").get_by_text("Compare with another model").click()
+        page.locator("#sim-compare-run").click()
+        run_and_shoot(page, app_server, screens_dir, "models",
+                      "(document.querySelector('#sim-compare-summary')?.innerText || '')"
+                      ".includes('Spearman') && document.querySelector("
+                      "'#sim-compare-2 .js-plotly-plot g.hm image')", timeout=300_000)
+
+        panel = open_tab(page, "Map", "#map-plot")
+        panel.get_by_text("Options: method, colours, meaning vs. language").click()
+        page.locator("#map-center input").check()
+        panel.get_by_role("button", name="24 sentences × 8 languages", exact=True).click()
+        run_and_shoot(page, app_server, screens_dir, "centred-map",
+                      "(document.querySelector('#map-plot .gtitle')?.textContent || '')"
+                      ".includes('languages centred')", timeout=MAP_MS)
+    finally:
+        context.close()
