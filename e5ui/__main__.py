@@ -153,6 +153,31 @@ def _add_bitext(sub) -> None:
     _common(p)
 
 
+def _add_align(sub) -> None:
+    p = sub.add_parser("align", help="align a document with its translation, in order")
+    p.add_argument("source", help="the document (.txt or .md; blank lines separate paragraphs)")
+    p.add_argument("target", help="its translation")
+    how = p.add_mutually_exclusive_group()
+    how.add_argument("--split", dest="mode", action="store_const", const="split",
+                     help="split both into sentences (default)")
+    how.add_argument("--lines", dest="mode", action="store_const", const="lines",
+                     help="both are one sentence per line already")
+    p.set_defaults(mode="split")
+    p.add_argument("--max-merge", type=int, default=4, metavar="N",
+                   help="most sentences on one side of a link (default 4)")
+    p.add_argument("--threshold", type=float, default=0.15,
+                   help="flag links scoring below this (default 0.15)")
+    p.add_argument("--gold", default=None,
+                   help="TSV of true links (src_indices, tgt_indices): print strict and lax "
+                   "precision, recall, F1")
+    p.add_argument("--src-lang", default=None, help="language code of SOURCE (default: detect)")
+    p.add_argument("--tgt-lang", default=None, help="language code of TARGET (default: detect)")
+    p.add_argument("--out", action="append", default=None,
+                   help="links .tsv / .csv, a TMX 1.4 memory .tmx, or the figure .html; repeat "
+                   "for several")
+    _common(p)
+
+
 def _add_explain(sub) -> None:
     p = sub.add_parser("explain", help="where your pair scores fall among unrelated pairs")
     p.add_argument("file", nargs="?", default=None,
@@ -196,7 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in (_add_embed, _add_similarity, _add_neighbours, _add_map, _add_bitext,
-                _add_explain, _add_serve):
+                _add_align, _add_explain, _add_serve):
         add(sub)
     return parser
 
@@ -480,6 +505,26 @@ def cmd_bitext(args) -> int:
     return _finish(result, outs)
 
 
+def cmd_align(args) -> int:
+    from e5ui import segment, textio, views
+
+    if args.max_merge < 1:
+        raise CliError("--max-merge must be at least 1")
+    inputs = (args.source, args.target, *([args.gold] if args.gold else []))
+    outs = _check_outs(args.out, (".tsv", ".csv", ".tmx", ".html"), inputs)
+    source = segment.read_document(args.source, args.src_lang, args.mode)
+    target = segment.read_document(args.target, args.tgt_lang, args.mode)
+    segment.check_pair(source, target)
+    gold = textio.read_links(args.gold) if args.gold else None
+    enc = _encoder(args)
+    result = _run_view(args, views.align_view, enc, source, target, args.max_merge,
+                       args.threshold, gold)
+    print(result.summary)
+    if result.metrics:
+        print(result.metrics)
+    return _finish(result, outs, f"{len(result.alignment.links)} links")
+
+
 def cmd_explain(args) -> int:
     from e5ui import views
 
@@ -523,6 +568,7 @@ COMMANDS = {
     "map": cmd_map,
     "project": cmd_map,
     "bitext": cmd_bitext,
+    "align": cmd_align,
     "explain": cmd_explain,
 }
 

@@ -263,7 +263,11 @@ def split_document(text: str, lang: str | None = None, mode: str = "split",
     text = text.removeprefix("\ufeff")
     if not text.strip():
         raise ValueError(f"{source} is empty: it holds no text, only whitespace")
-    lines = text.splitlines()
+    # Only \n (and \r\n) end a line, as everywhere in e5ui: str.splitlines would also split
+    # at form feeds, U+2028 and the like, and shift every line number after them.
+    lines = [line.removesuffix("\r") for line in text.split("\n")]
+    if lines and not lines[-1]:
+        lines.pop()  # the line break that ends the last line opens none
     code, detected = _detect(text, lang)
     groups = _paragraphs(lines)
     sentences: list[str] = []

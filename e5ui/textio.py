@@ -948,21 +948,22 @@ def _xml_safe(text: str) -> str:
     return _NOT_XML.sub("\ufffd", text)
 
 
-def write_tmx(
-    path: str | Path,
-    result,
-    source: Corpus,
-    target: Corpus,
-    src_langs: list[str],
-    tgt_langs: list[str],
-) -> Path:
-    """Writes matched pairs as TMX 1.4 (the translation-memory exchange standard).
+@dataclass(frozen=True)
+class TranslationUnit:
+    """One ``<tu>`` of a TMX file: its properties and its segments, (language, text) each."""
+
+    props: tuple[tuple[str, str], ...]
+    segments: tuple[tuple[str, str], ...]
+
+
+def write_tmx_units(path: str | Path, units: Iterable[TranslationUnit], srclang: str) -> Path:
+    """Writes translation units as TMX 1.4 (the translation-memory exchange standard),
+    exactly (no formula prefixes: a translation memory is not a spreadsheet).
 
     Args:
         path: the .tmx file.
-        result: a ``bitext.Matching``.
-        source, target: the corpora the pairs index into.
-        src_langs, tgt_langs: a language code per sentence (xml:lang of each segment).
+        units: the units, in order.
+        srclang: the header's source language.
 
     Returns:
         The path.
@@ -973,23 +974,19 @@ def write_tmx(
 
     path = Path(path)
     _suffix(path, (".tmx",))
-    srclang = max(set(src_langs), key=src_langs.count) if src_langs else "und"
     root = ET.Element("tmx", version="1.4")
     ET.SubElement(
         root, "header", creationtool="e5ui", creationtoolversion=__version__,
-        segtype="sentence", adminlang="en", srclang=srclang, datatype="plaintext",
-        **{"o-tmf": "e5ui"},
+        segtype="sentence", adminlang="en", srclang=_xml_safe(srclang) or "und",
+        datatype="plaintext", **{"o-tmf": "e5ui"},
     )
     body = ET.SubElement(root, "body")
     xml_lang = "{http://www.w3.org/XML/1998/namespace}lang"
-    for p in result.pairs:
+    for unit in units:
         tu = ET.SubElement(body, "tu")
-        ET.SubElement(tu, "prop", type="x-score").text = f"{p.score:.6f}"
-        ET.SubElement(tu, "prop", type="x-cosine").text = f"{p.cosine:.6f}"
-        ET.SubElement(tu, "prop", type="x-source-line").text = str(source.rows[p.src])
-        ET.SubElement(tu, "prop", type="x-target-line").text = str(target.rows[p.tgt])
-        for lang, text in ((src_langs[p.src], source.texts[p.src]),
-                           (tgt_langs[p.tgt], target.texts[p.tgt])):
+        for name, value in unit.props:
+            ET.SubElement(tu, "prop", type=name).text = value
+        for lang, text in unit.segments:
             tuv = ET.SubElement(tu, "tuv", {xml_lang: _xml_safe(lang) or "und"})
             ET.SubElement(tuv, "seg").text = _xml_safe(text)
     ET.indent(root)
@@ -1000,6 +997,40 @@ def write_tmx(
         tree.write(f, encoding="utf-8", xml_declaration=False)
         f.write(b"\n")
     return path
+
+
+def majority(codes: list[str]) -> str:
+    """The most common language code ("und" for none): a TMX header's source language."""
+    return max(set(codes), key=codes.count) if codes else "und"
+
+
+def write_tmx(
+    path: str | Path,
+    result,
+    source: Corpus,
+    target: Corpus,
+    src_langs: list[str],
+    tgt_langs: list[str],
+) -> Path:
+    """Writes matched pairs as TMX 1.4.
+
+    Args:
+        path: the .tmx file.
+        result: a ``bitext.Matching``.
+        source, target: the corpora the pairs index into.
+        src_langs, tgt_langs: a language code per sentence (xml:lang of each segment).
+
+    Returns:
+        The path.
+    """
+    units = (
+        TranslationUnit(
+            (("x-score", f"{p.score:.6f}"), ("x-cosine", f"{p.cosine:.6f}"),
+             ("x-source-line", str(source.rows[p.src])),
+             ("x-target-line", str(target.rows[p.tgt]))),
+            ((src_langs[p.src], source.texts[p.src]), (tgt_langs[p.tgt], target.texts[p.tgt])))
+        for p in result.pairs)
+    return write_tmx_units(path, units, majority(src_langs))
 
 
 def write_pairs(path: str | Path, result, source: Corpus, target: Corpus,
@@ -1013,6 +1044,61 @@ def write_pairs(path: str | Path, result, source: Corpus, target: Corpus,
             raise ValueError("A TMX file needs the language of every sentence")
         return write_tmx(path, result, source, target, src_langs, tgt_langs)
     return write_rows(path, PAIR_HEADER, pair_rows(result, source, target))
+
+
+def _decode_whole(path: Path, max_bytes: int | None) -> str:
+    """A small file's whole text (gold files), decoded as inputs are."""
+    with path.open("rb") as handle:
+        return "".join(_Decoder(read_chunks(handle, path.name, max_bytes), path.name))
+
+
+def _group(cell: str, what: str) -> tuple[int, ...]:
+    parts = [c.strip() for c in cell.split(",") if c.strip()]
+    try:
+        group = tuple(int(c) for c in parts)
+    except ValueError:
+        raise ValueError(
+            f"{what}: {cell!r} is not 0-based sentence indices like 3 or 3,4") from None
+    if any(i < 0 for i in group):
+        raise ValueError(f"{what}: {cell!r} has a negative index")
+    return group
+
+
+def read_links(path: str | Path, *, max_bytes: int | None = MAX_INPUT_BYTES
+               ) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
+    """Reads gold links of a document alignment: a TSV/CSV with ``src_indices`` and
+    ``tgt_indices`` columns (0-based sentence indices, comma-joined for a merge, empty on the
+    side an omission lacks), as the align view writes them.
+
+    Args:
+        path: the file.
+        max_bytes: the most bytes read.
+
+    Returns:
+        (source indices, target indices) per link.
+    """
+    corpus_path = _checked_path(path, max_bytes)
+    text = _decode_whole(corpus_path, max_bytes)
+    delimiter = "," if corpus_path.suffix.lower() == ".csv" else "\t"
+    rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
+    if not rows:
+        raise ValueError(f"{corpus_path.name} holds no links")
+    header = [c.strip().lower() for c in rows[0]]
+    if "src_indices" not in header or "tgt_indices" not in header:
+        raise ValueError(f"{corpus_path.name}: gold links need 'src_indices' and 'tgt_indices' "
+                         f"columns; found: {', '.join(header) or 'nothing'}")
+    i, j = header.index("src_indices"), header.index("tgt_indices")
+    links = []
+    for n, row in enumerate(rows[1:], start=1):
+        if not any(c.strip() for c in row):
+            continue
+        row = row + [""] * (max(i, j) + 1 - len(row))
+        src = _group(row[i], f"{corpus_path.name} row {n}")
+        tgt = _group(row[j], f"{corpus_path.name} row {n}")
+        if not src and not tgt:
+            raise ValueError(f"{corpus_path.name} row {n}: a link needs a sentence on one side")
+        links.append((src, tgt))
+    return links
 
 
 def read_gold(path: str | Path, *, max_bytes: int | None = MAX_INPUT_BYTES
@@ -1031,8 +1117,7 @@ def read_gold(path: str | Path, *, max_bytes: int | None = MAX_INPUT_BYTES
     if not path.is_file():
         raise ValueError(f"No such gold file: {path}")
     path = _checked_path(path, max_bytes)
-    with path.open("rb") as handle:
-        text = "".join(_Decoder(read_chunks(handle, path.name, max_bytes), path.name))
+    text = _decode_whole(path, max_bytes)
     delimiter = "," if path.suffix.lower() == ".csv" else "\t"
     rows = [r for r in csv.reader(io.StringIO(text), delimiter=delimiter) if any(c.strip()
                                                                                 for c in r)]

@@ -1,10 +1,10 @@
 """The Gradio app: layout and event wiring only; the views compute in ``e5ui.views``.
 
 ``build_demo(...)`` returns the Blocks; nothing loads a model at import time. One module per
-tab (similarity, neighbours, map, bitext, explain), each with a module-level ``run`` handler
-that tests can call and a ``build`` function that lays the tab out and wires its run button,
-examples and API endpoint (/similarity, /neighbours, /map — also /projection —, /bitext,
-/explain, /pair_score) to one ``Wiring``.
+tab (similarity, neighbours, map, bitext, align, explain), each with a module-level ``run``
+handler that tests can call and a ``build`` function that lays the tab out and wires its run
+button, examples and API endpoint (/similarity, /similarity_compare, /neighbours, /map — also
+/projection —, /bitext, /align, /explain, /pair_score) to one ``Wiring``.
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ import gradio as gr
 from e5ui import resources, runtime
 from e5ui.loader import ModelHolder
 from e5ui.settings import Settings
-from e5ui.ui import bitext, explain, map, neighbours, panel, similarity
+from e5ui.ui import align, bitext, explain, map, neighbours, panel, similarity
 from e5ui.ui.common import PRIVATE, App, bind
 from e5ui.ui.storage import ExportStore
 
 logger = logging.getLogger(__name__)
 
-TABS = (similarity, neighbours, map, bitext, explain)
+TABS = (similarity, neighbours, map, bitext, align, explain)
 def page_theme(request: gr.Request | None = None) -> str:
     """The theme the page asked for (``?__theme=dark``), kept for the session: figures follow
     it. (A dark page chosen by the system's preference alone cannot be seen from the server;

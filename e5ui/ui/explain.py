@@ -12,7 +12,7 @@ EXAMPLES = [("Paraphrase vs. look-alike vs. unrelated", "paraphrase_lookalike.ts
             ("One meaning, ten languages", "one_meaning_ten_languages.tsv")]
 
 
-REPORT_KEY = "5-explain"
+REPORT_KEY = "6-explain"
 
 
 @common.guard

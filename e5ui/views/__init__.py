@@ -6,13 +6,14 @@ and its exports. ``result.write(path)`` picks the format by the file's suffix, a
 ``result.export(folder)`` writes the files the app offers for download through the same
 ``write``, so the app and the CLI give byte-identical files for the same request.
 
-One module per view — similarity, neighbours, map, bitext, explain (the tab, the endpoint, the
-function and the CLI subcommand share these names) —, ``compare`` for the comparisons (E5 vs
-BM25, model vs model) and ``common`` for what they share.
+One module per view — similarity, neighbours, map, bitext, align, explain (the tab, the
+endpoint, the function and the CLI subcommand share these names) —, ``compare`` for the
+comparisons (E5 vs BM25, model vs model) and ``common`` for what they share.
 """
 
 from __future__ import annotations
 
+from e5ui.views.align import AlignResult, align_view
 from e5ui.views.bitext import BitextResult, bitext_view
 from e5ui.views.common import Progress, Table, fmt_pct, labels_for, notes_for
 from e5ui.views.compare import (
@@ -28,7 +29,8 @@ from e5ui.views.report import report
 from e5ui.views.similarity import MAX_MATRIX_CSV, TOP_PAIRS, SimilarityResult, similarity_view
 
 __all__ = [
-    "MAX_COMPARE_TEXTS", "KeywordComparison", "ModelComparison", "compare_models_view",
+    "AlignResult", "align_view", "MAX_COMPARE_TEXTS", "KeywordComparison", "ModelComparison",
+    "compare_models_view",
     "MAX_MATRIX_CSV", "NEIGHBOUR_HEADER", "TOP_PAIRS", "BitextResult", "ExplainResult",
     "MapData", "MapResult", "NeighboursResult", "PairScore", "Progress", "SimilarityResult",
     "Table", "bitext_view", "explain_view", "fmt_pct", "labels_for", "map_data", "map_preview",

@@ -132,6 +132,20 @@ def check_bitext(page, server) -> None:
     assert right >= 0.9 * len(rows), rows[:3]
 
 
+def check_align(page, server) -> None:
+    wait_for(page, server,
+             "(document.querySelector('#al-metrics')?.innerText || '').includes('F1')",
+             "the alignment")
+    assert "strict precision 1.000" in page.locator("#al-metrics").inner_text()
+    # The path (an outline and a line) and the omission's box are drawn over the heatmap.
+    shapes = page.evaluate("document.querySelector('#al-plot .js-plotly-plot')"
+                           ".layout.shapes.map(s => s.type)")
+    assert shapes.count("path") == 2 and "rect" in shapes, shapes
+    assert page.locator("#al-plot .js-plotly-plot .shapelayer path").count() >= 2
+    rows = table_rows(page, "al-table")
+    assert {r["type"] for r in rows} >= {"1-1", "2-1"}
+
+
 def check_explain(page, server) -> None:
     n = len(tsv_rows("paraphrase_lookalike.tsv"))
     wait_for(page, server,
@@ -160,7 +174,8 @@ TABS = [
     Tab(2, "Neighbours", "#nb-table", "Retrieval, model-card style", check_neighbours),
     Tab(3, "Map", "#map-plot", "24 sentences × 8 languages", check_map),
     Tab(4, "Bitext", "#bt-table", "Shuffled en ↔ de / fr / ja, with gold", check_bitext),
-    Tab(5, "Scores explained", "#ex-plot", "Paraphrase vs. look-alike vs. unrelated",
+    Tab(5, "Align", "#al-plot", "A library notice, en → de, with gold", check_align),
+    Tab(6, "Scores explained", "#ex-plot", "Paraphrase vs. look-alike vs. unrelated",
         check_explain),
 ]
 

@@ -54,7 +54,11 @@ VIEWS = [
          ("Source sentences (one per line)", "Target sentences (one per line)"),
          _first_text("bitext/source.txt"), None,
          "(document.querySelector('#bt-metrics')?.innerText || '').includes('P@1')"),
-    View(5, "Scores explained", "#ex-plot", "Paraphrase vs. look-alike vs. unrelated",
+    View(5, "Align", "#al-plot", "A library notice, en → de, with gold",
+         ("Source document", "Its translation"), _first_text("align/source.txt"), "#al-plot",
+         "(document.querySelector('#al-metrics')?.innerText || '').includes('F1') &&"
+         " (document.querySelector('#al-plot .js-plotly-plot')?.layout?.shapes || []).length"),
+    View(6, "Scores explained", "#ex-plot", "Paraphrase vs. look-alike vs. unrelated",
          ("Your texts (one per line)",), _first_text("paraphrase_lookalike.tsv"), "#ex-plot",
          "(document.querySelector('#ex-summary')?.innerText || '').includes('Your')"),
 ]

@@ -147,3 +147,10 @@ def test_unknown_mode():
 def test_not_text():
     with pytest.raises(ValueError, match="expected text"):
         segment.split_document(b"bytes")
+
+
+def test_only_line_feeds_end_lines():
+    # A form feed or U+2028 inside a line does not make a new line (line numbers stay exact).
+    text = "One.\fStill one.\nTwo\u2028still two.\nThree.\n"
+    doc = segment.split_document(text, lang="en", mode="lines")
+    assert len(doc.sentences) == 3 and doc.lines == [0, 1, 2]

@@ -314,3 +314,38 @@ def test_map_exports_for_embedding_atlas_and_the_projector(fake_encoder, tmp_pat
         meta = list(csvlib.reader(f, delimiter="\t", quoting=csvlib.QUOTE_NONE))
     assert meta[0] == ["index", "lang", "label", "id", "text"]
     assert [r[4] for r in meta[1:]] == corpus.texts and len(meta) == len(corpus) + 1
+
+
+# -- align ----------------------------------------------------------------------------------------
+def test_align_table_and_exports_cover_every_sentence_once(fake_encoder, tmp_path):
+    from e5ui import segment
+
+    src, tgt = segment.split_pair(
+        "One fish. Two fish. Red fish.\n\nBlue fish. Old fish.",
+        "Ein Fisch. Zwei Fische, ein roter Fisch.\n\nBlauer Fisch.", source_lang="en",
+        target_lang="de")
+    result = views.align_view(fake_encoder, src, tgt, threshold=0.5)
+    assert result.table.header == ["src_indices", "tgt_indices", "score", "type", "source",
+                                   "target"]
+    def indices(cell):
+        return [int(i) for i in cell.split(",")] if cell else []
+
+    seen_src, seen_tgt = [], []
+    for row in result.table.rows:
+        a, b = indices(row[0]), indices(row[1])
+        assert row[3] == f"{len(a)}-{len(b)}"  # the type counts the sentences on each side
+        assert (row[4] is None) == (not a) and (row[5] is None) == (not b)
+        seen_src += a
+        seen_tgt += b
+    assert sorted(seen_src) == list(range(len(src))) and sorted(seen_tgt) == list(range(len(tgt)))
+    back = read_rows(result.write(tmp_path / "a.tsv"))
+    assert back[0] == result.table.header and len(back) == len(result.table) + 1
+    units = ET.parse(result.write(tmp_path / "a.tmx")).getroot().findall("body/tu")
+    assert len(units) == len(result.alignment.pairs)  # omissions are not translation units
+    for tu, link in zip(units, result.alignment.pairs, strict=True):
+        segs = [tuv.find("seg").text for tuv in tu.findall("tuv")]
+        assert segs[0] == " ".join(src.sentences[i] for i in link.src)
+        assert segs[1] == " ".join(tgt.sentences[j] for j in link.tgt)
+    flagged = result.restyled(2.0)  # every link scores below 2
+    assert len(flagged.low_confidence) == len(result.alignment.pairs)
+    assert flagged.alignment.links[0].src == result.alignment.links[0].src  # no new search

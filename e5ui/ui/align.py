@@ -1,0 +1,144 @@
+"""The Align tab: a document and its translation aligned in order, the path drawn over their
+sentence similarity, links flagged below a threshold the visitor can move."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from e5ui import plots, resources, segment, textio, views
+from e5ui.analysis import alignment
+from e5ui.ui import common
+
+REPORT_KEY = "5-align"
+DOC_TYPES = [".txt", ".md"]
+MODES = [("split into sentences", "split"), ("one sentence per line", "lines")]
+TABLE_WIDTHS = ["7%", "7%", "7%", "5%", "37%", "37%"]
+
+
+def _document(app: common.App, text: str | None, file: str | None, side: str, mode: str,
+              lang: str | None) -> segment.Document:
+    """One side, from its upload (.txt / .md) or its box, within the app's limits."""
+    lang = (lang or "").strip() or None
+    if file:
+        app.check_upload(file)
+        doc = segment.read_document(file, lang, mode)
+    else:
+        doc = segment.split_document(text or "", lang, mode, source=f"the {side}")
+    limit = app.settings.limits.max_side
+    if len(doc) > limit:
+        raise ValueError(f"The {side} has {len(doc)} sentences; this view takes at most {limit}")
+    return doc
+
+
+def _shaded(result: views.AlignResult, app: common.App, notes: list[str]):
+    """The table for the page: low-confidence links shaded red, omissions amber."""
+    frame = common.table_for_page(app, result.table, notes)
+    low = set(result.low_confidence)
+    omitted = {k for k, link in enumerate(result.alignment.links) if link.is_omission}
+
+    def colour(row):
+        k = row.name
+        tint = ("rgba(214, 39, 40, 0.18)" if k in low else
+                "rgba(255, 127, 14, 0.18)" if k in omitted else "")
+        return [f"background-color: {tint}" if tint else ""] * len(row)
+
+    return frame.style.apply(colour, axis=1).format(precision=4)
+
+
+def _outputs(app: common.App, result: views.AlignResult, theme: str, state: dict | None,
+             files: list[str]):
+    notes = list(result.notes)
+    state = common.remember(state, REPORT_KEY, f"Align · {result.summary}", result.figure)
+    return (plots.themed(result.figure, theme), common.md_plain(result.summary),
+            common.md_plain(result.metrics), _shaded(result, app, notes),
+            common.notes_md(notes), files, result, state)
+
+
+@common.guard
+def run(app: common.App, source: str, target: str, source_file: str | None = None,
+        target_file: str | None = None, mode: str = "split", max_merge: int = 4,
+        threshold: float = alignment.DEFAULT_THRESHOLD, source_lang: str = "",
+        target_lang: str = "", gold_file: str | None = None, state: dict | None = None,
+        theme: str = "light", request: gr.Request | None = None, progress=gr.Progress()):
+    """/align: the figure, summary, gold metrics, links, notes, downloads, the result (for the
+    threshold slider), report state."""
+    src = _document(app, source, source_file, "source", mode, source_lang)
+    tgt = _document(app, target, target_file, "target", mode, target_lang)
+    segment.check_pair(src, tgt)
+    app.check_upload(gold_file)
+    gold = textio.read_links(gold_file, max_bytes=app.max_bytes) if gold_file else None
+    enc = app.encoder(progress)
+    result = views.align_view(enc, src, tgt, int(max_merge), threshold, gold,
+                              progress=common.progress_adapter(progress))
+    return _outputs(app, result, theme, state, result.export(app.folder(request, "align")))
+
+
+@common.guard
+def reflag(app: common.App, saved: views.AlignResult | None, threshold: float,
+           state: dict | None = None, theme: str = "light", request: gr.Request | None = None):
+    """A new threshold on the same alignment: flags, figure and downloads again, no search."""
+    if saved is None:
+        return (gr.update(),) * 7 + (state,)
+    result = saved.restyled(threshold)
+    return _outputs(app, result, theme, state, result.export(app.folder(request, "align")))
+
+
+def _fill():
+    texts = common.example_lines("align/source.txt"), common.example_lines("align/target.txt")
+    return *texts, None, None, "split", 4, alignment.DEFAULT_THRESHOLD, "", "", \
+        common.example_file("align/gold.tsv")
+
+
+def build(app: common.App, report_state: gr.State, theme: gr.State) -> common.Wiring:
+    """Lays out the tab and wires it; returns the view's wiring."""
+    with gr.Tab("Align", id="align"):
+        gr.Markdown(resources.text("view_align.md"))
+        saved = gr.State(None)
+        # The documents beside the picture: on a projector the path is in sight at once.
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=2, min_width=360):
+                source = gr.Textbox(lines=6, max_lines=12, label="Source document",
+                                    placeholder="Paste a document; blank lines separate "
+                                    "paragraphs")
+                target = gr.Textbox(lines=6, max_lines=12, label="Its translation",
+                                    placeholder="Paste the translation")
+                run_btn = gr.Button("Align", variant="primary", elem_id="al-run")
+                (example,) = common.examples_row(["A library notice, en → de, with gold"])
+                with gr.Accordion("Files, sentences, threshold, languages, gold", open=False):
+                    with gr.Row():
+                        sfile = gr.File(label="Source (.txt / .md)", file_types=DOC_TYPES,
+                                        height=90)
+                        tfile = gr.File(label="Translation (.txt / .md)",
+                                        file_types=DOC_TYPES, height=90)
+                    mode = gr.Radio(MODES, value="split", label="Sentences")
+                    merge = gr.Slider(1, 6, value=alignment.DEFAULT_MAX_MERGE, step=1,
+                                      label="Most sentences on one side of a link")
+                    with gr.Row():
+                        slang = gr.Textbox("", label="Source language", placeholder="detect",
+                                           max_lines=1, min_width=80)
+                        tlang = gr.Textbox("", label="Target language", placeholder="detect",
+                                           max_lines=1, min_width=80)
+                    gold = gr.File(label="Gold links (optional)", file_types=[".tsv", ".csv"],
+                                   height=90)
+                threshold = gr.Slider(-0.5, 1.0, value=alignment.DEFAULT_THRESHOLD, step=0.01,
+                                      label="Flag links scoring below", elem_id="al-threshold")
+            with gr.Column(scale=3, min_width=360):
+                summary = gr.Markdown(elem_id="al-summary")
+                metrics = gr.Markdown(elem_id="al-metrics")
+                plot = gr.Plot(plots.message_figure("Add two documents and press Align"),
+                               label="Alignment path over the sentence similarity",
+                               elem_id="al-plot")
+        table = gr.Dataframe(label="Links (red: below the threshold, amber: no partner)",
+                             wrap=True, max_height=600, elem_id="al-table",
+                             column_widths=TABLE_WIDTHS)
+        notes = gr.Markdown(elem_classes=["notes"])
+        files = common.downloads(app, report_state, REPORT_KEY, "e5ui alignment")
+    inputs = [source, target, sfile, tfile, mode, merge, threshold, slang, tlang, gold]
+    outputs = [plot, summary, metrics, table, notes, files, saved, report_state]
+    wiring = common.Wiring(common.bind(run, app), [*inputs, report_state, theme], outputs)
+    wiring.on(run_btn.click, api_name="align")
+    threshold.release(common.bind(reflag, app), [saved, threshold, report_state, theme],
+                      outputs, **common.PRIVATE)
+    common.wire_example(example, _fill, inputs, wiring)
+    common.clear_upload_on_typing([(source, sfile), (target, tfile)])
+    return wiring

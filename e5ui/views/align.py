@@ -1,0 +1,183 @@
+"""The align view: a document and its translation, aligned in order with merges, splits and
+omissions, the path drawn over the cross-lingual similarity matrix."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from functools import cached_property
+from pathlib import Path
+
+from e5ui import plots, textio
+from e5ui.analysis import alignment
+from e5ui.segment import Document
+from e5ui.views.common import Progress, Table, check_suffix, stage, write_figure
+
+ALIGN_HEADER = ["src_indices", "tgt_indices", "score", "type", "source", "target"]
+GRID_SIDE = 300  # sentences per side shown one per cell; above, blocks of them
+
+
+@dataclass(eq=False)
+class AlignResult:
+    """An ordered alignment of two documents.
+
+    Attributes:
+        source, target: the two documents, as sentences.
+        alignment: the links (0-based sentence indices, scores, types, low-confidence flags).
+        grid: the source x target similarity shown under the path (blocks above
+            ``GRID_SIDE`` sentences a side).
+        evaluation: strict and lax precision/recall/F1 against a gold file, when given.
+        notes: remarks for the user.
+    """
+
+    source: Document
+    target: Document
+    alignment: alignment.Alignment
+    grid: alignment.SimilarityGrid
+    evaluation: alignment.LinkEvaluation | None
+    notes: list[str]
+
+    def restyled(self, threshold: float | None) -> AlignResult:
+        """The same alignment flagged against another threshold (no new search)."""
+        return replace(self, alignment=self.alignment.with_threshold(threshold))
+
+    @property
+    def table(self) -> Table:
+        """One row per link: 0-based sentence indices (comma-joined for a merge, empty for
+        the side an omission lacks), score, type ("2-1": two source sentences, one target),
+        and the sentences (a merge's joined into one)."""
+        rows = []
+        for link in self.alignment.links:
+            rows.append([
+                alignment.format_group(link.src) or None, alignment.format_group(link.tgt) or None,
+                None if math.isnan(link.score) else float(link.score), link.type,
+                self._text(self.source, link.src), self._text(self.target, link.tgt)])
+        return Table(list(ALIGN_HEADER), rows)
+
+    @staticmethod
+    def _text(doc: Document, group: tuple[int, ...]) -> str | None:
+        return alignment.join_texts([doc.sentences[i] for i in group]) if group else None
+
+    @property
+    def low_confidence(self) -> list[int]:
+        """Positions (in ``alignment.links``) of the links below the threshold."""
+        return [k for k, link in enumerate(self.alignment.links) if link.low_confidence]
+
+    @property
+    def summary(self) -> str:
+        a = self.alignment
+        counts = " · ".join(f"{t} ×{n}" for t, n in sorted(a.type_counts().items(),
+                                                          key=lambda kv: -kv[1]))
+        threshold = "" if a.threshold is None else (
+            f" · {len(self.low_confidence)} below the threshold {a.threshold:g}")
+        return (f"{a.n_src} source and {a.n_tgt} target sentences ({self.source.lang} → "
+                f"{self.target.lang}) · {len(a.links)} links: {counts} · left without a "
+                f"partner: {len(a.omitted_src)} source, {len(a.omitted_tgt)} target{threshold}")
+
+    @property
+    def metrics(self) -> str:
+        """The gold evaluation in one line ("" without gold)."""
+        ev = self.evaluation
+        if ev is None:
+            return ""
+        return (f"Against {ev.n_gold} gold links: strict precision {ev.precision_strict:.3f} "
+                f"· recall {ev.recall_strict:.3f} · F1 {ev.f1_strict:.3f}; lax precision "
+                f"{ev.precision_lax:.3f} · recall {ev.recall_lax:.3f} · F1 {ev.f1_lax:.3f}")
+
+    def _names(self, doc: Document, edges) -> list[str]:
+        names = []
+        for a, b in zip(edges[:-1].tolist(), edges[1:].tolist(), strict=True):
+            if b - a == 1:
+                names.append(f"{a}: {doc.sentences[a]}")
+            else:
+                names.append(f"sentences {a}–{b - 1}: {doc.sentences[a]} …")
+        return names
+
+    @cached_property
+    def figure(self):
+        grid, a = self.grid, self.alignment
+        path = grid.path(a.corners())
+        corners = a.corners()
+        low, omitted = [], []
+        for k, link in enumerate(a.links):
+            (r0, c0), (r1, c1) = grid.path(corners[k : k + 2])
+            if link.is_omission:
+                omitted.append((r0, r1, c0, c1))
+            elif link.low_confidence:
+                low.append((r0, r1, c0, c1))
+        title = (f"Alignment of {a.n_src} × {a.n_tgt} sentences"
+                 f"{' (blocks of sentences)' if grid.aggregated else ''}")
+        return plots.alignment_heatmap(
+            grid.values, self._names(self.source, grid.src_edges),
+            self._names(self.target, grid.tgt_edges), path, low, omitted, title,
+            (f"source ({self.source.lang})", f"target ({self.target.lang})"))
+
+    def _units(self) -> list[textio.TranslationUnit]:
+        units = []
+        for link in self.alignment.pairs:
+            props = (("x-score", f"{link.score:.6f}"), ("x-type", link.type),
+                     ("x-source-sentences", alignment.format_group(link.src)),
+                     ("x-target-sentences", alignment.format_group(link.tgt)))
+            units.append(textio.TranslationUnit(props, (
+                (self.source.lang, self._text(self.source, link.src)),
+                (self.target.lang, self._text(self.target, link.tgt)))))
+        return units
+
+    def write(self, path: str | Path) -> Path:
+        """Writes the links (.tsv / .csv), a TMX 1.4 memory (.tmx: a merge is one segment,
+        omissions are left out) or the figure (.html)."""
+        suffix = check_suffix(path, (".tsv", ".csv", ".tmx", ".html"), "align")
+        if suffix == ".html":
+            return write_figure(path, self.figure, "e5ui alignment")
+        if suffix == ".tmx":
+            return textio.write_tmx_units(path, self._units(), self.source.lang)
+        return self.table.write(path)
+
+    def export(self, folder: Path) -> list[str]:
+        """Writes the app's data downloads into ``folder``; returns their paths."""
+        return [str(self.write(folder / f"alignment.{ext}")) for ext in ("tsv", "csv", "tmx")]
+
+
+def align_view(encoder, source: Document, target: Document,
+               max_merge: int = alignment.DEFAULT_MAX_MERGE,
+               threshold: float | None = alignment.DEFAULT_THRESHOLD,
+               gold: list[tuple[tuple[int, ...], tuple[int, ...]]] | None = None,
+               progress: Progress | None = None) -> AlignResult:
+    """Aligns a document with its translation, in order.
+
+    Args:
+        encoder: the encoder (every concatenation of 1..max_merge consecutive sentences is
+            encoded once, with the symmetric prompt; the cache keeps them).
+        source, target: the documents (``segment.split_pair`` / ``segment.read_document``).
+        max_merge: most sentences on one side of a link.
+        threshold: links scoring below it are flagged; None flags none.
+        gold: true links as (source indices, target indices) (``textio.read_links``).
+        progress: progress callback.
+
+    Returns:
+        The result.
+    """
+    from threadpoolctl import threadpool_limits
+
+    def embed(texts: list[str]):
+        stage(progress, 0.05, f"Encoding {len(texts)} sentences and joined sentences")
+
+        def tick(done: int, total: int) -> None:
+            if progress is not None and total:
+                progress(0.05 + 0.85 * done / total, f"Encoding: {done}/{total}")
+
+        return encoder.encode(texts, kind="symmetric", progress=tick)
+
+    # Small matrix products: one BLAS thread is 2-4x faster than several on a shared CPU.
+    with threadpool_limits(1, "blas"):
+        result = alignment.align(source.sentences, target.sentences, embed, max_merge=max_merge,
+                                 src_paragraphs=source.paragraphs,
+                                 tgt_paragraphs=target.paragraphs, threshold=threshold)
+        stage(progress, 0.95, "Drawing")
+        grid = alignment.similarity_grid(result.src_vectors, result.tgt_vectors, GRID_SIDE)
+    evaluation = alignment.evaluate(result, gold) if gold is not None else None
+    notes = list(source.notes) + list(target.notes) + list(result.notes)
+    if grid.aggregated:
+        notes.append(f"More than {GRID_SIDE} sentences a side: each cell of the picture is the "
+                     "mean cosine of a block of sentences; the table has every link.")
+    return AlignResult(source, target, result, grid, evaluation, notes)

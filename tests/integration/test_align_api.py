@@ -1,0 +1,81 @@
+"""The Align view through the app's API and the CLI, on the bundled model: the example's gold
+links found, bad input as clear messages, and the same files from both."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from tests.conftest import ASSETS, ROOT
+from tests.integration.conftest import rows, upload
+
+pytestmark = pytest.mark.integration
+EX = ASSETS / "examples" / "align"
+
+
+def cli(*args, check=True):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.run([sys.executable, "-m", "e5ui", "align", *map(str, args), "--model",
+                           "bundled", "--dtype", "float32", "-q"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    if check:
+        assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def test_the_example_aligns_as_its_gold_says(app_client):
+    source = (EX / "source.txt").read_text(encoding="utf-8")
+    target = (EX / "target.txt").read_text(encoding="utf-8")
+    fig, summary, metrics, table, notes, files, *_ = app_client.predict(
+        source, target, None, None, "split", 4, 0.15, "", "", upload(EX / "gold.tsv"),
+        api_name="/align")
+    assert fig["type"] == "plotly" and "(en → de)" in summary
+    assert "strict precision 1.000 · recall 1.000 · F1 1.000" in metrics
+    types = [r["type"] for r in rows(table)]
+    assert {"2-1", "1-2", "1-0"} <= set(types)
+    assert sorted(f.rsplit("/", 1)[-1] for f in files) == ["alignment.csv", "alignment.tmx",
+                                                            "alignment.tsv"]
+
+
+@pytest.mark.parametrize("source, target, message", [
+    ("", "Ein Satz.", "empty"),
+    ("   \n\t \n", "Ein Satz.", "empty"),
+    ("A short one.", "Ein sehr langer Satz. " * 200, "times longer"),
+])
+def test_bad_input_is_a_message(app_client, source, target, message):
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match=message):
+        app_client.predict(source, target, api_name="/align")
+
+
+def test_a_binary_file_is_a_message(app_client, tmp_path):
+    from gradio_client.exceptions import AppError
+
+    binary = tmp_path / "image.txt"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" * 20)
+    with pytest.raises(AppError, match="binary file"):
+        app_client.predict("", "Ein Satz.", upload(binary), None, api_name="/align")
+    proc = cli(binary, EX / "target.txt", check=False)
+    assert proc.returncode == 2 and "binary file" in proc.stderr.strip().splitlines()[-1]
+
+
+def test_app_and_cli_write_the_same_files(app_client, tmp_path):
+    _fig, _summary, _metrics, _table, _notes, files, *_ = app_client.predict(
+        "", "", upload(EX / "source.txt"), upload(EX / "target.txt"), api_name="/align")
+    names = ["alignment.tsv", "alignment.csv", "alignment.tmx"]
+    proc = cli(EX / "source.txt", EX / "target.txt", "--gold", EX / "gold.tsv",
+               *[a for n in names for a in ("--out", tmp_path / n)])
+    assert "F1 1.000" in proc.stdout
+    app = {f.rsplit("/", 1)[-1]: open(f, "rb").read() for f in files}
+    for name in names:
+        assert (tmp_path / name).read_bytes() == app[name], name
+    root = ET.parse(tmp_path / "alignment.tmx").getroot()
+    merged = [tu for tu in root.iter("tu")
+              if tu.find("prop[@type='x-type']").text == "2-1"]
+    assert len(merged) == 1 and len(merged[0].findall("tuv")) == 2  # a merge is one segment
