@@ -146,6 +146,12 @@ _FAR_NOTE = "<br><i>far from the rest: drawn at the edge of the map</i>"
 # --- shared helpers --------------------------------------------------------------------------
 
 
+def _esc(text: Any) -> str:
+    """Text for plotly's pseudo-HTML (titles, hover, ticks, legends): &, < and > escaped, and
+    nothing else — plotly shows &quot; and &#x27; literally, so quotes stay quotes."""
+    return html.escape(str(text), quote=False)
+
+
 def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
     """Recursive dict merge; values in ``extra`` win."""
     out = dict(base)
@@ -176,7 +182,7 @@ def _base_layout(title: str = "", **extra: Any) -> dict[str, Any]:
     }
     if title:
         layout["title"] = {
-            "text": html.escape(title),
+            "text": _esc(title),
             "x": 0.0,
             "xref": "paper",
             "xanchor": "left",
@@ -205,7 +211,7 @@ def _hover_text(text: Any, limit: int = HOVER_CHARS, width: int = WRAP_WIDTH) ->
         return "<i>(empty)</i>"
     # Wrap before escaping so a line break never splits an entity such as &amp;.
     lines = textwrap.wrap(short, width, break_long_words=True, break_on_hyphens=False)
-    return "<br>".join(html.escape(line) for line in lines)
+    return "<br>".join(_esc(line) for line in lines)
 
 
 def _check_len(values: Sequence[Any] | None, n: int, name: str) -> None:
@@ -354,7 +360,7 @@ def _heatmap_figure(
     axis = {
         "tickmode": "array",
         "tickvals": positions if show_ticks else [],
-        "ticktext": [html.escape(t) for t in ticktext] if show_ticks else [],
+        "ticktext": [_esc(t) for t in ticktext] if show_ticks else [],
         "showticklabels": show_ticks,
         "tickfont": {"size": geo["font"]},
         "showgrid": False,
@@ -390,7 +396,7 @@ def _heatmap_figure(
             height=geo["height"],
             margin={"t": geo["top"], "l": geo["left"], "b": geo["bottom"], "r": 40},
             shapes=[_median_mark(median, zmin)] if median is not None else [],
-            annotations=[{"text": html.escape(colorbar_title), "xref": "paper", "yref": "paper",
+            annotations=[{"text": _esc(colorbar_title), "xref": "paper", "yref": "paper",
                           "x": 1.0, "y": 1.0, "xshift": COLORBAR_PAD, "yshift": 6,
                           "xanchor": "left", "yanchor": "bottom", "showarrow": False}],
             xaxis=_merge(axis, {"tickangle": -geo["angle"]}),
@@ -424,7 +430,7 @@ def message_figure(message: str, title: str = "") -> go.Figure:
             yaxis={"visible": False},
             annotations=[
                 {
-                    "text": "<br>".join(html.escape(line) for line in lines),
+                    "text": "<br>".join(_esc(line) for line in lines),
                     "xref": "paper",
                     "yref": "paper",
                     "x": 0.5,
@@ -456,7 +462,7 @@ def _pair_hover(texts: Sequence[str], labels: Sequence[str], langs: Sequence[str
     names = [_shorten(_who(str(lab), c), EXAMPLE_CHARS)
              for lab, c in zip(labels, raw_langs, strict=True)]
     # The name in italics, not in a colour: the same hover reads on a light and a dark page.
-    categories = [f"{_hover_text(t)}<br><i>{html.escape(name)}</i>"
+    categories = [f"{_hover_text(t)}<br><i>{_esc(name)}</i>"
                   for t, name in zip(texts, names, strict=True)]
     seen: dict[str, int] = {}
     for i, cat in enumerate(categories):  # plotly merges equal categories: keep them apart
@@ -578,7 +584,7 @@ def cluster_heatmap(
         size = int(sizes[c])
         head = f"<b>C{c}</b> · {size} {'text' if size == 1 else 'texts'}"
         examples = [
-            html.escape(_shorten(texts[int(i)], EXAMPLE_CHARS))
+            _esc(_shorten(texts[int(i)], EXAMPLE_CHARS))
             for i in view.members[c][:CLUSTER_EXAMPLES]
         ]
         return "<br>".join([head, *examples])
@@ -757,7 +763,7 @@ def _category_trace(trace_type: type, xy: np.ndarray, points: np.ndarray, cat: s
             marker["line"] = {"color": INK, "width": np.where(hit, 1.5, 0.0).tolist()}
         else:  # plotly has no per-point opacity or outline in 3-D: translucent colours instead
             marker["color"] = [color if h else _rgba(color, DIM_OPACITY) for h in hit]
-    return trace_type(**_scatter_axes(xy, points), mode="markers", name=html.escape(cat),
+    return trace_type(**_scatter_axes(xy, points), mode="markers", name=_esc(cat),
                       legendgroup=cat, showlegend=legend, marker=marker, customdata=custom,
                       hovertemplate=template)
 
@@ -793,13 +799,13 @@ def _scatter_layout(dim: int, title: str, method_note: str, fit: _MapFit,
     double click hides or shows just that one.
     """
     bare = {"showticklabels": False, "title": {"text": ""}, "zeroline": False, "ticks": ""}
-    legend = {"itemsizing": "constant", "title": {"text": html.escape(legend_title)},
+    legend = {"itemsizing": "constant", "title": {"text": _esc(legend_title)},
               "itemclick": "toggleothers", "itemdoubleclick": "toggle",
               "traceorder": "normal", "tracegroupgap": 0}
     annotations = []
     if method_note:
         annotations.append({
-            "text": html.escape(_shorten(method_note, 160)), "xref": "paper", "yref": "paper",
+            "text": _esc(_shorten(method_note, 160)), "xref": "paper", "yref": "paper",
             "x": 0.0, "y": 0.0, "yshift": -12, "xanchor": "left", "yanchor": "top",
             "showarrow": False, "font": {"size": SMALL_SIZE, "color": MUTED},
         })
@@ -833,10 +839,10 @@ def _point_hover(texts: Sequence[str], cats: list[str], ids: Sequence[Any] | Non
     def col(values: Sequence[Any] | None) -> list[str]:
         if values is None:
             return [""] * n
-        return [html.escape(_shorten(_id_key(v), EXAMPLE_CHARS)) or _DASH for v in values]
+        return [_esc(_shorten(_id_key(v), EXAMPLE_CHARS)) or _DASH for v in values]
 
     lang_col, label_col, id_col = col(langs), col(labels), col(ids)
-    cat_col = [html.escape(c) for c in cats]
+    cat_col = [_esc(c) for c in cats]
     parts = []
     if langs is None and labels is None:
         parts.append("%{customdata[1]}")
@@ -1030,7 +1036,7 @@ def score_histogram(
              _vline(baseline.p95, "95% of unrelated pairs below", "dash", MUTED, 0.99, "left")]
     for i, (label, value) in enumerate(marks):
         if math.isfinite(value):
-            text = f"{html.escape(_shorten(label, 40))} {value:.3f}"
+            text = f"{_esc(_shorten(label, 40))} {value:.3f}"
             lines.append(_vline(value, text, "solid", INK, 0.88 - 0.09 * (i % 6), "left"))
     shapes = [shape for shape, _ in lines]
     notes = [note for _, note in lines]

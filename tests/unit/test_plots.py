@@ -966,3 +966,16 @@ def test_report_without_figures_carries_no_plotly_bundle():
     doc = plots.report_html("Words only", [("Notes", "plain")], {})
     assert BUNDLE_BANNER not in doc
     assert "<p>plain</p>" in doc
+
+
+def test_quotes_in_texts_are_shown_as_quotes():
+    # plotly's pseudo-HTML knows &amp; &lt; &gt; but shows &quot; and &#x27; literally.
+    said = 'He said "hi" and it\'s <fine> & done'
+    trace = plots.similarity_heatmap(_sim(2), ["a", "b"], [said, "other"]).data[0]
+    shown = trace.y[0]
+    assert '"hi"' in shown and "it's" in shown and "&lt;fine&gt; &amp; done" in shown
+    assert "&quot;" not in shown and "&#x27;" not in shown
+    scatter = plots.projection_scatter(np.array([[0.0, 0.0], [1.0, 1.0]]), [said, "x"],
+                                       ['lang "q"', "en"])
+    names = [t.name for t in scatter.data]
+    assert 'lang "q"' in names
