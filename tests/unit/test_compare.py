@@ -141,3 +141,32 @@ def test_centring_subtracts_each_language_mean():
     assert "languages centred" in result.figure.layout.title.text
     plain = views.similarity_view(enc, corpus, "input", baseline=baseline_for(enc))
     assert not np.allclose(plain.embeddings, result.embeddings)
+
+
+def test_map_centring_moves_languages_together():
+    """Two languages far apart in raw space: centred, their embeddings match numpy's centred
+    vectors and the PCA map no longer separates the languages along its first axis."""
+    rng = np.random.default_rng(9)
+    meaning = rng.normal(size=(6, 8))
+    vectors = {f"en {i}": meaning[i] + 6 for i in range(6)}
+    vectors.update({f"de {i}": meaning[i] - 6 for i in range(6)})
+    enc = VectorEncoder(vectors)
+    table = "text\tlang\n" + "".join(f"{t}\t{t.split()[0]}\n" for t in vectors)
+    corpus = textio.parse_table(table, "\t")
+    plain = views.map_view(views.map_data(enc, corpus), method="pca")
+    centred = views.map_view(views.map_data(enc, corpus, center=True), method="pca")
+    x = np.stack([v / np.linalg.norm(v) for v in vectors.values()])
+    expected = x.copy()
+    for rows in (range(6), range(6, 12)):
+        block = x[list(rows)] - x[list(rows)].mean(axis=0)
+        expected[list(rows)] = block / np.linalg.norm(block, axis=1, keepdims=True)
+    np.testing.assert_allclose(centred.data.embeddings, expected, atol=1e-6)
+
+    def gap(result):  # distance between the two languages' centres on the map, over spread
+        xy = np.asarray(result.projection.coords)
+        return np.linalg.norm(xy[:6].mean(0) - xy[6:].mean(0)) / xy.std()
+
+    assert gap(plain) > 1.5
+    assert gap(centred) < 0.5
+    assert "languages centred" in centred.figure.layout.title.text
+    assert "languages centred" not in plain.figure.layout.title.text
