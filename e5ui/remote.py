@@ -163,6 +163,26 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
     return max(0.0, seconds)
 
 
+def _check_settings(prefix: str, prompt: str | None, *, retries: int, connect_timeout: float,
+                    read_timeout: float, **positive: int) -> None:
+    """Raises ValueError naming the first setting of a RemoteEncoder that is out of range."""
+    if prefix not in PREFIX_MODES:
+        raise ValueError(
+            f"Unknown prefix mode: {prefix!r}. Must be one of: {', '.join(PREFIX_MODES)}"
+        )
+    for name, value in positive.items():
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, not {value!r}")
+    if not isinstance(retries, int) or retries < 0:
+        raise ValueError(f"retries must be 0 or more, not {retries!r}")
+    for name, value in (("connect_timeout", connect_timeout),
+                        ("read_timeout", read_timeout)):
+        if not value > 0:
+            raise ValueError(f"{name} must be positive, not {value!r}")
+    if prompt is not None and prompt not in ("e5", "instruct"):
+        raise ValueError(f"Unknown prompt style: {prompt!r}. Must be one of: e5, instruct")
+
+
 # Loaded once per process and shared: the XLM-RoBERTa vocabulary takes over a second to read.
 _tokenizers: dict[str, object] = {}
 _tokenizer_lock = threading.Lock()
@@ -263,26 +283,10 @@ class RemoteEncoder:
         cache_dir: str | Path | None = None,
         cache_bytes: int | None = None,
     ):
-        import httpx
-
-        if prefix not in PREFIX_MODES:
-            raise ValueError(
-                f"Unknown prefix mode: {prefix!r}. Must be one of: {', '.join(PREFIX_MODES)}"
-            )
-        for name, value in (("max_batch", max_batch), ("concurrency", concurrency),
-                            ("max_request_bytes", max_request_bytes),
-                            ("max_length", max_length)):
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, not {value!r}")
-        if not isinstance(retries, int) or retries < 0:
-            raise ValueError(f"retries must be 0 or more, not {retries!r}")
-        for name, value in (("connect_timeout", connect_timeout),
-                            ("read_timeout", read_timeout)):
-            if not value > 0:
-                raise ValueError(f"{name} must be positive, not {value!r}")
-        if prompt is not None and prompt not in ("e5", "instruct"):
-            raise ValueError(f"Unknown prompt style: {prompt!r}. Must be one of: e5, instruct")
-
+        _check_settings(prefix, prompt, max_batch=max_batch, concurrency=concurrency,
+                        max_request_bytes=max_request_bytes, max_length=max_length,
+                        retries=retries, connect_timeout=connect_timeout,
+                        read_timeout=read_timeout)
         self.url, auth = self._parse_url(url)
         self.prefix = prefix
         self.instruction = instruction
@@ -302,24 +306,7 @@ class RemoteEncoder:
         # start there instead of being refused again.
         self._learned_batch = self.max_batch
         self.requests_sent = 0
-
-        headers = {"Accept": "application/json", "User-Agent": "e5ui-remote"}
-        key = os.environ.get(api_key_env, "").strip() if api_key_env else ""
-        self._has_key = bool(key)
-        if key:
-            headers["Authorization"] = f"Bearer {key}"
-            auth = None  # an explicit key wins over URL credentials: one Authorization header
-        self._client = httpx.Client(
-            auth=auth,
-            headers=headers,
-            timeout=httpx.Timeout(connect=connect_timeout, read=read_timeout,
-                                  write=read_timeout, pool=read_timeout),
-            limits=httpx.Limits(max_connections=self.concurrency,
-                                max_keepalive_connections=self.concurrency),
-            follow_redirects=False,  # only the configured URL is ever contacted
-            verify=_ssl_context(),
-        )
-
+        self._client = self._make_client(auth, connect_timeout, read_timeout)
         if isinstance(cache, EmbeddingCache):
             self.cache: EmbeddingCache | None = cache
         elif cache or cache_dir is not None:
@@ -342,6 +329,28 @@ class RemoteEncoder:
         )
 
     # -- set-up --------------------------------------------------------------------------------
+    def _make_client(self, auth, connect_timeout: float, read_timeout: float):
+        """The HTTP client: the API key (when set) as a bearer token, pooled connections up
+        to ``concurrency``, no redirects."""
+        import httpx
+
+        headers = {"Accept": "application/json", "User-Agent": "e5ui-remote"}
+        key = os.environ.get(self.api_key_env, "").strip() if self.api_key_env else ""
+        self._has_key = bool(key)
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+            auth = None  # an explicit key wins over URL credentials: one Authorization header
+        return httpx.Client(
+            auth=auth,
+            headers=headers,
+            timeout=httpx.Timeout(connect=connect_timeout, read=read_timeout,
+                                  write=read_timeout, pool=read_timeout),
+            limits=httpx.Limits(max_connections=self.concurrency,
+                                max_keepalive_connections=self.concurrency),
+            follow_redirects=False,  # only the configured URL is ever contacted
+            verify=_ssl_context(),
+        )
+
     @staticmethod
     def _parse_url(url: str):
         """Returns (base URL without credentials, httpx auth from the URL's credentials)."""
