@@ -37,20 +37,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.machine import cpu  # noqa: E402
 from e5ui.analysis import alignment  # noqa: E402
 
 TIME_LIMIT_S = 60
 MEMORY_LIMIT_MB = 2048
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def unit(x: np.ndarray) -> np.ndarray:
@@ -151,7 +142,7 @@ def main() -> None:
     ev = alignment.evaluate(result, gold)
     n, m = len(src), len(tgt)
     figures = {
-        "cpu": cpu_name(), "cores": os.cpu_count(), "command": " ".join(sys.argv),
+        "cpu": cpu(), "cores": os.cpu_count(), "command": " ".join(sys.argv),
         "n_src": n, "n_tgt": m, "dim": args.dim, "max_merge": args.max_merge,
         "texts_embedded": sum(asked), "encode_s": round(encode_s, 2),
         "align_s": round(seconds, 2), "align_peak_mb": round(traced_peak / 2**20, 1),

@@ -5,22 +5,12 @@ with its own Gradio temp folder, stopped by its process group."""
 from __future__ import annotations
 
 import os
-import platform
 import signal
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
-
-
-def cpu_name() -> str:
-    try:
-        info = Path("/proc/cpuinfo").read_text()
-        return next(ln.split(":", 1)[1].strip() for ln in info.splitlines()
-                    if ln.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor()
 
 
 def free_port() -> int:

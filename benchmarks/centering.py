@@ -25,11 +25,9 @@ mean embedding removed, rows re-normalised; min_texts 5):
 from __future__ import annotations
 
 import argparse
-import gettext
 import json
 import logging
 import os
-import platform
 import sys
 import time
 import warnings
@@ -40,6 +38,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.machine import cpu  # noqa: E402
+from benchmarks.texts import django_pairs  # noqa: E402
 from e5ui import textio  # noqa: E402
 from e5ui.analysis.centering import center_languages, cross_lingual_p_at_1  # noqa: E402
 from e5ui.analysis.projection import project  # noqa: E402
@@ -48,18 +48,6 @@ from e5ui.resources import ASSETS_DIR as ASSETS  # noqa: E402
 PARALLEL_LANGS = ["en", "de", "fr", "es", "ja", "zh", "ru", "ar"]
 DJANGO_LANGS = ["de", "fr", "ja", "ru", "zh_Hans", "ar"]
 MAP_K = 5
-
-
-def cpu() -> str:
-    try:
-        info = Path("/proc/cpuinfo").read_text()
-        name = next((ln.split(":", 1)[1].strip() for ln in info.splitlines()
-                     if ln.startswith("model name")), platform.processor())
-        flags = next((ln for ln in info.splitlines() if ln.startswith("flags")), "")
-    except OSError:
-        name, flags = platform.processor(), ""
-    wanted = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f" {f}" in flags]
-    return f"{name} ({os.cpu_count()} cores; {' '.join(wanted) or 'no avx2'})"
 
 
 # -- data ---------------------------------------------------------------------------------------
@@ -77,29 +65,6 @@ def parallel() -> tuple[list[str], list[str], list[str]]:
         langs += [lang] * len(lines)
         ids += [f"s{i}" for i in range(len(lines))]
     return texts, langs, ids
-
-
-def django_pairs(lang: str, min_words: int = 4) -> list[tuple[str, str]]:
-    """English Django messages and their translations, as the bitext quality test reads them."""
-    import django
-
-    root = Path(django.__file__).parent
-    pairs: dict[str, str] = {}
-    for mo in sorted(root.glob(f"**/locale/{lang}/LC_MESSAGES/django.mo")):
-        with mo.open("rb") as f:
-            catalog = gettext.GNUTranslations(f)._catalog
-        for msgid, msgstr in catalog.items():
-            if not isinstance(msgid, str) or not msgid or "\x04" in msgid:
-                continue
-            if len(msgid.split()) >= min_words and msgstr.strip() and msgstr != msgid:
-                pairs.setdefault(msgid.strip(), msgstr.strip())
-    seen: set[str] = set()
-    unique = []
-    for en, tr in sorted(pairs.items()):
-        if tr not in seen:
-            seen.add(tr)
-            unique.append((en, tr))
-    return unique
 
 
 def django_sets() -> dict[str, tuple[list[str], list[str], list[str]]]:

@@ -19,7 +19,6 @@ import argparse
 import json
 import logging
 import os
-import platform
 import shutil
 import sys
 import tempfile
@@ -32,6 +31,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.machine import cpu_info  # noqa: E402
 from benchmarks.texts import benchmark_texts  # noqa: E402
 from e5ui.encoder import Encoder, cpu_has_native_bf16  # noqa: E402
 from e5ui.offline import bundled_model_dir  # noqa: E402
@@ -44,20 +44,12 @@ E5_LARGE = dict(
 
 
 def machine() -> dict:
-    flags = ""
-    try:
-        info = Path("/proc/cpuinfo").read_text()
-        model = next((ln.split(":", 1)[1].strip() for ln in info.splitlines()
-                      if ln.startswith("model name")), platform.processor())
-        flags = next((ln for ln in info.splitlines() if ln.startswith("flags")), "")
-    except OSError:
-        model = platform.processor()
-    wanted = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
+    model, flags = cpu_info()
     return {
         "cpu": model,
         "cores": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
-        "flags": [f for f in wanted if f" {f}" in flags],
+        "flags": flags,
         "native_bf16": cpu_has_native_bf16(),
         "torch": torch.__version__,
     }

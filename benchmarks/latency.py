@@ -31,7 +31,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.appserver import Server, cpu_name  # noqa: E402
+from benchmarks.appserver import Server  # noqa: E402
+from benchmarks.machine import cpu  # noqa: E402
 from benchmarks.texts import benchmark_texts  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,7 +87,7 @@ def main() -> None:
 
     temp = Path(tempfile.mkdtemp(prefix="e5ui-latency-"))
     server = Server(Path(args.app_dir), temp)
-    results: dict = {"app_dir": args.app_dir, "cpu": cpu_name(), "cores": os.cpu_count(),
+    results: dict = {"app_dir": args.app_dir, "cpu": cpu(), "cores": os.cpu_count(),
                      "command": " ".join([Path(sys.executable).name, *sys.argv]), "cases": {}}
     try:
         client = Client(server.url, verbose=False)

@@ -28,7 +28,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.appserver import Server, cpu_name  # noqa: E402
+from benchmarks.appserver import Server  # noqa: E402
+from benchmarks.machine import cpu  # noqa: E402
 from benchmarks.texts import benchmark_texts  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -140,7 +141,7 @@ def main() -> None:
         return xs[min(len(xs) - 1, round(0.95 * (len(xs) - 1)))]
 
     report = {
-        "app_dir": args.app_dir, "cpu": cpu_name(), "cores": os.cpu_count(),
+        "app_dir": args.app_dir, "cpu": cpu(), "cores": os.cpu_count(),
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "sessions": args.sessions, "requests_per_session": args.requests,
         "requests": len(concurrent), "wall_s": wall,

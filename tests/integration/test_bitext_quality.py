@@ -8,12 +8,11 @@ with the django package).
 
 from __future__ import annotations
 
-import gettext
 import random
-from pathlib import Path
 
 import pytest
 
+from benchmarks.texts import django_pairs
 from e5ui.analysis import bitext
 from tests.conftest import ASSETS
 
@@ -54,31 +53,9 @@ def test_example_set_margin_one_to_one(bundled_encoder, english, lang):
     assert best >= plain, (lang, best, plain)
 
 
-def django_pairs(lang: str, min_words: int = 4) -> list[tuple[str, str]]:
-    """English UI messages of Django and their human translations into ``lang``."""
-    django = pytest.importorskip("django", reason="requirements-dev.txt installs django")
-    root = Path(django.__file__).parent
-    pairs: dict[str, str] = {}
-    for mo in sorted(root.glob(f"**/locale/{lang}/LC_MESSAGES/django.mo")):
-        with mo.open("rb") as f:
-            catalog = gettext.GNUTranslations(f)._catalog
-        for msgid, msgstr in catalog.items():
-            # Skip the header, plural forms and messages with a context.
-            if not isinstance(msgid, str) or not msgid or "\x04" in msgid:
-                continue
-            if len(msgid.split()) >= min_words and msgstr.strip() and msgstr != msgid:
-                pairs.setdefault(msgid.strip(), msgstr.strip())
-    seen_targets: set[str] = set()
-    unique = []
-    for en, tr in sorted(pairs.items()):
-        if tr not in seen_targets:
-            seen_targets.add(tr)
-            unique.append((en, tr))
-    return unique
-
-
 @pytest.mark.parametrize("lang", ["de", "fr", "ja", "ru", "zh_Hans", "ar"])
 def test_heldout_django_translations(bundled_encoder, lang):
+    pytest.importorskip("django", reason="requirements-dev.txt installs django")
     pairs = django_pairs(lang)
     assert len(pairs) >= 100, f"only {len(pairs)} Django messages for {lang}"
     en = bundled_encoder.encode([e for e, _ in pairs])
