@@ -38,6 +38,25 @@ class TruncationWarning(UserWarning):
     """Some inputs were longer than the model's limit and were cut."""
 
 
+def encode_warning_cuts(encoder, texts: str | Sequence[str], kind: str, normalize: bool,
+                        progress: Progress | None, cut: str) -> np.ndarray:
+    """``encoder.encode_detailed`` for one text or many, with a TruncationWarning naming the
+    first five inputs over ``encoder.max_length`` tokens and what happened to them (``cut``).
+    Returns (dim,) for a single string, (n, dim) otherwise."""
+    single = isinstance(texts, str)
+    result = encoder.encode_detailed([texts] if single else texts, kind, normalize, progress)
+    if result.truncated:
+        shown = ", ".join(f"#{t.index} ({t.tokens} tokens)" for t in result.truncated[:5])
+        more = "" if len(result.truncated) <= 5 else f" and {len(result.truncated) - 5} more"
+        warnings.warn(
+            f"{len(result.truncated)} input(s) exceed {encoder.max_length} tokens{cut}: "
+            f"{shown}{more}",
+            TruncationWarning,
+            stacklevel=3,
+        )
+    return result.embeddings[0] if single else result.embeddings
+
+
 class FallbackWarning(UserWarning):
     """The requested model was unavailable and the bundled model encodes instead."""
 
@@ -384,18 +403,7 @@ class Encoder:
         Returns:
             float32 array (n, dim); (dim,) for a single string.
         """
-        single = isinstance(texts, str)
-        result = self.encode_detailed([texts] if single else texts, kind, normalize, progress)
-        if result.truncated:
-            shown = ", ".join(f"#{t.index} ({t.tokens} tokens)" for t in result.truncated[:5])
-            more = "" if len(result.truncated) <= 5 else f" and {len(result.truncated) - 5} more"
-            warnings.warn(
-                f"{len(result.truncated)} input(s) exceed {self.max_length} tokens and were "
-                f"truncated: {shown}{more}",
-                TruncationWarning,
-                stacklevel=2,
-            )
-        return result.embeddings[0] if single else result.embeddings
+        return encode_warning_cuts(self, texts, kind, normalize, progress, " and were truncated")
 
     def encode_detailed(
         self,

