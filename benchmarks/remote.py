@@ -36,7 +36,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.encode import machine  # noqa: E402
+from benchmarks.encode import machine, min_cos, timed  # noqa: E402
 from benchmarks.texts import benchmark_texts  # noqa: E402
 from e5ui.encoder import Encoder  # noqa: E402
 from e5ui.offline import bundled_model_dir  # noqa: E402
@@ -76,23 +76,6 @@ def start_infinity(model_dir: Path, port: int, log: Path) -> subprocess.Popen:
         time.sleep(0.5)
     proc.terminate()
     sys.exit(f"Infinity did not answer within 300 s:\n{log.read_text()[-3000:]}")
-
-
-def timed(fn, repeats: int, warm) -> tuple[float, np.ndarray]:
-    """Best wall time of fn() over repeats, after one untimed warm-up call."""
-    warm()
-    best, out = float("inf"), None
-    for _ in range(repeats):
-        t = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t)
-    return best, np.asarray(out, dtype=np.float32)
-
-
-def min_cos(a: np.ndarray, b: np.ndarray) -> float:
-    a = a / np.linalg.norm(a, axis=1, keepdims=True)
-    b = b / np.linalg.norm(b, axis=1, keepdims=True)
-    return float((a * b).sum(axis=1).min())
 
 
 def main() -> None:

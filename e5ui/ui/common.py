@@ -75,19 +75,25 @@ class App:
 
         return self.holder.wait(tick=tick)
 
+    def check_offered(self, name: str | None, what: str, pick: str) -> None:
+        """Raises ValueError unless ``name`` is among the models the operator offers
+        (``--models``); ``what`` names the feature that is off when none are, ``pick`` asks
+        for a model when none is given."""
+        allowed = self.settings.switchable
+        if not allowed:
+            raise ValueError(f"{what} is turned off on this server (its operator can allow "
+                             "some with --models)")
+        if not name:
+            raise ValueError(pick)
+        if name not in allowed:
+            raise ValueError(f"{name} is not offered on this server. Must be one of: "
+                             f"{', '.join(allowed)}")
+
     def second_encoder(self, name: str | None, progress) -> Any:
         """A second model for comparisons, loaded in the background like the first and kept
         (one at a time: two models in memory at most); the main model itself when it is the
         one asked for. Only the models the operator offers (``--models``) can be loaded."""
-        allowed = self.settings.switchable
-        if not allowed:
-            raise ValueError("Comparing models is turned off on this server (its operator can "
-                             "allow some with --models)")
-        if not name:
-            raise ValueError("Pick the model to compare with")
-        if name not in allowed:
-            raise ValueError(f"{name} is not offered on this server. Must be one of: "
-                             f"{', '.join(allowed)}")
+        self.check_offered(name, "Comparing models", "Pick the model to compare with")
         if name == self.holder.status().requested:
             return self.encoder(progress)
         with self._second_lock:

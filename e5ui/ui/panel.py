@@ -91,15 +91,7 @@ def switch(app: App, name: str | None):
     """Starts loading another model in the background (the current one serves meanwhile).
     Only the models the operator allowed (``--models``) can be loaded: the model is shared by
     every visitor, and a switch makes them all wait."""
-    allowed = app.settings.switchable
-    if not allowed:
-        raise ValueError("Switching models is turned off on this server (its operator can "
-                         "allow some with --models)")
-    if not name:
-        raise ValueError("Pick a model to load")
-    if name not in allowed:
-        raise ValueError(f"{name} is not offered on this server. Must be one of: "
-                         f"{', '.join(allowed)}")
+    app.check_offered(name, "Switching models", "Pick a model to load")
     app.holder.start(name)
     return (*refresh(app), gr.update(value=name))
 

@@ -140,20 +140,26 @@ def browser(app_server):
             browser.close()
 
 
-@pytest.fixture
-def page(browser, app_server):
-    """A fresh session (own Gradio state, no leftover toasts) with the app loaded."""
-    context = browser.new_context(viewport=VIEWPORT)
+def open_app(browser, url: str, viewport: dict, **context_options) -> Iterator:
+    """A fresh browser context (own Gradio state, no leftover toasts) showing the app at
+    ``viewport``; the page collects JavaScript errors in ``page.js_errors``. Closed on exit."""
+    context = browser.new_context(viewport=viewport, **context_options)
     page = context.new_page()
     page.set_default_timeout(30_000)
     page.js_errors = []
     page.on("pageerror", lambda exc: page.js_errors.append(str(exc)))
-    page.goto(app_server.url)
+    page.goto(url)
     page.get_by_role("tab", name="Similarity", exact=True).wait_for()
     try:
         yield page
     finally:
         context.close()
+
+
+@pytest.fixture
+def page(browser, app_server):
+    """The app in a fresh session at the default viewport."""
+    yield from open_app(browser, app_server.url, VIEWPORT)
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import pytest
 
 from tests.conftest import ASSETS
+from tests.e2e.conftest import open_app
 from tests.e2e.test_browser import RESULT_MS, open_tab, toast_texts, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -72,18 +73,8 @@ def size(request):
 @pytest.fixture
 def screen(browser, app_server, size):
     width, height = SIZES[size]
-    context = browser.new_context(viewport={"width": width, "height": height},
-                                  device_scale_factor=1)
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    page.js_errors = []
-    page.on("pageerror", lambda exc: page.js_errors.append(str(exc)))
-    page.goto(app_server.url)
-    page.get_by_role("tab", name="Similarity", exact=True).wait_for()
-    try:
-        yield page
-    finally:
-        context.close()
+    yield from open_app(browser, app_server.url, {"width": width, "height": height},
+                        device_scale_factor=1)
 
 
 def no_horizontal_scrollbar(page) -> bool:
@@ -123,66 +114,66 @@ def test_view_at_three_sizes(screen, app_server, screens_dir, size, view):
     assert toast_texts(page) == [] and page.js_errors == []
 
 
-def test_map_fills_its_frame_at_1920(browser, app_server):
+@pytest.fixture
+def projector(browser, app_server):
+    """The app in a fresh session on a 1920x1080 screen."""
+    yield from open_app(browser, app_server.url, {"width": 1920, "height": 1080})
+
+
+def test_map_fills_its_frame_at_1920(projector, app_server):
     """On the 192-text example, the points' bounding box covers at least half of the plot
     area, computed from the ranges plotly drew with and the points it drew."""
-    context = browser.new_context(viewport={"width": 1920, "height": 1080})
-    page = context.new_page()
-    try:
-        page.goto(app_server.url)
-        panel = open_tab(page, "Map", "#map-plot")
-        panel.get_by_role("button", name="24 sentences × 8 languages", exact=True).click()
-        wait_for(page, app_server, VIEWS[2].done, "the UMAP map", MAP_MS)
-        shape = page.evaluate("""() => {
-            const gd = document.querySelector('#map-plot .js-plotly-plot');
-            const xs = [], ys = [];
-            for (const t of gd._fullData) {
-                if (!(t.mode || '').includes('markers') || !t.visible) continue;
-                xs.push(...t.x); ys.push(...t.y);
-            }
-            return {x: gd._fullLayout.xaxis.range, y: gd._fullLayout.yaxis.range, xs, ys};
-        }""")
-        assert len(shape["xs"]) == 192
-        span = lambda values: max(values) - min(values)  # noqa: E731
-        width = abs(shape["x"][1] - shape["x"][0])
-        height = abs(shape["y"][1] - shape["y"][0])
-        covered = span(shape["xs"]) / width * span(shape["ys"]) / height
-        assert covered >= 0.5, f"the points cover {covered:.0%} of the plot area"
-    finally:
-        context.close()
+    page = projector
+    panel = open_tab(page, "Map", "#map-plot")
+    panel.get_by_role("button", name="24 sentences × 8 languages", exact=True).click()
+    wait_for(page, app_server, VIEWS[2].done, "the UMAP map", MAP_MS)
+    shape = page.evaluate("""() => {
+        const gd = document.querySelector('#map-plot .js-plotly-plot');
+        const xs = [], ys = [];
+        for (const t of gd._fullData) {
+            if (!(t.mode || '').includes('markers') || !t.visible) continue;
+            xs.push(...t.x); ys.push(...t.y);
+        }
+        return {x: gd._fullLayout.xaxis.range, y: gd._fullLayout.yaxis.range, xs, ys};
+    }""")
+    assert len(shape["xs"]) == 192
+    span = lambda values: max(values) - min(values)  # noqa: E731
+    width = abs(shape["x"][1] - shape["x"][0])
+    height = abs(shape["y"][1] - shape["y"][0])
+    covered = span(shape["xs"]) / width * span(shape["ys"]) / height
+    assert covered >= 0.5, f"the points cover {covered:.0%} of the plot area"
+    assert page.js_errors == []
 
 
-def test_dark_theme_figures_are_readable(browser, app_server, screens_dir):
-    context = browser.new_context(viewport={"width": 1920, "height": 1080})
-    page = context.new_page()
-    try:
-        page.goto(app_server.url + "?__theme=dark")
-        panel = open_tab(page, "Similarity", "#sim-plot")
-        panel.get_by_role("button", name="One meaning, ten languages", exact=True).click()
-        wait_for(page, app_server, VIEWS[0].done, "the heatmap")
-        layout = page.evaluate("""() => {
-            const gd = document.querySelector('#sim-plot .js-plotly-plot');
-            return {bg: gd._fullLayout.paper_bgcolor, ink: gd._fullLayout.font.color,
-                    dark: document.body.classList.contains('dark'),
-                    block: getComputedStyle(document.querySelector('#sim-plot'))
-                        .backgroundColor};
-        }""")
-        assert layout["dark"] and layout["bg"] in ("rgba(0, 0, 0, 0)", "rgba(0,0,0,0)")
+def test_dark_theme_figures_are_readable(projector, app_server, screens_dir):
+    page = projector
+    page.goto(app_server.url + "?__theme=dark")
+    page.get_by_role("tab", name="Similarity", exact=True).wait_for()
+    panel = open_tab(page, "Similarity", "#sim-plot")
+    panel.get_by_role("button", name="One meaning, ten languages", exact=True).click()
+    wait_for(page, app_server, VIEWS[0].done, "the heatmap")
+    layout = page.evaluate("""() => {
+        const gd = document.querySelector('#sim-plot .js-plotly-plot');
+        return {bg: gd._fullLayout.paper_bgcolor, ink: gd._fullLayout.font.color,
+                dark: document.body.classList.contains('dark'),
+                block: getComputedStyle(document.querySelector('#sim-plot'))
+                    .backgroundColor};
+    }""")
+    assert layout["dark"] and layout["bg"] in ("rgba(0, 0, 0, 0)", "rgba(0,0,0,0)")
 
-        def luminance(colour: str) -> float:
-            import re
+    def luminance(colour: str) -> float:
+        import re
 
-            if colour.startswith("#"):
-                channels = [int(colour[i:i + 2], 16) for i in (1, 3, 5)]
-            else:
-                channels = [int(c) for c in re.findall(r"\d+", colour)[:3]]
-            return sum(channels) / 3
+        if colour.startswith("#"):
+            channels = [int(colour[i:i + 2], 16) for i in (1, 3, 5)]
+        else:
+            channels = [int(c) for c in re.findall(r"\d+", colour)[:3]]
+        return sum(channels) / 3
 
-        # Light ink on the dark block the transparent figure sits on.
-        assert luminance(layout["ink"]) > 180 and luminance(layout["block"]) < 80, layout
-        page.screenshot(path=str(screens_dir / "dark-similarity.png"))
-    finally:
-        context.close()
+    # Light ink on the dark block the transparent figure sits on.
+    assert luminance(layout["ink"]) > 180 and luminance(layout["block"]) < 80, layout
+    page.screenshot(path=str(screens_dir / "dark-similarity.png"))
+    assert page.js_errors == []
 
 
 def run_and_shoot(page, app_server, screens_dir, name: str, done: str, timeout=RESULT_MS):
@@ -191,37 +182,33 @@ def run_and_shoot(page, app_server, screens_dir, name: str, done: str, timeout=R
     assert toast_texts(page) == []
 
 
-def test_comparisons_drawn(browser, app_server, screens_dir):
+def test_comparisons_drawn(projector, app_server, screens_dir):
     """E5 vs BM25, model vs model, and meaning vs language, each run and shot."""
-    context = browser.new_context(viewport={"width": 1920, "height": 1080})
-    page = context.new_page()
-    try:
-        page.goto(app_server.url)
-        panel = open_tab(page, "Neighbours", "#nb-table")
-        panel.get_by_role("button", name="E5 vs keyword search, across languages",
-                          exact=True).click()
-        run_and_shoot(page, app_server, screens_dir, "bm25",
-                      "(document.querySelector('#nb-compare')?.innerText || '')"
-                      ".includes('MRR@10')")
-        assert "vs BM25" in page.locator("#nb-compare").inner_text()
+    page = projector
+    panel = open_tab(page, "Neighbours", "#nb-table")
+    panel.get_by_role("button", name="E5 vs keyword search, across languages",
+                      exact=True).click()
+    run_and_shoot(page, app_server, screens_dir, "bm25",
+                  "(document.querySelector('#nb-compare')?.innerText || '')"
+                  ".includes('MRR@10')")
+    assert "vs BM25" in page.locator("#nb-compare").inner_text()
 
-        panel = open_tab(page, "Similarity", "#sim-plot")
-        panel.get_by_role("button", name="Paraphrase vs. look-alike vs. unrelated",
-                          exact=True).click()
-        wait_for(page, app_server, VIEWS[0].done, "the heatmap")
-        page.locator("#sim-compare").get_by_text("Compare with another model").click()
-        page.locator("#sim-compare-run").click()
-        run_and_shoot(page, app_server, screens_dir, "models",
-                      "(document.querySelector('#sim-compare-summary')?.innerText || '')"
-                      ".includes('Spearman') && document.querySelector("
-                      "'#sim-compare-2 .js-plotly-plot g.hm image')", timeout=300_000)
+    panel = open_tab(page, "Similarity", "#sim-plot")
+    panel.get_by_role("button", name="Paraphrase vs. look-alike vs. unrelated",
+                      exact=True).click()
+    wait_for(page, app_server, VIEWS[0].done, "the heatmap")
+    page.locator("#sim-compare").get_by_text("Compare with another model").click()
+    page.locator("#sim-compare-run").click()
+    run_and_shoot(page, app_server, screens_dir, "models",
+                  "(document.querySelector('#sim-compare-summary')?.innerText || '')"
+                  ".includes('Spearman') && document.querySelector("
+                  "'#sim-compare-2 .js-plotly-plot g.hm image')", timeout=300_000)
 
-        panel = open_tab(page, "Map", "#map-plot")
-        panel.get_by_text("Options: method, colours, meaning vs. language").click()
-        page.locator("#map-center input").check()
-        panel.get_by_role("button", name="24 sentences × 8 languages", exact=True).click()
-        run_and_shoot(page, app_server, screens_dir, "centred-map",
-                      "(document.querySelector('#map-plot .gtitle')?.textContent || '')"
-                      ".includes('languages centred')", timeout=MAP_MS)
-    finally:
-        context.close()
+    panel = open_tab(page, "Map", "#map-plot")
+    panel.get_by_text("Options: method, colours, meaning vs. language").click()
+    page.locator("#map-center input").check()
+    panel.get_by_role("button", name="24 sentences × 8 languages", exact=True).click()
+    run_and_shoot(page, app_server, screens_dir, "centred-map",
+                  "(document.querySelector('#map-plot .gtitle')?.textContent || '')"
+                  ".includes('languages centred')", timeout=MAP_MS)
+    assert page.js_errors == []
