@@ -121,6 +121,9 @@ class BM25Index:
         if any(tokens):
             import bm25s  # lazy: it imports numba and scipy
 
+            # bm25s sets its logger to DEBUG on import; its progress notes are not news.
+            logging.getLogger("bm25s").setLevel(logging.WARNING)
+
             # The numpy backend: numba's JIT would compile for tens of seconds on first use.
             self._bm25 = bm25s.BM25(k1=self.k1, b=self.b, method="lucene", backend="numpy")
             self._bm25.index(tokens, show_progress=False)
