@@ -23,7 +23,6 @@ import json
 import logging
 import os
 import shlex
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,6 +35,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.appserver import free_port  # noqa: E402
 from benchmarks.encode import machine, min_cos, timed  # noqa: E402
 from benchmarks.texts import benchmark_texts  # noqa: E402
 from e5ui.encoder import Encoder  # noqa: E402
@@ -43,12 +43,6 @@ from e5ui.offline import bundled_model_dir  # noqa: E402
 from e5ui.remote import RemoteEncoder  # noqa: E402
 
 INFINITY = ROOT / ".venv-infinity" / "bin" / "infinity_emb"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_infinity(model_dir: Path, port: int, log: Path) -> subprocess.Popen:
