@@ -108,10 +108,6 @@ DEFAULT_ZMIN = 0.7  # E5 cosines of unrelated texts start around 0.7
 ZMIN_STEP = 0.05
 HIST_BINS = 60
 HIST_MAX_POINTS = 200_000  # values sent to the browser per histogram
-# Heatmap hovers repeat two texts in every one of n^2 cells; above ~100 texts they are shortened
-# so the figure JSON stays around this many characters.
-HOVER_BUDGET = 4_000_000
-MIN_HOVER_CHARS = 24
 
 # Frames. A plot's width is its page column's (unknown here; ~1360 px on a 1920-px screen), its
 # height is the figure's. Figures stay below ~880 px so a 1080-px screen shows one whole.

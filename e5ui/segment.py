@@ -32,7 +32,6 @@ from __future__ import annotations
 import bisect
 import logging
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -353,9 +352,3 @@ def split_pair(source_text: str, target_text: str, *, source_lang: str | None = 
     target = split_document(target_text, target_lang, mode, target_name)
     check_pair(source, target)
     return source, target
-
-
-def sentence_table(doc: Document) -> Sequence[tuple[int, int, int, str]]:
-    """(index, paragraph, line, sentence) per sentence, 0-based, for previews and exports."""
-    return [(k, p, ln, s) for k, (p, ln, s) in
-            enumerate(zip(doc.paragraphs, doc.lines, doc.sentences))]
