@@ -38,6 +38,18 @@ class TruncationWarning(UserWarning):
     """Some inputs were longer than the model's limit and were cut."""
 
 
+def checked_texts(texts: Sequence[str]) -> list[str]:
+    """``texts`` as a list, or ValueError naming the first item that is not a string (a lone
+    string is refused too: it would be encoded character by character)."""
+    if isinstance(texts, str):
+        raise ValueError("encode_detailed() takes a sequence of strings, not a string")
+    texts = list(texts)
+    for i, t in enumerate(texts):
+        if not isinstance(t, str):
+            raise ValueError(f"Text #{i} is {type(t).__name__}, not a string")
+    return texts
+
+
 def encode_warning_cuts(encoder, texts: str | Sequence[str], kind: str, normalize: bool,
                         progress: Progress | None, cut: str) -> np.ndarray:
     """``encoder.encode_detailed`` for one text or many, with a TruncationWarning naming the
@@ -413,12 +425,7 @@ class Encoder:
         progress: Progress | None = None,
     ) -> EncodeResult:
         """Like encode(), for a sequence, returning truncations, token counts and cache hits."""
-        if isinstance(texts, str):
-            raise ValueError("encode_detailed() takes a sequence of strings, not a string")
-        texts = list(texts)
-        for i, t in enumerate(texts):
-            if not isinstance(t, str):
-                raise ValueError(f"Text #{i} is {type(t).__name__}, not a string")
+        texts = checked_texts(texts)
         n = len(texts)
         if n == 0:
             return EncodeResult(np.zeros((0, self.dim), np.float32))

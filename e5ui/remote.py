@@ -42,7 +42,13 @@ import numpy as np
 
 from e5ui import models
 from e5ui.cache import EmbeddingCache, cache_key
-from e5ui.encoder import EncodeResult, Progress, Truncation, encode_warning_cuts
+from e5ui.encoder import (
+    EncodeResult,
+    Progress,
+    Truncation,
+    checked_texts,
+    encode_warning_cuts,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -506,14 +512,9 @@ class RemoteEncoder:
         Token counts come from the shared XLM-RoBERTa tokenizer; inputs over ``max_length``
         tokens are reported as truncated (the server cuts them).
         """
-        if isinstance(texts, str):
-            raise ValueError("encode_detailed() takes a sequence of strings, not a string")
+        texts = checked_texts(texts)
         if kind not in models.KINDS:
             raise ValueError(f"Unknown kind: {kind!r}. Must be one of: {', '.join(models.KINDS)}")
-        texts = list(texts)
-        for i, t in enumerate(texts):
-            if not isinstance(t, str):
-                raise ValueError(f"Text #{i} is {type(t).__name__}, not a string")
         n = len(texts)
         if n == 0:
             return EncodeResult(np.zeros((0, self.dim), np.float32))
