@@ -1231,7 +1231,7 @@ def alignment_heatmap(
             "ticks": ""}
     fig = go.Figure(trace)
     fig.update_layout(_base_layout(
-        title, height=ALIGN_HEIGHT, shapes=shapes,
+        title, height=ALIGN_HEIGHT, shapes=shapes, margin={"t": GRADIO_TOP},
         xaxis=_merge(axis, {"title": {"text": f"{axis_titles[1]} →"}, "constrain": "domain"}),
         yaxis=_merge(axis, {"title": {"text": f"← {axis_titles[0]}"}, "autorange": "reversed",
                             "scaleanchor": "x", "constrain": "domain"}),
