@@ -126,10 +126,17 @@ def test_parse_table_raises_only_value_error(cells, delimiter):
 @FUZZ
 @given(TEXT, st.sampled_from([",", "\t"]))
 def test_parse_table_any_text(text, delimiter):
+    """Any text either parses into aligned columns of non-empty texts or is refused with a
+    ValueError (a message for the user), never another exception."""
     try:
-        textio.parse_table(text, delimiter)
-    except ValueError:
-        pass
+        corpus = textio.parse_table(text, delimiter)
+    except ValueError as exc:
+        assert str(exc)
+        return
+    n = len(corpus.texts)
+    assert n == len(corpus.rows) and all(t.strip() for t in corpus.texts)
+    for column in (corpus.labels, corpus.langs, corpus.ids):
+        assert not column or len(column) == n
 
 
 def _encoded(text: str, how: str) -> bytes:
