@@ -40,10 +40,15 @@ def run(app: common.App, queries: str, corpus: str, query_file: str | None = Non
     heading = f"Neighbours · {result.summary}" + (f" · {keyword}" if keyword else "")
     state = common.remember(state, "2-neighbours", heading, result.table.html())
     notes = list(result.notes)
-    frame = common.table_for_page(app, result.table, notes)
-    table = gr.Dataframe(frame, column_widths=BM25_WIDTHS if keyword else TABLE_WIDTHS)
+    table = common.table_for_page(app, result.table, notes)
     return (table, common.md_plain(result.summary), common.notes_md(notes),
             result.export(app.folder(request, "neighbours")), common.md_plain(keyword), state)
+
+
+def widths(compare_bm25: bool):
+    """The table's column widths for the columns the next search returns (set here, not in the
+    search's answer, so that the API gives plain data)."""
+    return gr.update(column_widths=BM25_WIDTHS if compare_bm25 else TABLE_WIDTHS)
 
 
 def _fill(queries: str, corpus: str, k: int, cross: bool, margin: bool, symmetric: bool,
@@ -80,5 +85,6 @@ def build(app: common.App, report_state: gr.State, theme: gr.State) -> common.Wi
     wiring.on(run_btn.click, api_name="neighbours")
     for button, (_, args) in zip(examples, EXAMPLES):
         common.wire_example(button, lambda a=args: _fill(*a), inputs, wiring)
+    bm25.change(widths, bm25, table, queue=False, **common.PRIVATE)
     common.clear_upload_on_typing([(queries, qfile), (corpus, cfile)])
     return wiring

@@ -192,6 +192,17 @@ def test_comparisons_drawn(projector, app_server, screens_dir):
                   "(document.querySelector('#nb-compare')?.innerText || '')"
                   ".includes('MRR@10')")
     assert "vs BM25" in page.locator("#nb-compare").inner_text()
+    # The widths follow the BM25 switch: all 15 columns drawn, none pushed out of the frame.
+    head = page.evaluate("""() => {
+        const ths = [...document.querySelectorAll('#nb-table thead th')]
+            .filter(th => th.innerText.trim());
+        const frame = document.querySelector('#nb-table table').parentElement;
+        return {names: ths.map(th => th.innerText.trim()),
+                right: Math.max(...ths.map(th => th.getBoundingClientRect().right)),
+                frame: frame.getBoundingClientRect().right};
+    }""")
+    assert head["names"][-3:] == ["bm25_index", "bm25_score", "bm25_text"], head
+    assert head["right"] <= head["frame"] + 2, head
 
     panel = open_tab(page, "Similarity", "#sim-plot")
     panel.get_by_role("button", name="Paraphrase vs. look-alike vs. unrelated",

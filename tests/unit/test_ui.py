@@ -89,14 +89,17 @@ def test_similarity_handler(app):
 def test_neighbours_handler(app):
     table, summary, notes, files, keyword, state = neighbours.run(
         app, "q1\nq2", "c1\nc2\nc3", k=2, progress=noop)
-    assert len(table.value["data"]) == 4 and table.value["headers"] == views.NEIGHBOUR_HEADER
+    assert len(table) == 4 and list(table.columns) == views.NEIGHBOUR_HEADER
     assert [Path(f).name for f in files] == ["neighbours.tsv"] and "2-neighbours" in state
     assert keyword == ""
     table, _, _, _, keyword, state = neighbours.run(
         app, "bread\nsky", "fresh bread\nblue sky\nnothing", k=2, compare_bm25=True,
         progress=noop)
-    assert table.value["headers"][-3:] == ["bm25_index", "bm25_score", "bm25_text"]
+    assert list(table.columns[-3:]) == ["bm25_index", "bm25_score", "bm25_text"]
     assert "share" in keyword and "BM25" in state["2-neighbours"][0]
+    # The widths follow the switch, so the search's answer stays plain data for the API.
+    assert neighbours.widths(True)["column_widths"] == neighbours.BM25_WIDTHS
+    assert neighbours.widths(False)["column_widths"] == neighbours.TABLE_WIDTHS
 
 
 def test_model_comparison_handler(app, monkeypatch):
@@ -207,7 +210,7 @@ def test_tables_on_the_page_are_capped_but_downloads_hold_everything(app):
                         app.store)
     table, summary, notes, files, *_ = neighbours.run(
         capped, "\n".join(f"q{i}" for i in range(4)), "c1\nc2\nc3", k=3, progress=noop)
-    assert len(table.value["data"]) == 5 and "first 5 of 12 rows" in notes
+    assert len(table) == 5 and "first 5 of 12 rows" in notes
     assert len(Path(files[0]).read_text().splitlines()) == 13  # header + 12 rows
 
 
