@@ -112,6 +112,7 @@ HIST_MAX_POINTS = 200_000  # values sent to the browser per histogram
 # Frames. A plot's width is its page column's (unknown here; ~1360 px on a 1920-px screen), its
 # height is the figure's. Figures stay below ~880 px so a 1080-px screen shows one whole.
 GRADIO_TOP = 100  # gr.Plot raises a titled figure's top margin to at least this
+TITLE_TOP = 52  # px from the figure's top edge to its title's: below gr.Plot's panel label (~38 px)
 MAP_FRAME_WIDTH = 1360  # the width map heights are planned for
 MAP_LEGEND_WIDTH = 130  # a legend of language codes with a title (measured in chromium)
 MAP_HEIGHTS = (560, 880)
@@ -182,6 +183,10 @@ def _base_layout(title: str = "", **extra: Any) -> dict[str, Any]:
             "x": 0.0,
             "xref": "paper",
             "xanchor": "left",
+            "y": 1.0,
+            "yref": "container",
+            "yanchor": "top",
+            "pad": {"t": TITLE_TOP},
             "font": {"size": TITLE_SIZE, "color": INK},
         }
     return _merge(layout, extra)

@@ -126,7 +126,7 @@ def build(app: common.App, report_state: gr.State, theme: gr.State) -> common.Wi
                 summary = gr.Markdown(elem_id="al-summary")
                 metrics = gr.Markdown(elem_id="al-metrics")
                 plot = gr.Plot(plots.message_figure("Add two documents and press Align"),
-                               label="Alignment path over the sentence similarity",
+                               label="Alignment path",
                                elem_id="al-plot")
         table = gr.Dataframe(label="Links (red: below the threshold, amber: no partner)",
                              wrap=True, max_height=600, elem_id="al-table",

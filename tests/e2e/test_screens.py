@@ -82,6 +82,22 @@ def no_horizontal_scrollbar(page) -> bool:
                          "document.documentElement.clientWidth + 1")
 
 
+def title_clear_of_label(page, selector: str) -> dict:
+    """The rectangles of a figure's title and of the panel label gradio draws over its
+    top-left corner, and whether they overlap."""
+    return page.evaluate("""(sel) => {
+        const box = e => { const r = e.getBoundingClientRect();
+                           return {l: r.left, r: r.right, t: r.top, b: r.bottom}; };
+        const root = document.querySelector(sel);
+        const title = root.querySelector('.gtitle');
+        const label = root.querySelector('[data-testid="block-label"]');
+        if (!title || !label) return {clear: true, title: !!title, label: !!label};
+        const a = box(title), b = box(label);
+        const clear = a.r <= b.l || b.r <= a.l || a.b <= b.t || b.b <= a.t;
+        return {clear, title: a, label: b};
+    }""", selector)
+
+
 def figure_top(page, selector: str) -> float:
     """The figure's top edge, in pixels from the top of the page scrolled to its start."""
     page.evaluate("window.scrollTo(0, 0)")
@@ -108,6 +124,9 @@ def test_view_at_three_sizes(screen, app_server, screens_dir, size, view):
     assert page.locator("#e5ui-model-pick input").input_value() == "bundled"
     if size != "390x844":
         assert no_horizontal_scrollbar(page), f"a horizontal scrollbar at {size}"
+    if view.figure:
+        overlap = title_clear_of_label(page, view.figure)
+        assert overlap["clear"], f"the figure's title is under the panel label: {overlap}"
     if size == "1920x1080" and view.figure:
         top = figure_top(page, view.figure)
         assert top < SIZES[size][1] - 150, f"the figure starts {top:.0f} px down at 1920x1080"
