@@ -238,7 +238,8 @@ def test_comparisons_drawn(projector, app_server, screens_dir):
     panel.get_by_text("Options: method, colours, meaning vs. language").click()
     page.locator("#map-center input").check()
     panel.get_by_role("button", name="24 sentences × 8 languages", exact=True).click()
+    # The PCA preview comes first, centred too: wait for UMAP's map, then shoot.
     run_and_shoot(page, app_server, screens_dir, "centred-map",
                   "(document.querySelector('#map-plot .gtitle')?.textContent || '')"
-                  ".includes('languages centred')", timeout=MAP_MS)
+                  f".includes('languages centred') && {VIEWS[2].done}", timeout=MAP_MS)
     assert page.js_errors == []
