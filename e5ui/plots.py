@@ -33,6 +33,8 @@ if TYPE_CHECKING:  # type hints only: importing the analysis at runtime would pu
 __all__ = [
     "ACCENT",
     "FONT_FAMILY",
+    "HEATMAP_FRAME",
+    "HEATMAP_PAIR_FRAME",
     "PALETTE",
     "THEMES",
     "Markup",
@@ -129,6 +131,13 @@ HEATMAP_CELL = 90  # small heatmaps: px per cell until the square reaches its la
 GLYPH_EM = 0.6  # a Latin glyph's average width in em, generous for system-ui fonts
 COLORBAR_PX = 16
 COLORBAR_PAD = 16
+# The frame widths a heatmap is laid out for: a heatmap drawn narrower would shrink its square
+# under labels sized for the planned one, so the app gives each plot at least this much width
+# (ui/similarity.py) and narrower screens scroll the figure sideways (assets/style.css).
+HEATMAP_FRAME = 1040  # the Similarity view's heatmap
+HEATMAP_PAIR_FRAME = 880  # each of two heatmaps side by side (model vs model)
+# Right of the square: the colour bar, its ticks and "0.78 unrelated median", plus the margin.
+COLORBAR_ROOM = 230
 
 HEATMAP_TITLE = "Cosine similarity of every pair"
 CLUSTER_TITLE = "Mean cosine between clusters"
@@ -275,13 +284,14 @@ def _tick_angle(cell: float, label: float, font: float) -> int:
     return next(a for a in (30, 45, 60, 90) if math.sin(math.radians(a)) >= need - 1e-9)
 
 
-def _heatmap_geometry(n: int, ticktext: Sequence[str], show: bool, titled: bool
-                      ) -> dict[str, Any]:
+def _heatmap_geometry(n: int, ticktext: Sequence[str], show: bool, titled: bool,
+                      frame: int = HEATMAP_FRAME) -> dict[str, Any]:
     """Square side, tick font, tilt and margins (px) for an n x n heatmap.
 
-    Cells are as large as a figure of at most ``HEATMAP_MAX_HEIGHT`` px allows, with room for
-    the tick labels under and left of the square; only where labels would overlap at
-    ``MIN_TICK_SIZE`` does the figure grow taller.
+    Cells are as large as a figure of at most ``HEATMAP_MAX_HEIGHT`` px high and ``frame`` px
+    wide allows, with room for the tick labels under and left of the square and for the
+    colour bar right of it; only where labels would overlap at ``MIN_TICK_SIZE`` does the
+    figure grow taller (and then wider than ``frame``).
     """
     top = GRADIO_TOP if titled else 40
     cols = max((_columns(t) for t in ticktext), default=0) if show else 0
@@ -293,13 +303,14 @@ def _heatmap_geometry(n: int, ticktext: Sequence[str], show: bool, titled: bool
         angle = _tick_angle(cell, label, font) if show else 0
         rad = math.radians(angle)
         bottom = label * math.sin(rad) + font * (math.cos(rad) + 1) + 16 if show else 24
-        fit = max(HEATMAP_MAX_HEIGHT - top - bottom, HEATMAP_SIDE[0])
+        left = label + 16 if show else 24
+        fit = max(min(HEATMAP_MAX_HEIGHT - top - bottom, frame - left - COLORBAR_ROOM),
+                  HEATMAP_SIDE[0])
         if show:  # never overlapping: rows at least 1.25 line heights apart
             fit = max(fit, 1.25 * MIN_TICK_SIZE * n)
         if side <= fit + 0.5:
             break
         side = fit
-    left = label + 16 if show else 24
     return {"side": side, "font": font, "angle": angle, "top": top, "left": round(left),
             "bottom": round(bottom), "height": round(top + side + bottom)}
 
@@ -341,6 +352,7 @@ def _heatmap_figure(
     title: str,
     baseline_median: float | None = None,
     categories: Sequence[str] | None = None,
+    frame: int = HEATMAP_FRAME,
 ) -> go.Figure:
     """A square heatmap, row 0 at the top, with the shared colour scale and tick rules. With
     ``categories`` (one per row, unique) the axes are categorical and hover can show them.
@@ -352,7 +364,7 @@ def _heatmap_figure(
     n = z.shape[0]
     positions = list(categories) if categories is not None else list(range(n))
     show_ticks = n <= TICKS_UP_TO
-    geo = _heatmap_geometry(n, ticktext, show_ticks, bool(title))
+    geo = _heatmap_geometry(n, ticktext, show_ticks, bool(title), frame)
     median = None
     zmin = _zmin(z)
     if baseline_median is not None and math.isfinite(baseline_median) and baseline_median < 1:
@@ -493,6 +505,7 @@ def similarity_heatmap(
     rescaled: Any | None = None,
     title: str = HEATMAP_TITLE,
     baseline_median: float | None = None,
+    frame: int = HEATMAP_FRAME,
 ) -> go.Figure:
     """Heatmap of a cosine matrix whose hover shows both texts and calibrated scores.
 
@@ -502,7 +515,8 @@ def similarity_heatmap(
     and a line across the bar; zmin moves down to include it), so colours above it read as
     "more related than chance" at a glance.
 
-    Cells are square and as large as a figure of ~880 px height allows. Up to 40 texts the
+    Cells are square and as large as a figure of ~880 px height and ``frame`` px width
+    allows. Up to 40 texts the
     ticks show the start of each text (about 22 characters); above, the labels; above 60,
     none. Tick size and tilt follow the count so that labels never overlap.
 
@@ -525,6 +539,8 @@ def similarity_heatmap(
         title: Figure title.
         baseline_median: Optional median cosine of unrelated pairs for this model
             (``Baseline.median``), marked on the colour bar.
+        frame: The width in px the figure is laid out for (``HEATMAP_FRAME``, or
+            ``HEATMAP_PAIR_FRAME`` for two side by side).
 
     Returns:
         The figure; a message figure when there are no texts.
@@ -551,12 +567,12 @@ def similarity_heatmap(
     else:
         ticks = [_snippet(lab, NAME_COLUMNS) for lab in labels]
     return _heatmap_figure(z, ticks, custom, template, "cosine", title, baseline_median,
-                           categories)
+                           categories, frame)
 
 
 def cluster_heatmap(
     view: ClusterView, texts: Sequence[str], title: str = CLUSTER_TITLE,
-    baseline_median: float | None = None,
+    baseline_median: float | None = None, frame: int = HEATMAP_FRAME,
 ) -> go.Figure:
     """Heatmap of mean cosines between clusters, for inputs too large for one cell per pair.
 
@@ -570,6 +586,7 @@ def cluster_heatmap(
         texts: All texts the clusters were built from (indexed by ``view.members``).
         title: Figure title.
         baseline_median: Optional unrelated-pair median, marked on the colour bar.
+        frame: The width in px the figure is laid out for.
 
     Returns:
         The figure; a message figure when there are no clusters.
@@ -600,7 +617,8 @@ def cluster_heatmap(
         "mean cosine <b>%{customdata[2]}</b><extra></extra>"
     )
     ticks = [f"C{int(c)} ({int(sizes[c])})" for c in order]
-    return _heatmap_figure(z, ticks, custom, template, "mean cosine", title, baseline_median)
+    return _heatmap_figure(z, ticks, custom, template, "mean cosine", title, baseline_median,
+                           frame=frame)
 
 
 def _rgba(color: str, alpha: float) -> str:

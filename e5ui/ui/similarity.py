@@ -83,7 +83,9 @@ def build(app: common.App, report_state: gr.State, theme: gr.State) -> common.Wi
                     kind = gr.Radio(KIND_CHOICES, value="query", label="Prefix")
                     gr.Markdown(resources.text("prefix_help.md"), elem_classes=["small"])
                     center = gr.Checkbox(False, label=CENTER_LABEL, elem_id="sim-center")
-            with gr.Column(scale=3, min_width=360):
+            # At least the width the heatmap is laid out for: a narrower screen puts the figure
+            # under the inputs rather than squeezing its square under labels sized for it.
+            with gr.Column(scale=3, min_width=plots.HEATMAP_FRAME + 16):
                 summary = gr.Markdown()
                 plot = gr.Plot(plots.message_figure("Add texts and press Compare"),
                                label="Heatmap", elem_id="sim-plot")
@@ -116,8 +118,11 @@ def _build_comparison(app: common.App):
             button = gr.Button("Compare models", elem_id="sim-compare-run", scale=1)
         summary = gr.Markdown(elem_id="sim-compare-summary")
         with gr.Row():
-            first_plot = gr.Plot(label="This model", elem_id="sim-compare-1")
-            second_plot = gr.Plot(label="Second model", elem_id="sim-compare-2")
+            # Side by side where both fit at the width they are laid out for, else stacked.
+            first_plot = gr.Plot(label="This model", elem_id="sim-compare-1",
+                                 min_width=plots.HEATMAP_PAIR_FRAME)
+            second_plot = gr.Plot(label="Second model", elem_id="sim-compare-2",
+                                  min_width=plots.HEATMAP_PAIR_FRAME)
         notes = gr.Markdown(elem_classes=["notes"])
         table = gr.Dataframe(label="Pairs the two models rank most differently", wrap=True,
                              max_height=420, elem_id="sim-compare-table")

@@ -121,10 +121,10 @@ class ModelComparison:
 
     @cached_property
     def figures(self) -> tuple:
-        """The two heatmaps, titled with their models."""
+        """The two heatmaps, titled with their models, laid out to stand side by side."""
         out = []
         for name, result in zip(self.names, (self.first, self.second), strict=True):
-            fig = result.figure
+            fig = result.heatmap(plots.HEATMAP_PAIR_FRAME)
             fig.update_layout(title={"text": name.split("/")[-1]})  # the plot names the view
             out.append(fig)
         return tuple(out)

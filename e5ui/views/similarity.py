@@ -77,13 +77,19 @@ class SimilarityResult:
 
     @cached_property
     def figure(self):
+        """The heatmap, laid out for the Similarity view's frame."""
+        return self.heatmap()
+
+    def heatmap(self, frame: int = plots.HEATMAP_FRAME):
+        """The heatmap laid out for a frame ``frame`` px wide."""
         n = self.n
         median = self.baseline.median
         centred_note = " (languages centred)" if self.centred else ""
         if self.clusters is not None:
             return plots.cluster_heatmap(self.clusters, self.corpus.texts,
                                          title=f"{n} texts in {self.clusters.k} clusters: "
-                                         f"mean cosine{centred_note}", baseline_median=median)
+                                         f"mean cosine{centred_note}", baseline_median=median,
+                                         frame=frame)
         sim = self.matrix()
         cal = calibrate(sim, self.baseline)
         o = self.order.tolist()
@@ -92,7 +98,7 @@ class SimilarityResult:
             [self.langs[i] for i in o], cal.percentile, cal.rescaled,
             title=f"Cosine similarity of {n} texts ({self.order_method} order"
                   f"{', languages centred' if self.centred else ''})",
-            baseline_median=median)
+            baseline_median=median, frame=frame)
 
     def write(self, path: str | Path) -> Path:
         """Writes the matrix (.csv / .tsv, labelled rows and columns in display order), the

@@ -98,6 +98,37 @@ def title_clear_of_label(page, selector: str) -> dict:
     }""", selector)
 
 
+def heatmap_fit(page, selector: str) -> dict:
+    """How a heatmap was drawn: its plot area (the square gets the side it was laid out for
+    only if the area is at least as wide as tall) and its row labels, which must not overlap
+    one another or reach into the square."""
+    return page.evaluate("""(sel) => {
+        const gd = document.querySelector(sel + ' .js-plotly-plot');
+        const size = gd._fullLayout._size;
+        const square = gd.querySelector('.nsewdrag').getBoundingClientRect();
+        // A label's box is taller than its glyphs (tall scripts add to it), so rows collide
+        // when their centres are less than one font size apart.
+        const rows = [...gd.querySelectorAll('.ytick text')]
+            .map(t => ({r: t.getBoundingClientRect(), em: parseFloat(t.style.fontSize)}))
+            .filter(x => x.r.height > 0)
+            .map(x => ({mid: (x.r.top + x.r.bottom) / 2, right: x.r.right, em: x.em}))
+            .sort((a, b) => a.mid - b.mid);
+        let overlaps = 0;
+        for (let i = 1; i < rows.length; i++) {
+            if (rows[i].mid - rows[i - 1].mid < rows[i].em) overlaps++;
+        }
+        const intrude = rows.filter(r => r.right > square.left + 1).length;
+        return {w: size.w, h: size.h, rows: rows.length, overlaps, intrude,
+                em: rows.length ? rows[0].em : null};
+    }""", selector)
+
+
+def assert_heatmap_fits(page, selector: str, where: str) -> None:
+    fit = heatmap_fit(page, selector)
+    assert fit["w"] >= fit["h"] - 1, f"{where}: the heatmap's square was squeezed: {fit}"
+    assert fit["rows"] and fit["overlaps"] == 0 and fit["intrude"] == 0, f"{where}: {fit}"
+
+
 def figure_top(page, selector: str) -> float:
     """The figure's top edge, in pixels from the top of the page scrolled to its start."""
     page.evaluate("window.scrollTo(0, 0)")
@@ -120,10 +151,19 @@ def test_view_at_three_sizes(screen, app_server, screens_dir, size, view):
     assert first.splitlines()[0] == view.first_line
     for label in view.boxes[1:]:
         assert panel.get_by_label(label, exact=True).input_value().strip()
-    # The model dropdown names the model in use (offline, large falls back to bundled).
-    assert page.locator("#e5ui-model-pick input").input_value() == "bundled"
+    # The model dropdown names the model in use (offline, large falls back to bundled); a
+    # 1.5 s timer refreshes it, so a result that comes right after the load may beat it.
+    pick = page.locator("#e5ui-model-pick input")
+    try:
+        page.wait_for_function("document.querySelector('#e5ui-model-pick input').value"
+                               " === 'bundled'", timeout=10_000)
+    except Exception:  # noqa: BLE001 - the assertion below says what the dropdown shows
+        pass
+    assert pick.input_value() == "bundled"
     if size != "390x844":
         assert no_horizontal_scrollbar(page), f"a horizontal scrollbar at {size}"
+    if view.tab == "Similarity":
+        assert_heatmap_fits(page, view.figure, size)
     if view.figure:
         overlap = title_clear_of_label(page, view.figure)
         assert overlap["clear"], f"the figure's title is under the panel label: {overlap}"
@@ -233,6 +273,8 @@ def test_comparisons_drawn(projector, app_server, screens_dir):
                   "(document.querySelector('#sim-compare-summary')?.innerText || '')"
                   ".includes('Spearman') && document.querySelector("
                   "'#sim-compare-2 .js-plotly-plot g.hm image')", timeout=300_000)
+    for plot in ("#sim-compare-1", "#sim-compare-2"):
+        assert_heatmap_fits(page, plot, plot)
 
     panel = open_tab(page, "Map", "#map-plot")
     panel.get_by_text("Options: method, colours, meaning vs. language").click()
