@@ -516,9 +516,9 @@ def similarity_heatmap(
     "more related than chance" at a glance.
 
     Cells are square and as large as a figure of ~880 px height and ``frame`` px width
-    allows. Up to 40 texts the
-    ticks show the start of each text (about 22 characters); above, the labels; above 60,
-    none. Tick size and tilt follow the count so that labels never overlap.
+    allows. Up to 40 texts the ticks show the start of each text (about 22 characters); above,
+    the labels; above 60, none. Tick size and tilt follow the count so that labels never
+    overlap.
 
     Hover: the axes are categories, one per row, holding the row's text (escaped, wrapped at 60
     characters, cut at 300) and its name (the label, plus the language unless the label

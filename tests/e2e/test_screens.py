@@ -84,14 +84,14 @@ def no_horizontal_scrollbar(page) -> bool:
 
 def title_clear_of_label(page, selector: str) -> dict:
     """The rectangles of a figure's title and of the panel label gradio draws over its
-    top-left corner, and whether they overlap."""
+    top-left corner, and whether they are clear of each other (not, when either is missing)."""
     return page.evaluate("""(sel) => {
         const box = e => { const r = e.getBoundingClientRect();
                            return {l: r.left, r: r.right, t: r.top, b: r.bottom}; };
         const root = document.querySelector(sel);
         const title = root.querySelector('.gtitle');
         const label = root.querySelector('[data-testid="block-label"]');
-        if (!title || !label) return {clear: true, title: !!title, label: !!label};
+        if (!title || !label) return {clear: false, title: !!title, label: !!label};
         const a = box(title), b = box(label);
         const clear = a.r <= b.l || b.r <= a.l || a.b <= b.t || b.b <= a.t;
         return {clear, title: a, label: b};
