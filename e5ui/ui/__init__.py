@@ -14,7 +14,7 @@ import sys
 
 import gradio as gr
 
-from e5ui import resources, runtime
+from e5ui import plots, resources, runtime
 from e5ui.loader import ModelHolder
 from e5ui.settings import Settings
 from e5ui.ui import align, bitext, explain, map, neighbours, panel, similarity
@@ -106,9 +106,19 @@ def launch(demo: gr.Blocks, settings: Settings, **kwargs):
         app.holder.start()
     runtime.configure_numba_cache()
     runtime.warm_up(background=True)
-    css = resources.path("style.css").read_text(encoding="utf-8")
+    css = page_css()
     return demo.queue(default_concurrency_limit=2).launch(
         server_name=settings.host, server_port=settings.port, share=settings.share,
         auth=settings.auth, theme=theme(), css=css, footer_links=["api", "gradio"],
         show_error=False, max_file_size=f"{settings.limits.max_upload_mb}mb",
         allowed_paths=[str(resources.path("examples"))], **kwargs)
+
+
+def page_css() -> str:
+    """assets/style.css, plus the phone widths of the heatmaps: the widths their labels were
+    laid out for (plots), so a phone scrolls a heatmap sideways rather than squeeze it."""
+    pair = ", ".join(f"#sim-compare-{i} .js-plotly-plot" for i in (1, 2))
+    return (resources.path("style.css").read_text(encoding="utf-8")
+            + "\n@media (max-width: 700px) {\n"
+            f"  #sim-plot .js-plotly-plot {{ min-width: {plots.HEATMAP_FRAME}px; }}\n"
+            f"  {pair} {{ min-width: {plots.HEATMAP_PAIR_FRAME}px; }}\n}}\n")
