@@ -904,16 +904,19 @@ def write_parquet(path: str | Path, columns: dict[str, Any]) -> Path:
 
 
 def _projector_cell(value: Any) -> str:
-    # The projector splits on tabs and line breaks and knows no quoting: those become spaces.
-    return re.sub(r"[\t\r\n]", " ", str(value))
+    """A ``metadata.tsv`` cell: neutralised against formulas as every export is (``_cell``:
+    metadata.tsv opens in a spreadsheet too), then tabs and line breaks made spaces, since the
+    projector splits on them and knows no quoting (the ``'`` stays first)."""
+    return re.sub(r"[\t\r\n]", " ", _cell(value))
 
 
 def write_projector(folder: str | Path, vectors: np.ndarray, header: list[str],
                     rows: list[list]) -> list[Path]:
     """Writes the TensorFlow Embedding Projector pair (projector.tensorflow.org, "Load"):
     ``vectors.tsv`` (one row of tab-separated floats per text, no header) and
-    ``metadata.tsv`` (a header, then one row per text, tabs and line breaks in cells made
-    spaces, since the projector has no quoting)."""
+    ``metadata.tsv`` (a header, then one row per text; cells as ``write_rows`` writes them,
+    text neutralised against spreadsheet formulas, but tabs and line breaks made spaces instead
+    of quoted, since the projector has no quoting)."""
     folder = Path(folder)
     vec = np.asarray(vectors, dtype=np.float32)
     if vec.ndim != 2 or vec.shape[0] != len(rows):

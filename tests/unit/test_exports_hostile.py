@@ -226,3 +226,37 @@ def test_pasted_hostile_text(tmp_path, enc, base):
     bitext = views.bitext_view(enc, corpus, corpus, src_lang="en", tgt_lang="de")
     segs = [s.text for s in ET.parse(bitext.write(tmp_path / "p.tmx")).iter("seg")]
     assert sorted(segs) == sorted(corpus.texts * 2)
+
+
+def read_projector_metadata(path) -> list[dict[str, str | None]]:
+    """metadata.tsv as the TensorFlow Embedding Projector reads it (its parseMetadata): lines
+    split on "\\n" only, blank lines skipped, a first line with a tab is the header, cells
+    split on tabs with no quoting, an empty cell is missing."""
+    lines = [line for line in path.read_bytes().decode("utf-8").split("\n") if line.strip()]
+    names = lines[0].split("\t")
+    return [{name: (cells[k] if k < len(cells) and cells[k] != "" else None)
+             for k, name in enumerate(names)}
+            for cells in (line.split("\t") for line in lines[1:])]
+
+
+def test_projector_exports(files, enc, base):
+    folder, _, tsv = files
+    corpus = textio.read_texts(tsv)
+    result = views.map_view(views.map_data(enc, corpus), "pca")
+    out = folder / "projector"
+    out.mkdir()
+    vectors, metadata = result.write_projector(out)
+    points = np.loadtxt(vectors, delimiter="\t", dtype=np.float32, ndmin=2)
+    meta = read_projector_metadata(metadata)
+    assert len(meta) == len(points) == len(TEXTS)  # one row per vector, none split or lost
+    keep = [k for k, name in enumerate(result.table.header) if name not in ("x", "y", "z")]
+    assert list(meta[0]) == [result.table.header[k] for k in keep]
+    for got, row in zip(meta, result.table.rows):
+        # The documented cell (formula prefix and all), with the tabs and line breaks the
+        # projector cannot hold made spaces.
+        want = [re.sub(r"[\t\r\n]", " ", shown(row[k])) or None for k in keep]
+        assert list(got.values()) == want
+    texts = [m["text"] for m in meta]
+    assert "'=1+1" in texts and "'@SUM(1,2)" in texts and "tab inside" in texts
+    assert "-0.5" in texts and "=1+1" not in texts
+    assert {m["id"] for m in meta} >= {"'=id0", "-1"} and "@label" not in {m["label"] for m in meta}

@@ -481,3 +481,14 @@ def test_pasted_tsv_with_a_text_header_is_a_table():
     plain = textio.read_input("text\nno header here\ta tab", None, "text list", 10, 100)
     assert plain.texts == ["text", "no header here\ta tab"] and not plain.table
     assert textio.is_pasted_table("\n\ntext\tlabel\nx\ty") and not textio.is_pasted_table("")
+
+
+def test_projector_metadata_is_neutralised_and_keeps_one_line_per_text(tmp_path):
+    rows = [[0, "=1+1", "@label", "-3", None], [1, "\t=cmd", "tab\there", "+x\ny", "-0.5"]]
+    textio.write_projector(tmp_path, np.eye(2, dtype=np.float32), ["index", "text", "label",
+                                                                    "id", "lang"], rows)
+    lines = (tmp_path / "metadata.tsv").read_text(encoding="utf-8").split("\n")
+    assert lines == ["index\ttext\tlabel\tid\tlang",
+                     "0\t'=1+1\t'@label\t-3\t",
+                     "1\t' =cmd\ttab here\t'+x y\t-0.5",
+                     ""]
