@@ -455,6 +455,23 @@ def _quoted(line: str, number: int, pos: int, delimiter: str, source: _Lines
     return None
 
 
+def _check_unique(header: list[str], names: list[str], delimiter: str, source: str) -> None:
+    """Refuses a header that names a column e5ui reads twice (``names``: the header's cells
+    trimmed and lower-cased): which one holds the texts would be a guess. Other columns are
+    never read, so a repeated one of those (or two blank header cells) is left alone."""
+    repeated = [name for name in ("text", *OPTIONAL_COLUMNS) if names.count(name) > 1]
+    if not repeated:
+        return
+    kind = "TSV" if delimiter == "\t" else "CSV"
+    listed = "; ".join(
+        f"{name!r} in columns " + ", ".join(str(k + 1) for k, n in enumerate(names) if n == name)
+        + " (" + ", ".join(repr(header[k]) for k, n in enumerate(names) if n == name) + ")"
+        for name in repeated
+    )
+    raise ValueError(f"{source}: the {kind} header names a column more than once: {listed}. "
+                     "Rename or remove the extra column so e5ui knows which one to read")
+
+
 def _read_table(batches: Iterable[tuple[list[str], bool]], delimiter: str, source: str,
                 max_texts: int | None) -> Corpus:
     """A CSV/TSV table with a header row and a ``text`` column (see the module's rules)."""
@@ -470,6 +487,7 @@ def _read_table(batches: Iterable[tuple[list[str], bool]], delimiter: str, sourc
             f"{source}: a {kind} file needs a 'text' column in its header row; "
             f"found: {', '.join(repr(h) for h in header) or 'nothing'}"
         )
+    _check_unique(header, names, delimiter, source)
     col = {name: names.index(name) for name in ("text", *OPTIONAL_COLUMNS) if name in names}
     extra: dict[str, list[str]] = {name: [] for name in OPTIONAL_COLUMNS if name in col}
     corpus = Corpus([], source=source, table=True)

@@ -492,3 +492,38 @@ def test_projector_metadata_is_neutralised_and_keeps_one_line_per_text(tmp_path)
                      "0\t'=1+1\t'@label\t-3\t",
                      "1\t' =cmd\ttab here\t'+x y\t-0.5",
                      ""]
+
+
+@pytest.mark.parametrize("header", [
+    ["text", "id", "text"],
+    ["Text", "label", " TEXT "],
+    ["text", "label", "Label"],
+    ["id", "text", "lang", "ID"],
+])
+def test_a_header_naming_a_read_column_twice_is_refused_everywhere(tmp_path, header):
+    # Which of two 'text' columns holds the texts is a guess: every reader refuses, naming the
+    # column, its positions and the file or box.
+    twice = next(h.strip().lower() for h in header
+                 if [x.strip().lower() for x in header].count(h.strip().lower()) > 1)
+    rows = [header, [f"cell {k}" for k in range(len(header))]]
+    for delimiter, suffix in ((",", ".csv"), ("\t", ".tsv")):
+        path = tmp_path / f"dup{suffix}"
+        with open(path, "w", encoding="utf-8", newline="") as f:
+            csv.writer(f, delimiter=delimiter).writerows(rows)
+        readers = [lambda: textio.read_texts(path),
+                   lambda: next(textio.stream_texts(path, chunk=1)),
+                   lambda: textio.read_input(None, str(path), "corpus", 10, 100)]
+        for read in readers:
+            with pytest.raises(ValueError, match=f"'{twice}' in columns") as err:
+                read()
+            assert path.name in str(err.value)
+    pasted = "\n".join("\t".join(row) for row in rows)
+    with pytest.raises(ValueError, match=f"^text list: .*'{twice}' in columns") as err:
+        textio.read_input(pasted, None, "text list", 10, 100)
+    with pytest.raises(ValueError, match=f"'{twice}' in columns"):
+        textio.parse_pasted(pasted, "box")
+
+
+def test_repeated_columns_that_are_never_read_are_left_alone():
+    corpus = textio.parse_table("text,note,note,,\nhello,a,b,,\n", ",")
+    assert corpus.texts == ["hello"]
