@@ -154,8 +154,66 @@ _FAR_NOTE = "<br><i>far from the rest: drawn at the edge of the map</i>"
 
 def _esc(text: Any) -> str:
     """Text for plotly's pseudo-HTML (titles, hover, ticks, legends): &, < and > escaped, and
-    nothing else — plotly shows &quot; and &#x27; literally, so quotes stay quotes."""
-    return html.escape(str(text), quote=False)
+    nothing else — plotly shows &quot; and &#x27; literally, so quotes stay quotes; its
+    direction controls paired (``_balanced``). User text goes through ``_user``."""
+    return html.escape(_balanced(str(text)), quote=False)
+
+
+# Explicit direction controls (Unicode's bidi algorithm, UAX #9) and what closes each: U+202A-
+# U+202E embed or override until U+202C (PDF), U+2066-U+2068 isolate until U+2069 (PDI).
+_PDF, _FSI, _PDI = "\u202c", "\u2068", "\u2069"
+_CLOSER = {"\u202a": _PDF, "\u202b": _PDF, "\u202d": _PDF, "\u202e": _PDF,
+           "\u2066": _PDI, "\u2067": _PDI, "\u2068": _PDI}
+_BIDI_CONTROL = re.compile("[\u202a-\u202e\u2066-\u2069]")
+# Every character of bidi class R, AL or AN (right-to-left letters, Arabic digits, RLM) and the
+# controls, in blocks (the tests check it against unicodedata): text with none of them cannot
+# reorder a left-to-right line.
+_RIGHT_TO_LEFT = re.compile(
+    "[\u0590-\u08ff\u200f\u202a-\u202e\u2066-\u2069\ufb1d-\ufdff\ufe70-\ufefe"
+    "\U00010800-\U00010fff\U0001e800-\U0001efff]"
+)
+
+
+def _balanced(text: str) -> str:
+    """``text`` with its direction controls paired as UAX #9 pairs them: a closer with nothing
+    to close is dropped, and whatever is left open is closed at the end, so an unclosed
+    U+202E cannot reverse what follows the text."""
+    if _BIDI_CONTROL.search(text) is None:
+        return text
+    out: list[str] = []
+    open_: list[str] = []  # the closer each open control waits for, innermost last
+    for ch in text:
+        if ch in _CLOSER:
+            open_.append(_CLOSER[ch])
+        elif ch == _PDF:  # closes an embedding, never across an isolate
+            if not open_ or open_[-1] != _PDF:
+                continue
+            open_.pop()
+        elif ch == _PDI:  # closes the innermost isolate and the embeddings opened inside it
+            if _PDI not in open_:
+                continue
+            while open_[-1] != _PDI:
+                out.append(open_.pop())
+            open_.pop()
+        out.append(ch)
+    out.extend(reversed(open_))
+    return "".join(out)
+
+
+def _isolated(text: str) -> str:
+    """User text set apart from the app's words beside it: when it holds right-to-left letters
+    or direction controls, wrapped in FSI ... PDI (U+2068 ... U+2069: its direction comes from
+    its own first letter and reaches no further) with its controls paired (``_balanced``).
+    Other text is returned as it is: it cannot change the order of a left-to-right line."""
+    if _RIGHT_TO_LEFT.search(text) is None:
+        return text
+    return _FSI + _balanced(text) + _PDI
+
+
+def _user(text: Any) -> str:
+    """One piece of user text (a text, label, language, id) for a figure: isolated
+    (``_isolated``) and escaped (``_esc``)."""
+    return _esc(_isolated(str(text)))
 
 
 def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
@@ -215,13 +273,14 @@ def _shorten(text: Any, limit: int) -> str:
 
 
 def _hover_text(text: Any, limit: int = HOVER_CHARS, width: int = WRAP_WIDTH) -> str:
-    """Escaped text for a hover label: shortened to ``limit``, wrapped at ``width`` with <br>."""
+    """Escaped text for a hover label: shortened to ``limit``, wrapped at ``width`` with <br>,
+    each line isolated as user text (``_user``)."""
     short = _shorten(text, limit)
     if not short:
         return "<i>(empty)</i>"
     # Wrap before escaping so a line break never splits an entity such as &amp;.
     lines = textwrap.wrap(short, width, break_long_words=True, break_on_hyphens=False)
-    return "<br>".join(_esc(line) for line in lines)
+    return "<br>".join(_user(line) for line in lines)
 
 
 def _check_len(values: Sequence[Any] | None, n: int, name: str) -> None:
@@ -373,7 +432,7 @@ def _heatmap_figure(
     axis = {
         "tickmode": "array",
         "tickvals": positions if show_ticks else [],
-        "ticktext": [_esc(t) for t in ticktext] if show_ticks else [],
+        "ticktext": [_user(t) for t in ticktext] if show_ticks else [],
         "showticklabels": show_ticks,
         "tickfont": {"size": geo["font"]},
         "showgrid": False,
@@ -458,11 +517,15 @@ def message_figure(message: str, title: str = "") -> go.Figure:
     return fig
 
 
-def _who(label: str, lang: str) -> str:
-    """A row's name for hover: its label, with its language unless the label already says it."""
+def _who(label: str, lang: str, limit: int = EXAMPLE_CHARS) -> str:
+    """A row's name for hover, escaped, shortened to ``limit`` characters: its label, with its
+    language unless the label already says it, each isolated as user text (``_user``)."""
     if not lang or lang in label.split(" · "):
-        return label or lang
-    return f"{label} · {lang}" if label else lang
+        return _user(_shorten(label or lang, limit))
+    if not label:
+        return _user(_shorten(lang, limit))
+    lang = _shorten(lang, limit // 3)
+    return f"{_user(_shorten(label, max(limit - len(lang) - 3, 1)))} · {_user(lang)}"
 
 
 def _pair_hover(texts: Sequence[str], labels: Sequence[str], langs: Sequence[str] | None,
@@ -472,10 +535,9 @@ def _pair_hover(texts: Sequence[str], labels: Sequence[str], langs: Sequence[str
     texts in each of n * n cells, and the calibrated scores as one float32 array."""
     n = len(texts)
     raw_langs = [str(c) for c in (langs if langs is not None else [""] * n)]
-    names = [_shorten(_who(str(lab), c), EXAMPLE_CHARS)
-             for lab, c in zip(labels, raw_langs, strict=True)]
+    names = [_who(str(lab), c) for lab, c in zip(labels, raw_langs, strict=True)]
     # The name in italics, not in a colour: the same hover reads on a light and a dark page.
-    categories = [f"{_hover_text(t)}<br><i>{_esc(name)}</i>"
+    categories = [f"{_hover_text(t)}<br><i>{name}</i>"
                   for t, name in zip(texts, names, strict=True)]
     seen: dict[str, int] = {}
     for i, cat in enumerate(categories):  # plotly merges equal categories: keep them apart
@@ -602,7 +664,7 @@ def cluster_heatmap(
         size = int(sizes[c])
         head = f"<b>C{c}</b> · {size} {'text' if size == 1 else 'texts'}"
         examples = [
-            _esc(_shorten(texts[int(i)], EXAMPLE_CHARS))
+            _user(_shorten(texts[int(i)], EXAMPLE_CHARS))
             for i in view.members[c][:CLUSTER_EXAMPLES]
         ]
         return "<br>".join([head, *examples])
@@ -782,7 +844,7 @@ def _category_trace(trace_type: type, xy: np.ndarray, points: np.ndarray, cat: s
             marker["line"] = {"color": INK, "width": np.where(hit, 1.5, 0.0).tolist()}
         else:  # plotly has no per-point opacity or outline in 3-D: translucent colours instead
             marker["color"] = [color if h else _rgba(color, DIM_OPACITY) for h in hit]
-    return trace_type(**_scatter_axes(xy, points), mode="markers", name=_esc(cat),
+    return trace_type(**_scatter_axes(xy, points), mode="markers", name=_user(cat),
                       legendgroup=cat, showlegend=legend, marker=marker, customdata=custom,
                       hovertemplate=template)
 
@@ -858,10 +920,10 @@ def _point_hover(texts: Sequence[str], cats: list[str], ids: Sequence[Any] | Non
     def col(values: Sequence[Any] | None) -> list[str]:
         if values is None:
             return [""] * n
-        return [_esc(_shorten(_id_key(v), EXAMPLE_CHARS)) or _DASH for v in values]
+        return [_user(_shorten(_id_key(v), EXAMPLE_CHARS)) or _DASH for v in values]
 
     lang_col, label_col, id_col = col(langs), col(labels), col(ids)
-    cat_col = [_esc(c) for c in cats]
+    cat_col = [_user(c) for c in cats]
     parts = []
     if langs is None and labels is None:
         parts.append("%{customdata[1]}")
@@ -1055,7 +1117,7 @@ def score_histogram(
              _vline(baseline.p95, "95% of unrelated pairs below", "dash", MUTED, 0.99, "left")]
     for i, (label, value) in enumerate(marks):
         if math.isfinite(value):
-            text = f"{_esc(_shorten(label, 40))} {value:.3f}"
+            text = f"{_user(_shorten(label, 40))} {value:.3f}"
             lines.append(_vline(value, text, "solid", INK, 0.88 - 0.09 * (i % 6), "left"))
     shapes = [shape for shape, _ in lines]
     notes = [note for _, note in lines]

@@ -979,3 +979,126 @@ def test_quotes_in_texts_are_shown_as_quotes():
                                        ['lang "q"', "en"])
     names = [t.name for t in scatter.data]
     assert 'lang "q"' in names
+
+
+# --- right-to-left text and direction controls ----------------------------------------------
+
+# Written from UAX #9, independently of plots: what opens an embedding, override or isolate,
+# and what closes one.
+BIDI_OPENERS = "\u202a\u202b\u202d\u202e\u2066\u2067\u2068"
+BIDI_ISOLATES = "\u2066\u2067\u2068"
+BIDI_CLOSERS = "\u202c\u2069"
+RLO_LABEL = "abc\u202edef"  # an override that is never closed
+
+
+def _open_at(shown: str, at: int) -> str:
+    """The direction controls still open just before ``shown[at]``, outermost first; fails
+    when a closer closes nothing (the text's controls are then not paired)."""
+    stack: list[str] = []
+    for ch in shown[:at]:
+        if ch in BIDI_OPENERS:
+            stack.append(ch)
+        elif ch in BIDI_CLOSERS:
+            assert stack, f"a closer with nothing open in {shown!r}"
+            stack.pop()
+    return "".join(stack)
+
+
+def _assert_app_words_plain(shown: str, words: list[str]) -> None:
+    """Each of the app's ``words`` lies outside every embedding, override and isolate, and
+    the whole string closes all it opens."""
+    for word in words:
+        at = shown.index(word)
+        assert _open_at(shown, at) == "", f"{word!r} is inside an open control in {shown!r}"
+    assert _open_at(shown, len(shown)) == "", f"left open at the end of {shown!r}"
+
+
+def _assert_isolated(shown: str, piece: str) -> None:
+    """``piece`` of user text sits inside an isolate (FSI/LRI/RLI ... PDI)."""
+    opened = _open_at(shown, shown.index(piece))
+    assert opened and opened[0] in BIDI_ISOLATES, f"{piece!r} is not isolated in {shown!r}"
+
+
+def test_an_unclosed_override_in_a_label_stays_inside_the_heatmap_hover_and_ticks():
+    texts = ["The cat sleeps.", "Le chat dort \u202eevil"]
+    fig = plots.similarity_heatmap(_sim(2), [RLO_LABEL, "x"], texts, ["en", "fr"],
+                                   percentile=np.full((2, 2), 0.5))
+    (trace,) = fig.data
+    # The hover of cell [0][1], as plotly fills its template.
+    hover = trace.hovertemplate.replace("%{y}", trace.y[0]).replace("%{x}", trace.x[1])
+    _assert_isolated(hover, "abc")
+    _assert_isolated(hover, "evil")
+    _assert_app_words_plain(hover, ["en", "cosine", "higher than", "<extra>"])
+    for tick in fig.layout.xaxis.ticktext:  # up to 40 texts the ticks are the texts
+        _assert_app_words_plain(tick, [])
+    _assert_isolated(fig.layout.xaxis.ticktext[1], "evil")
+    # Above 40 texts the ticks are the labels.
+    n = 45
+    many = plots.similarity_heatmap(_sim(n), [RLO_LABEL, *(f"L{i}" for i in range(1, n))],
+                                    _texts(n))
+    _assert_isolated(many.layout.yaxis.ticktext[0], "abc")
+    _assert_app_words_plain(many.layout.yaxis.ticktext[0], [])
+
+
+def test_stray_closers_and_right_to_left_labels_cannot_reach_the_app_words():
+    # A lone PDI would close the isolate early; a Hebrew label would pull " · en" and the
+    # digits after it into its right-to-left run.
+    labels = ["\u05e9\u05dc\u05d5\u05dd \u2069\u202c\u202e after", "\u2067nested\u202a"]
+    trace = plots.similarity_heatmap(_sim(2), labels, ["one", "two"], ["en", "de"]).data[0]
+    hover = trace.hovertemplate.replace("%{y}", trace.y[0]).replace("%{x}", trace.y[1])
+    _assert_isolated(hover, "\u05e9")
+    _assert_isolated(hover, "after")
+    _assert_isolated(hover, "nested")
+    _assert_app_words_plain(hover, [" · en", " · de", "cosine"])
+
+
+def test_direction_controls_stay_inside_map_cluster_alignment_and_histogram_text():
+    coords = np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 0.5]])
+    fig = plots.projection_scatter(coords, ["a \u202etext", "b", "c"],
+                                   [RLO_LABEL, "en", RLO_LABEL], ids=["\u202bident", "2", "3"],
+                                   langs=["heb\u202e", "en", "heb\u202e"],
+                                   labels=[RLO_LABEL, "x", RLO_LABEL])
+    trace = next(t for t in _marker_traces(fig) if "abc" in t.name)
+    _assert_isolated(trace.name, "abc")
+    _assert_app_words_plain(trace.name, [])
+    hover = trace.hovertemplate
+    for k, value in enumerate(trace.customdata[0]):
+        hover = hover.replace(f"%{{customdata[{k}]}}", value)
+    for piece in ("text", "abc", "ident", "heb"):
+        _assert_isolated(hover, piece)
+    _assert_app_words_plain(hover, ["language", "label", "id ", "</span>"])
+
+    clusters = plots.cluster_heatmap(_view(), [f"t{i} \u202ex" for i in range(8)])
+    cell = clusters.data[0]
+    hover = cell.hovertemplate
+    for k, value in enumerate(cell.customdata[0][1]):
+        hover = hover.replace(f"%{{customdata[{k}]}}", str(value))
+    _assert_isolated(hover, "t3")
+    _assert_app_words_plain(hover, ["mean cosine"])
+
+    aligned = plots.alignment_heatmap(np.full((2, 2), 0.8), ["src \u202eone", "src two"],
+                                      ["tgt \u202dthree", "tgt four"], [[0, 0], [2, 2]])
+    cell = aligned.data[0]
+    hover = cell.hovertemplate.replace("%{y}", cell.y[0]).replace("%{x}", cell.x[0])
+    _assert_isolated(hover, "one")
+    _assert_isolated(hover, "three")
+    _assert_app_words_plain(hover, ["<b>target</b>", "cosine"])
+
+    hist = plots.score_histogram(np.array([0.8, 0.9]), _baseline(), marks=[(RLO_LABEL, 0.85)])
+    (mark,) = [t for t in _annotation_texts(hist) if "abc" in t]
+    _assert_isolated(mark, "abc")
+    _assert_app_words_plain(mark, ["0.850"])
+
+
+def test_right_to_left_pattern_covers_every_right_to_left_character():
+    # Text without any of these is shown as it is (no invisible characters added): the
+    # pattern must hold every character of bidi class R, AL or AN and every control.
+    import unicodedata
+
+    classes = {"R", "AL", "AN", "LRE", "RLE", "LRO", "RLO", "PDF", "LRI", "RLI", "FSI", "PDI"}
+    missing = [hex(c) for c in range(0x110000)
+               if unicodedata.bidirectional(chr(c)) in classes
+               and not plots._RIGHT_TO_LEFT.match(chr(c))]
+    assert missing == []
+    plain = plots.similarity_heatmap(_sim(2), ["a · b", "c"], ["Der Hund.", "日本語"]).data[0]
+    assert _row_text(plain.y[0]) == "Der Hund." and _row_text(plain.y[1]) == "日本語"
