@@ -391,7 +391,10 @@ def cmd_embed(args) -> int:
     for note in job.notes:
         _say("note", note)
     info = enc.describe()
-    resumed = f", resumed after {job.resumed_from}" if job.resumed_from else ""
+    resumed = ""
+    if job.resumed:  # the rows kept from the killed job were checked, and the user sees so
+        resumed = (f", resumed after {job.resumed_from}: verified {job.resumed_from} rows in "
+                   f"{job.verified_chunks} chunk(s), encoded {job.n - job.resumed_from}")
     print(f"e5ui: wrote {out} ({job.n} x {job.dim}, {info['model']} via {info['source']}, "
           f"{info['dtype']}{resumed})", file=sys.stderr)
     return 0

@@ -3,8 +3,22 @@ each chunk is done (a memory-mapped array), and a small progress record beside i
 was killed continues where it stopped (``--resume``) — with a local or a remote encoder alike.
 
 The record (``OUT.progress.json``) says which input (size, modification time and SHA-256), which
-model and prompt, how many texts, and how many are done. A resumed job encodes the same chunks
-as an uninterrupted one would, so the finished array is the same.
+model and prompt, how many texts, how many are done, and for every finished chunk a SHA-256 of
+its rows (their float32 bytes) and of its texts. A resumed job trusts nothing it has not checked:
+
+- a malformed record is refused, naming the field;
+- the .npy must be the array the record describes (header, float32, C order, shape); one that is
+  not is refused and left as it is, since it may not be this job's. One cut short is extended and
+  its surviving chunks kept, one that is missing or empty is rebuilt: both lose nothing;
+- every chunk the record gives as done must have the same texts, finite non-zero rows (of length
+  1 when normalised) and the recorded checksum. The job resumes from the first chunk that does
+  not, and says so;
+- a record written before the checksums existed (version 1) cannot be verified: its job is
+  encoded again from the start.
+
+Before the record is deleted at the end, the whole array is checked once more the same way, so a
+job never reports success over rows nobody verified. A resumed job encodes the same chunks as an
+uninterrupted one would, so the finished array is the same.
 """
 
 from __future__ import annotations
@@ -13,8 +27,9 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -23,8 +38,11 @@ from e5ui import textio
 
 logger = logging.getLogger(__name__)
 
-RECORD_VERSION = 1
+RECORD_VERSION = 2  # 2: per-chunk checksums of the rows and hashes of the texts
 DEFAULT_CHUNK = 1000
+# Rows are normalised in float32 (length within ~1e-6 of 1); a damaged row is far off.
+NORM_TOLERANCE = 1e-3
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass
@@ -40,6 +58,8 @@ class Record:
     n: int
     dim: int
     done: int
+    rows_sha256: list[str]  # per finished chunk: SHA-256 of its rows as float32 bytes
+    texts_sha256: list[str]  # per finished chunk: SHA-256 of its texts
 
 
 def record_path(out: Path) -> Path:
@@ -57,6 +77,21 @@ def _input_signature(path: Path) -> dict:
             "sha256": digest.hexdigest()}
 
 
+def _rows_digest(rows: np.ndarray) -> str:
+    """SHA-256 of rows as little-endian float32 bytes."""
+    return hashlib.sha256(np.ascontiguousarray(rows, dtype="<f4").tobytes()).hexdigest()
+
+
+def _texts_digest(texts: Sequence[str]) -> str:
+    """SHA-256 of texts, each preceded by its length so that no two lists hash alike."""
+    digest = hashlib.sha256()
+    for text in texts:
+        raw = text.encode("utf-8", "surrogatepass")
+        digest.update(len(raw).to_bytes(8, "little"))
+        digest.update(raw)
+    return digest.hexdigest()
+
+
 def _save(record: Record, out: Path) -> None:
     path = record_path(out)
     tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
@@ -64,15 +99,168 @@ def _save(record: Record, out: Path) -> None:
     os.replace(tmp, path)
 
 
-def _load(out: Path) -> Record | None:
+def _start_again(out: Path) -> str:
+    return f"delete {record_path(out)} and {out} to start the job again"
+
+
+def _load(out: Path) -> dict | None:
+    """The record's JSON object, or None when there is no record."""
+    path = record_path(out)
     try:
-        data = json.loads(record_path(out).read_text(encoding="utf-8"))
-        return Record(**data)
+        data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
-    except (OSError, ValueError, TypeError) as exc:
-        raise ValueError(f"{record_path(out).name} is unreadable ({exc}); delete it and "
-                         "start again") from None
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"The progress record {path} is unreadable ({exc}); "
+                         f"{_start_again(out)}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"The progress record {path} is not a JSON object; {_start_again(out)}")
+    return data
+
+
+def _shown(value: object) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
+def _parse(data: dict, out: Path) -> Record:
+    """The record of the current version, checked field by field.
+
+    Raises:
+        ValueError: naming the record file and what is wrong with it.
+    """
+
+    def bad(what: str) -> ValueError:
+        return ValueError(f"The progress record {record_path(out)} is not valid: {what}; "
+                          f"{_start_again(out)}")
+
+    names = [f.name for f in fields(Record)]
+    missing = [name for name in names if name not in data]
+    if missing:
+        raise bad(f"it lacks {', '.join(map(repr, missing))}")
+    unknown = sorted(set(data) - set(names))
+    if unknown:
+        raise bad(f"it has unknown field(s) {', '.join(map(repr, unknown))}")
+
+    def whole(key: str, least: int) -> int:
+        value = data[key]
+        if type(value) is not int or value < least:  # not bool, not 1.0
+            raise bad(f"{key!r} must be a whole number of at least {least}, not {_shown(value)}")
+        return value
+
+    for key, kind in (("input", dict), ("model", str), ("kind", str), ("normalize", bool)):
+        if not isinstance(data[key], kind):
+            raise bad(f"{key!r} must be a {kind.__name__}, not {_shown(data[key])}")
+    chunk, n, done = whole("chunk", 1), whole("n", 1), whole("done", 0)
+    whole("dim", 1)
+    if done > n:
+        raise bad(f"'done' ({done}) is more than 'n' ({n}), the number of texts")
+    if done % chunk and done != n:
+        raise bad(f"'done' ({done}) does not end a chunk of {chunk} texts")
+    finished = -(-done // chunk)
+    for key in ("rows_sha256", "texts_sha256"):
+        value = data[key]
+        if not isinstance(value, list) or not all(
+                isinstance(h, str) and _SHA256.fullmatch(h) for h in value):
+            raise bad(f"{key!r} must be a list of SHA-256 digests, not {_shown(value)}")
+        if len(value) != finished:
+            raise bad(f"{key!r} lists {len(value)} chunk(s), but 'done' ({done}) means "
+                      f"{finished}")
+    return Record(**data)
+
+
+def _open_existing(out: Path, record: Record) -> tuple[np.memmap | None, str | None]:
+    """Checks ``out`` against its record before opening it for writing: numpy's r+ memmap
+    would silently pad a file that was cut short with zeros.
+
+    Returns:
+        The array (None when there is nothing to keep: the file is missing or empty) and a note
+        when the file had to be restored.
+
+    Raises:
+        ValueError: the file is not the array the record describes (it is left as it is).
+    """
+    try:
+        size = out.stat().st_size
+    except FileNotFoundError:
+        return None, f"{out} was missing, so it is written again from the start"
+    if size == 0:
+        return None, f"{out} was empty, so it is written again from the start"
+
+    def refuse(what: str) -> ValueError:
+        return ValueError(f"{out} is not the array its progress record describes: {what}; "
+                          f"{_start_again(out)}")
+
+    try:
+        with out.open("rb") as f:
+            version = np.lib.format.read_magic(f)
+            if version == (1, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+            elif version == (2, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+            else:
+                raise ValueError(f".npy format version {version[0]}.{version[1]} is not one "
+                                 "e5ui writes")
+            offset = f.tell()
+    except (ValueError, EOFError) as exc:
+        raise refuse(f"its .npy header cannot be read ({exc})") from None
+    if dtype != np.dtype("<f4"):
+        raise refuse(f"it holds {dtype} values, not float32")
+    if fortran:
+        raise refuse("it is stored in Fortran order")
+    if tuple(shape) != (record.n, record.dim):
+        raise refuse(f"its shape is {tuple(shape)}, not ({record.n}, {record.dim})")
+    expected = offset + record.n * record.dim * 4
+    if size > expected:
+        raise refuse(f"it is {size} bytes long, more than the {expected} its header says")
+    note = None
+    if size < expected:
+        # Extended on purpose here; the rows lost read as zeros and fail verification below.
+        with out.open("r+b") as f:
+            f.truncate(expected)
+        note = (f"{out} was cut short ({size} of {expected} bytes); the rows it still held "
+                "were verified and the rest encoded again")
+    return np.lib.format.open_memmap(out, mode="r+"), note
+
+
+def _row_problem(rows: np.ndarray, normalize: bool) -> tuple[int, str] | None:
+    """The first bad row of ``rows`` (its index, what is wrong), or None when all are good."""
+    finite = np.isfinite(rows).all(axis=1)
+    nonzero = rows.any(axis=1)
+    with np.errstate(invalid="ignore", over="ignore"):
+        norms = np.linalg.norm(rows.astype(np.float64), axis=1)
+    unit = np.abs(norms - 1) <= NORM_TOLERANCE if normalize else np.ones(len(rows), bool)
+    good = finite & nonzero & unit
+    if good.all():
+        return None
+    i = int(np.argmin(good))
+    if not finite[i]:
+        return i, "holds NaN or infinite values"
+    if not nonzero[i]:
+        return i, "is all zeros"
+    return i, f"has length {norms[i]:.4g}, not 1"
+
+
+def _chunk_problem(array: np.ndarray, record: Record, index: int, start: int,
+                   end: int) -> str | None:
+    """What is wrong with rows ``start:end`` of ``array`` (chunk ``index``), or None."""
+    rows = np.asarray(array[start:end])
+    bad = _row_problem(rows, record.normalize)
+    if bad is not None:
+        return f"row {start + bad[0]} {bad[1]}"
+    if _rows_digest(rows) != record.rows_sha256[index]:
+        return "its rows differ from those written (checksum mismatch)"
+    return None
+
+
+def _verify_all(array: np.ndarray, record: Record) -> str | None:
+    """Checks every chunk of a finished array against the record; what is wrong, or None."""
+    for index, start in enumerate(range(0, record.n, record.chunk)):
+        end = min(start + record.chunk, record.n)
+        problem = _chunk_problem(array, record, index, start, end)
+        if problem is not None:
+            return f"chunk {index + 1} (rows {start}–{end - 1}): {problem}"
+    return None
 
 
 def count_texts(path: Path, chunk: int) -> int:
@@ -82,12 +270,15 @@ def count_texts(path: Path, chunk: int) -> int:
 
 @dataclass
 class JobResult:
-    """What ``run`` did."""
+    """What ``run`` did. A resumed job kept ``resumed_from`` rows, all verified, in
+    ``verified_chunks`` chunks, and encoded the rest."""
 
     n: int
     dim: int
     resumed_from: int
     notes: list[str]
+    resumed: bool = False
+    verified_chunks: int = 0
 
 
 def run(encoder, source: Path, out: Path, kind: str = "query", normalize: bool = True,
@@ -101,7 +292,8 @@ def run(encoder, source: Path, out: Path, kind: str = "query", normalize: bool =
         out: the .npy to write.
         kind: the prompt ("query", "passage", "symmetric").
         normalize: L2-normalise the embeddings.
-        resume: continue the unfinished job recorded beside ``out``.
+        resume: continue the unfinished job recorded beside ``out``; only the chunks that
+            verify are kept (see the module's docstring).
         chunk: texts per chunk (a resumed job keeps the one it started with).
         progress: called as progress(texts done, total).
 
@@ -109,57 +301,135 @@ def run(encoder, source: Path, out: Path, kind: str = "query", normalize: bool =
         The job's size, dimension, where it resumed, and notes for the user.
 
     Raises:
-        ValueError: an unfinished job without ``resume``, a record that does not match the
-            input or the model, or bad input.
+        ValueError: an unfinished job without ``resume``, a record that is malformed or does
+            not match the input or the model, an output that is not the record's array, an
+            encoder that returns unusable rows, an array that does not verify at the end (the
+            record is then kept), or bad input.
     """
     model = str(encoder.describe()["model"])
     signature = _input_signature(source)
-    record = _load(out)
-    if record is not None and not resume:
-        raise ValueError(f"{out} holds an unfinished job ({record.done} of {record.n} texts); "
-                         f"pass --resume to continue it, or delete {record_path(out).name}")
-    if record is not None:
+    data = _load(out)
+    if data is not None and not resume:
+        done, total = data.get("done"), data.get("n")
+        counts = (f" ({done} of {total} texts)"
+                  if type(done) is int and type(total) is int else "")
+        raise ValueError(f"{out} holds an unfinished job{counts}; pass --resume to continue "
+                         f"it, or delete {record_path(out).name}")
+    notes: list[str] = []
+    record: Record | None = None
+    if data is not None:
         wanted = {"input": signature, "model": model, "kind": kind, "normalize": normalize}
+        version = data.get("version")
+        if type(version) is int and 1 <= version < RECORD_VERSION:
+            # An older record holds no checksums: what it gives as done cannot be verified.
+            if type(data.get("chunk")) is int and data["chunk"] > 0:
+                chunk = data["chunk"]
+        elif version != RECORD_VERSION:
+            raise ValueError(f"The progress record {record_path(out)} is not valid: 'version' "
+                             f"is {_shown(version)}, not one this e5ui knows (1 to "
+                             f"{RECORD_VERSION}); {_start_again(out)}")
+        else:
+            record = _parse(data, out)
+            chunk = record.chunk
         for key, value in wanted.items():
-            if getattr(record, key) != value:
+            if data.get(key) != value:
                 raise ValueError(f"The unfinished job in {out} was started with another {key} "
-                                 f"({getattr(record, key)!r}); delete {record_path(out).name} "
+                                 f"({data.get(key)!r}); delete {record_path(out).name} "
                                  "to start again")
-        chunk = record.chunk
     n = record.n if record is not None else count_texts(source, chunk)
     if n == 0:
         raise ValueError(f"The input ({source.name}) contains no text")
+    if data is not None and record is None:
+        notes.append(f"The progress record {record_path(out)} was written by an older e5ui "
+                     "that kept no checksums, so the rows it gave as done could not be "
+                     f"verified; all {n} texts were encoded again")
+    array = None
+    if record is not None:
+        array, restored = _open_existing(out, record)
+        if restored is not None:
+            notes.append(restored)
+        if array is None:  # nothing on disk to keep
+            record.done, record.rows_sha256, record.texts_sha256 = 0, [], []
     read = textio.Corpus([], source=source.name)  # what reading noticed, over all chunks
     truncated: list[str] = []
-    array = None if record is None else np.load(out, mmap_mode="r+")
-    start = 0 if record is None else record.done
+    kept = verified_chunks = 0  # rows and chunks of an earlier run that verified
+    failed: list[str] = []  # why the first chunk given as done was not kept
+    claimed = 0 if record is None else record.done  # rows the record gave as done
     position = 0  # texts read so far, in file order
     for piece in textio.stream_texts(source, chunk):
         read.skipped.extend(piece.skipped)
         read.changed.extend(piece.changed)
         read.encoding, read.table = piece.encoding, piece.table
-        end = position + len(piece)
-        if end <= start or not piece.texts:  # done before the job was stopped
-            position = end
+        if not piece.texts:
             continue
+        end = position + len(piece)
+        if end > n:
+            raise ValueError(f"{source.name} now holds more than the {n} texts the job "
+                             f"started with; {_start_again(out)}")
+        index = position // chunk
+        texts_digest = _texts_digest(piece.texts)
+        if record is not None and not failed and end <= record.done:
+            problem = ("its texts differ from those encoded"
+                       if record.texts_sha256[index] != texts_digest
+                       else _chunk_problem(array, record, index, position, end))
+            if problem is None:
+                kept, verified_chunks, position = end, verified_chunks + 1, end
+                continue
+            failed.append(f"chunk {index + 1} (rows {position}–{end - 1}): {problem}")
+            # From here the record says only the verified chunks are done, so a job killed
+            # while they are encoded again resumes here, not over rows it rewrote.
+            record.done = position
+            del record.rows_sha256[index:], record.texts_sha256[index:]
+            _save(record, out)
         result = encoder.encode_detailed(piece.texts, kind=kind, normalize=normalize)
+        rows = np.asarray(result.embeddings, dtype=np.float32)
+        if record is not None:
+            dim = record.dim
+        else:
+            dim = rows.shape[1] if rows.ndim == 2 else 0
+        if rows.shape != (len(piece), dim):
+            raise ValueError(f"The encoder returned embeddings of shape {rows.shape} for "
+                             f"{len(piece)} texts of {dim} dimensions; nothing of rows "
+                             f"{position}–{end - 1} was written")
+        bad = _row_problem(rows, normalize)
+        if bad is not None:
+            raise ValueError(f"The encoder returned an unusable embedding for "
+                             f"{piece.where(bad[0])} of {source.name}: it {bad[1]}; nothing "
+                             f"of rows {position}–{end - 1} was written")
         truncated.extend(f"{piece.where(t.index)} ({t.tokens} tokens)" for t in result.truncated)
         if array is None:
-            dim = int(result.embeddings.shape[1])
             array = np.lib.format.open_memmap(out, mode="w+", dtype=np.float32, shape=(n, dim))
-            record = Record(RECORD_VERSION, signature, model, kind, normalize, chunk, n, dim, 0)
-        array[position:end] = result.embeddings
+            if record is None:
+                record = Record(RECORD_VERSION, signature, model, kind, normalize, chunk, n,
+                                dim, 0, [], [])
+        array[position:end] = rows
         array.flush()  # the rows are on disk before the record says so
+        record.rows_sha256.append(_rows_digest(rows))
+        record.texts_sha256.append(texts_digest)
         position = record.done = end
         _save(record, out)
         if progress is not None:
             progress(end, n)
+    if position != n or array is None or record is None:
+        raise ValueError(f"{source.name} now holds {position} texts, not the {n} the job "
+                         f"started with; {_start_again(out)}")
+    problem = _verify_all(array, record)
     del array
+    if problem is not None:
+        raise ValueError(f"{out} did not verify after writing: {problem}. Its progress record "
+                         "is kept: run the same command with --resume to encode the rows that "
+                         "fail again")
     record_path(out).unlink(missing_ok=True)
-    notes = read.notes()
+    if failed:
+        chunks = -(-(claimed - kept) // chunk)
+        notes.append(f"{claimed - kept} row(s) in {chunks} chunk(s) that the progress record "
+                     f"gave as done were encoded again, from the first that did not verify: "
+                     f"{failed[0]}")
+    notes.extend(read.notes())
     if truncated:
         more = "" if len(truncated) <= 20 else f" and {len(truncated) - 20} more"
         notes.append(f"{len(truncated)} text(s) longer than {encoder.max_length} tokens were "
                      f"truncated (the model reads only the first {encoder.max_length}): "
                      f"{', '.join(truncated[:20])}{more}")
-    return JobResult(n, record.dim, start, notes)
+    return JobResult(n, record.dim, kept, notes, resumed=data is not None,
+                     verified_chunks=verified_chunks)
