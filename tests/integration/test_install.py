@@ -6,8 +6,10 @@ from __future__ import annotations
 import csv
 import os
 import shutil
+import site
 import subprocess
 import sys
+import sysconfig
 import zipfile
 from pathlib import Path
 
@@ -50,13 +52,30 @@ def test_the_wheel_carries_every_asset_the_app_reads(wheel):
     assert "e5ui/ui/__init__.py" in names and "e5ui/analysis/bitext.py" in names
 
 
+def dependency_dirs() -> list[str]:
+    """The folders this interpreter imports installed packages from (site-packages, a Debian
+    python's dist-packages, the user's site), in its own order; never the checkout."""
+    wanted = {*site.getsitepackages(), *(sysconfig.get_paths()[k] for k in ("purelib", "platlib"))}
+    if site.ENABLE_USER_SITE:
+        wanted.add(site.getusersitepackages())
+    wanted = {os.path.realpath(d) for d in wanted if os.path.isdir(d)}
+    ordered = [os.path.realpath(p) for p in sys.path if os.path.realpath(p) in wanted]
+    return list(dict.fromkeys(ordered + sorted(wanted)))
+
+
 def test_installed_cli_runs_from_another_folder(wheel, tmp_path):
     venv = tmp_path / "venv"
-    # The dependencies (torch, transformers, ...) come from this interpreter's site-packages;
-    # e5ui itself only from the wheel.
-    run([sys.executable, "-m", "venv", "--system-site-packages", venv], cwd=tmp_path)
-    run([venv / "bin" / "python", "-m", "pip", "install", "--no-deps", "-q", wheel],
-        cwd=tmp_path)
+    # The dependencies (torch, transformers, ...) come from this interpreter's site-packages,
+    # named in a .pth file; e5ui itself only from the wheel. Not --system-site-packages: run
+    # from inside a virtual environment, that gives the base interpreter's packages, not the
+    # environment's, where the dependencies are.
+    run([sys.executable, "-m", "venv", venv], cwd=tmp_path)
+    python = venv / "bin" / "python"
+    purelib = run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                  cwd=tmp_path).stdout.strip()
+    Path(purelib, "e5ui-test-deps.pth").write_text("\n".join(dependency_dirs()) + "\n",
+                                                   encoding="utf-8")
+    run([python, "-m", "pip", "install", "--no-deps", "-q", wheel], cwd=tmp_path)
     work = tmp_path / "elsewhere"
     work.mkdir()
     texts = work / "x.txt"
