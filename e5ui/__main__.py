@@ -23,6 +23,18 @@ class CliError(Exception):
 
 
 # -- arguments ----------------------------------------------------------------------------------
+def _seconds(value: str) -> int:
+    """A whole number of seconds, at least 1 (argparse names the flag when it is not)."""
+    try:
+        seconds = int(value)
+    except ValueError:
+        seconds = 0
+    if seconds < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of seconds, at least 1, "
+                                         f"not {value!r}")
+    return seconds
+
+
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model",
@@ -51,6 +63,10 @@ def _common(parser: argparse.ArgumentParser) -> None:
                         "embed raw text, e.g. TEI, Infinity) or server (e5ui sends input_type)")
     remote.add_argument("--remote-model", default=None, metavar="NAME",
                         help="the served model to use when the server serves several")
+    remote.add_argument("--remote-deadline", dest="remote_deadline_s", type=_seconds,
+                        default=None, metavar="SECONDS",
+                        help="give up on a request to the server after this long, retries and "
+                        "waits included (default 60, or E5UI_REMOTE_DEADLINE_S)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
 
@@ -206,8 +222,8 @@ def _add_serve(sub) -> None:
                    "when serving beyond this machine)")
     limits = p.add_argument_group("limits (also E5UI_MAX_TEXTS, ... in the environment)")
     for f in fields(Limits):
-        if f.name == "cache_disk_mb":
-            continue  # every subcommand has --cache-disk-mb
+        if f.name in ("cache_disk_mb", "remote_deadline_s"):
+            continue  # every subcommand has --cache-disk-mb and --remote-deadline
         limits.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, type=int, default=None,
                             metavar="N", help=f"default {f.default}")
     _common(p)
@@ -261,10 +277,12 @@ def _encoder(args):
     if args.encoder_url:
         from e5ui.cache import EmbeddingCache
         from e5ui.remote import RemoteEncoder
+        from e5ui.settings import Limits
 
         cache = EmbeddingCache(directory=args.cache_dir, max_disk_bytes=_cache_disk_bytes(args))
+        deadline = Limits.from_env(remote_deadline_s=args.remote_deadline_s).remote_deadline_s
         return RemoteEncoder(args.encoder_url, model=args.remote_model, prefix=args.remote_prefix,
-                             cache=cache)
+                             cache=cache, deadline=deadline)
     from e5ui.encoder import Encoder, FallbackWarning, ModelUnavailableError
 
     with warnings.catch_warnings(record=True) as caught:

@@ -132,7 +132,8 @@ def _default_factory(model: str, settings: Settings, cache: EmbeddingCache):
         from e5ui.remote import RemoteEncoder
 
         return RemoteEncoder(settings.encoder_url, model=settings.remote_model,
-                             prefix=settings.remote_prefix, cache=cache)
+                             prefix=settings.remote_prefix, cache=cache,
+                             deadline=settings.limits.remote_deadline_s)
     from e5ui.encoder import Encoder
 
     # A fallback's warning goes to the server's log once; the panel shows its reason too.

@@ -6,7 +6,13 @@ OpenAI's API does. ``RemoteEncoder`` has the interface of ``e5ui.encoder.Encoder
 ``encode_detailed``, ``describe``, ``count_tokens``, ``format``), so views, exports and the
 cache work unchanged, and it behaves as a good client of a shared server: bounded batches, a
 few requests in flight, timeouts, bounded retries with backoff, and every answer validated
-before it is used or cached.
+before it is used or cached. It also guards itself against a server that misbehaves: each
+request has a deadline (attempts, backoff and ``Retry-After`` waits included), and a reply is
+read as a stream and abandoned past a size cap set by what was asked (``_reply_cap``).
+
+Replies are decompressed here rather than by httpx because httpx inflates each network chunk
+whole: 48 KB of gzip becomes 34 MB in one step, before any count can stop it. ``zlib``'s
+``max_length`` lets the reader stop at the cap.
 
 Who adds the E5 prefix ("query: " / "passage: ") is the one thing a user must say: servers that
 embed the string as given (TEI, Infinity, vLLM) need ``prefix="client"``; servers that add it
@@ -31,9 +37,10 @@ import os
 import random
 import threading
 import time
-from collections.abc import Sequence
+import zlib
+from collections.abc import Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -67,6 +74,23 @@ SERVER_MAX_TOKENS = 512
 _MESSAGE_CHARS = 200
 # Slack for the JSON body around the inputs, so a full batch stays under the server's limit.
 _BODY_MARGIN = 64
+# One request (all its attempts, backoff and Retry-After waits) gives up after this long.
+DEFAULT_DEADLINE_S = 60.0
+# The reply cap (_reply_cap). A float in JSON takes at most 24 characters
+# ("-1.2345678901234567e-308"); 48 bytes a number leaves room for separators and
+# pretty-printing. Before the first answer the dimension is unknown: 8192 is twice the largest
+# E5 model's (e5-mistral, 4096); after it, four times the known one leaves room for the server
+# switching to a larger model (which validation then names).
+_BYTES_PER_NUMBER = 48
+_ITEM_BYTES = 1024  # {"object": "embedding", "index": ..., "embedding": [...]} around the numbers
+_REPLY_BYTES = 64 * 1024  # model name, usage and whatever else a server adds
+_UNKNOWN_DIM = 8192
+_DIM_MARGIN = 4
+_LIST_REPLY_BYTES = 2**20  # GET /models: thousands of model ids
+_CHUNK = 64 * 1024  # bytes read at once; what they inflate to is bounded by zlib's max_length
+# Norms below this are not embeddings: real ones are near 1 (normalised) or 1-20 (raw mean
+# pooling), and dividing by a norm near float32's smallest values amplifies rounding into noise.
+_MIN_NORM = 1e-6
 
 
 class RemoteError(ValueError):
@@ -74,6 +98,10 @@ class RemoteError(ValueError):
 
     A ValueError, so the app and the command line show its message to the user as it is.
     """
+
+
+class _Overdue(Exception):
+    """The request's deadline passed while a reply was still arriving."""
 
 
 class _Refused(Exception):
@@ -105,6 +133,29 @@ def redact_url(url: str) -> str:
         port = None
     netloc = host + (f":{port}" if port is not None else "")
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+@dataclass
+class _Reply:
+    """A server's answer, its body read in full within the reply cap (and decompressed)."""
+
+    status_code: int
+    headers: Mapping[str, str]
+    reason_phrase: str
+    content: bytes
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", errors="replace")
+
+    def json(self):
+        """The decoded JSON; ValueError when the body is not JSON."""
+        return json.loads(self.content)
+
+
+def _size(n: int) -> str:
+    """Bytes for people: "900 bytes", "12.6 MB"."""
+    return f"{n} bytes" if n < 10_000 else f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.0f} KB"
 
 
 def _shorten(text: str, limit: int = _MESSAGE_CHARS) -> str:
@@ -169,7 +220,7 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
 
 
 def _check_settings(prefix: str, prompt: str | None, *, retries: int, connect_timeout: float,
-                    read_timeout: float, **positive: int) -> None:
+                    read_timeout: float, deadline: float, **positive: int) -> None:
     """Raises ValueError naming the first setting of a RemoteEncoder that is out of range."""
     if prefix not in PREFIX_MODES:
         raise ValueError(
@@ -181,9 +232,9 @@ def _check_settings(prefix: str, prompt: str | None, *, retries: int, connect_ti
     if not isinstance(retries, int) or retries < 0:
         raise ValueError(f"retries must be 0 or more, not {retries!r}")
     for name, value in (("connect_timeout", connect_timeout),
-                        ("read_timeout", read_timeout)):
-        if not value > 0:
-            raise ValueError(f"{name} must be positive, not {value!r}")
+                        ("read_timeout", read_timeout), ("deadline", deadline)):
+        if not value > 0 or not math.isfinite(value):
+            raise ValueError(f"{name} must be a positive number of seconds, not {value!r}")
     if prompt is not None and prompt not in ("e5", "instruct"):
         raise ValueError(f"Unknown prompt style: {prompt!r}. Must be one of: e5, instruct")
 
@@ -234,7 +285,10 @@ class RemoteEncoder:
     ``Authorization: Bearer``; it is never logged nor shown. Credentials in the URL
     (``http://user:pass@host/v1``) are sent as HTTP basic auth and removed from everything
     shown or logged. Only ``{url}/embeddings`` and ``{url}/models`` are ever requested;
-    redirects are not followed.
+    redirects are not followed. A reply is read only up to what the request can need (see
+    ``_reply_cap``: an embeddings reply of n texts of dimension d is at most
+    64 KB + n * (1 KB + 48 * d) bytes, d being four times the known dimension, or 8192 before the
+    first answer), counted after decompression; a larger one is an error.
 
     Args:
         url: the OpenAI-compatible base, e.g. ``http://127.0.0.1:7997/v1`` (a trailing
@@ -255,6 +309,8 @@ class RemoteEncoder:
             can take a while).
         retries: extra attempts after a 429, 502, 503 or 504 answer, a connection error or a
             timeout; 0 tries once.
+        deadline: seconds one request may take in all, its attempts, backoff and
+            ``Retry-After`` waits included; each attempt waits at most the time left.
         backoff: first retry delay in seconds; it doubles with each attempt, with jitter.
         max_wait: longest single wait between attempts, ``Retry-After`` included.
         instruction: task line for instruct models' queries (client mode).
@@ -264,6 +320,10 @@ class RemoteEncoder:
         cache_dir: folder for a persistent cache (implies cache=True).
         cache_bytes: memory bound of the in-memory cache.
     """
+
+    # The clock of deadlines and the waits between attempts (tests replace them).
+    _clock = staticmethod(time.monotonic)
+    _sleep = staticmethod(time.sleep)
 
     def __init__(
         self,
@@ -279,6 +339,7 @@ class RemoteEncoder:
         connect_timeout: float = 10.0,
         read_timeout: float = 120.0,
         retries: int = 5,
+        deadline: float = DEFAULT_DEADLINE_S,
         backoff: float = 0.5,
         max_wait: float = 30.0,
         instruction: str | None = None,
@@ -291,7 +352,7 @@ class RemoteEncoder:
         _check_settings(prefix, prompt, max_batch=max_batch, concurrency=concurrency,
                         max_request_bytes=max_request_bytes, max_length=max_length,
                         retries=retries, connect_timeout=connect_timeout,
-                        read_timeout=read_timeout)
+                        read_timeout=read_timeout, deadline=deadline)
         self.url, auth = self._parse_url(url)
         self.prefix = prefix
         self.instruction = instruction
@@ -300,6 +361,9 @@ class RemoteEncoder:
         self.max_request_bytes = int(max_request_bytes)
         self.concurrency = int(concurrency)
         self.retries = int(retries)
+        self.deadline = float(deadline)
+        self.connect_timeout = float(connect_timeout)
+        self.read_timeout = float(read_timeout)
         self.backoff = float(backoff)
         self.max_wait = float(max_wait)
         self.api_key_env = api_key_env
@@ -339,7 +403,9 @@ class RemoteEncoder:
         to ``concurrency``, no redirects."""
         import httpx
 
-        headers = {"Accept": "application/json", "User-Agent": "e5ui-remote"}
+        # Only encodings _read_body inflates with a bound (httpx would also offer br and zstd).
+        headers = {"Accept": "application/json", "Accept-Encoding": "gzip, deflate",
+                   "User-Agent": "e5ui-remote"}
         key = os.environ.get(self.api_key_env, "").strip() if self.api_key_env else ""
         self._has_key = bool(key)
         if key:
@@ -388,7 +454,7 @@ class RemoteEncoder:
     def _discover(self) -> str:
         """The served model's id: the only one ``GET /models`` lists, else the one a probe
         request names (servers without /models)."""
-        response = self._request("GET", "/models")
+        response = self._request("GET", "/models", max_bytes=_LIST_REPLY_BYTES)
         if response.status_code in (404, 405):
             logger.info("%s/models is not there (HTTP %d); asking /embeddings instead",
                         self.url, response.status_code)
@@ -464,6 +530,7 @@ class RemoteEncoder:
             "api_key": "set" if self._has_key else "none",
             "concurrency": self.concurrency,
             "max_batch": self.max_batch,
+            "deadline_s": self.deadline,
             "cache": asdict(self.cache.stats()) if self.cache else None,
         }
 
@@ -694,7 +761,7 @@ class RemoteEncoder:
         span = (f"texts #{min(indices)}–#{max(indices)}" if len(indices) > 1
                 else f"text #{indices[0]}")
         body = self._embed_request(batch, input_type, what=span)
-        vectors = self._validate(body, len(batch))
+        vectors = self._validate(body, len(batch), indices)
         if self.cache is not None:
             # Only now, after validation: a bad answer is never cached.
             self.cache.put_many({self._key(t, kind): v for t, v in zip(batch, vectors)})
@@ -710,8 +777,8 @@ class RemoteEncoder:
         if input_type is not None:
             payload["input_type"] = input_type
         content = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-        response = self._request("POST", "/embeddings", content=content,
-                                 headers={"Content-Type": "application/json"})
+        response = self._request("POST", "/embeddings", max_bytes=self._reply_cap(len(batch)),
+                                 content=content, headers={"Content-Type": "application/json"})
         if response.status_code in SHRINK_STATUSES:
             raise _Refused(response.status_code, _server_message(response))
         self._check_status(response, f"embedding {what}")
@@ -721,25 +788,49 @@ class RemoteEncoder:
                               f"not an object: {_shorten(response.text)}")
         return body
 
-    def _request(self, method: str, path: str, **kwargs):
-        """One request with bounded retries on 429/502/503/504, connection errors and timeouts.
+    def _reply_cap(self, n: int) -> int:
+        """Most bytes (decompressed) an embeddings reply for ``n`` texts may have: 64 KB plus,
+        per text, 1 KB and 48 bytes per number, for four times the known dimension (8192 before
+        the first answer). At the default 32 texts that is 12.6 MB before the first answer and
+        2.5 MB for a 384-dimensional model; real replies are a fifth of that or less."""
+        with self._lock:
+            dim = _UNKNOWN_DIM if self._dim is None else _DIM_MARGIN * self._dim
+        return _REPLY_BYTES + n * (_ITEM_BYTES + _BYTES_PER_NUMBER * dim)
 
-        Returns the first response that is not worth retrying (any status); raises RemoteError
-        when the attempts run out.
+    def _request(self, method: str, path: str, *, max_bytes: int, **kwargs) -> _Reply:
+        """One request with bounded retries on 429/502/503/504, connection errors and timeouts,
+        all within ``deadline`` seconds; each reply is read up to ``max_bytes``.
+
+        Returns the first reply that is not worth retrying (any status); raises RemoteError
+        when the attempts or the deadline run out, or a reply is larger than ``max_bytes``.
         """
         import httpx
 
         url = self.url + path
         attempts = self.retries + 1
+        end = self._clock() + self.deadline
         problem = ""
+        tried = 0
         for attempt in range(attempts):
             wait_s = self._backoff(attempt)
+            left = end - self._clock()
+            if left <= 0:
+                break
+            # Every wait of this attempt ends by the deadline (the longest is the read's).
+            timeout = httpx.Timeout(connect=min(self.connect_timeout, left),
+                                    read=min(self.read_timeout, left),
+                                    write=min(self.read_timeout, left),
+                                    pool=min(self.read_timeout, left))
+            tried += 1
             try:
                 with self._lock:
                     self.requests_sent += 1
-                response = self._client.request(method, url, **kwargs)
+                response = self._exchange(method, url, timeout, max_bytes, end, **kwargs)
+            except _Overdue:
+                problem = "its reply was still arriving"
+                break
             except httpx.TimeoutException as exc:
-                problem = (f"no answer within {self._client.timeout.read:g} s"
+                problem = (f"no answer within {timeout.read:.3g} s"
                            if isinstance(exc, httpx.ReadTimeout) else
                            f"timed out ({type(exc).__name__})")
             except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
@@ -755,16 +846,75 @@ class RemoteEncoder:
                 after = retry_after_seconds(response.headers.get("Retry-After"))
                 if after is not None:
                     wait_s = after
-                response.close()
             if attempt + 1 < attempts:
                 wait_s = min(wait_s, self.max_wait)
+                if wait_s >= end - self._clock():
+                    break  # the next attempt would start after the deadline
                 logger.warning("Embedding server at %s: %s; retrying in %.1f s (attempt %d of %d)",
                                self.url, problem, wait_s, attempt + 2, attempts)
-                time.sleep(wait_s)
+                self._sleep(wait_s)
+        else:
+            if self._clock() < end:
+                raise RemoteError(
+                    f"The embedding server at {self.url} did not answer usefully after "
+                    f"{attempts} attempt(s): {problem}. Check that it is running and reachable, "
+                    f"then try again."
+                )
         raise RemoteError(
-            f"The embedding server at {self.url} did not answer usefully after {attempts} "
-            f"attempt(s): {problem}. Check that it is running and reachable, then try again."
+            f"The embedding server at {self.url} did not answer within {self.deadline:g} s "
+            f"({tried} attempt{'s' if tried != 1 else ''}; the last: {problem}). Check that it "
+            f"is running and not overloaded, or give it longer with --remote-deadline SECONDS "
+            f"(or E5UI_REMOTE_DEADLINE_S)."
         )
+
+    def _exchange(self, method: str, url: str, timeout, max_bytes: int, end: float,
+                  **kwargs) -> _Reply:
+        """Sends one request and reads its reply as a stream, within the cap and the deadline;
+        leaving early closes the connection, so the rest is never received."""
+        with self._client.stream(method, url, timeout=timeout, **kwargs) as response:
+            content = self._read_body(response, max_bytes, end)
+            return _Reply(response.status_code, response.headers, response.reason_phrase,
+                          content)
+
+    def _read_body(self, response, max_bytes: int, end: float) -> bytes:
+        """The reply's body, decompressed, or RemoteError as soon as it passes ``max_bytes``
+        (announced by Content-Length, or counted after decompression)."""
+        where = f"The embedding server at {self.url}"
+        fix = "Is the encoder URL an OpenAI-compatible embeddings server?"
+        length = response.headers.get("Content-Length", "").strip()
+        if length.isdigit() and int(length) > max_bytes:
+            raise RemoteError(f"{where} announced a reply of {_size(int(length))}, more than "
+                              f"the {_size(max_bytes)} this request can need; it was not read. "
+                              f"{fix}")
+        encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+        if encoding in ("gzip", "x-gzip", "deflate"):
+            inflater = zlib.decompressobj(zlib.MAX_WBITS | 32)  # gzip or zlib header
+        elif encoding in ("", "identity"):
+            inflater = None
+        else:
+            raise RemoteError(f"{where} sent a reply compressed with {_shorten(encoding, 40)!r}, "
+                              f"which was not asked for (only gzip and deflate are).")
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            for raw in response.iter_raw(_CHUNK):
+                room = max_bytes - size
+                # Asking for one byte more than the room tells an over-long reply from a full one.
+                data = raw if inflater is None else inflater.decompress(raw, room + 1)
+                size += len(data)
+                if size > max_bytes:
+                    raise RemoteError(f"{where} sent a reply of more than {_size(max_bytes)} "
+                                      f"(after decompression), more than this request can "
+                                      f"need; it was not read further. {fix}")
+                chunks.append(data)
+                if self._clock() > end:
+                    raise _Overdue
+            if inflater is not None:
+                chunks.append(inflater.flush())
+        except zlib.error as exc:
+            raise RemoteError(f"{where} sent a compressed reply that could not be "
+                              f"decompressed ({exc}).") from None
+        return b"".join(chunks)
 
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff with jitter: half the step fixed, half random (so clients that
@@ -806,12 +956,13 @@ class RemoteEncoder:
             ) from None
 
     # -- validation ----------------------------------------------------------------------------
-    def _validate(self, body: dict, n: int) -> np.ndarray:
+    def _validate(self, body: dict, n: int, indices: Sequence[int] | None = None) -> np.ndarray:
         """Checks an answer and returns float32 (n, dim) in input order.
 
         A valid answer has a ``data`` list of n items whose ``index`` values are 0..n-1 in any
         order, each with an ``embedding`` list of finite numbers of the dimension of the first
-        answer this encoder got.
+        answer this encoder got, whose norm can be normalised (not 0, tiny, or overflowing).
+        ``indices`` are the texts' numbers in the caller's list, to name a bad one.
         """
         where = f"The embedding server at {self.url}"
         data = body.get("data")
@@ -847,6 +998,17 @@ class RemoteEncoder:
         out = np.stack(rows).astype(np.float32)
         if not np.isfinite(out).all():
             raise RemoteError(f"{where} answered embeddings with NaN or infinite values.")
+        # The norm as encode_detailed computes it (float32, where 1e20 squared overflows).
+        with np.errstate(over="ignore"):
+            norms = np.linalg.norm(out, axis=1)
+        bad = np.flatnonzero(~np.isfinite(norms) | (norms < _MIN_NORM))
+        if bad.size:
+            row = int(bad[0])
+            named = f"text #{indices[row]}" if indices is not None else f"text {row}"
+            count = f" (and {bad.size - 1} more)" if bad.size > 1 else ""
+            raise RemoteError(f"{where} answered an embedding that cannot be normalised for "
+                              f"{named}{count}: its norm is {float(norms[row]):.3g}. A zero "
+                              f"vector is not an embedding; is the model serving correctly?")
         dim = out.shape[1]
         with self._lock:
             if self._dim is None:

@@ -34,6 +34,8 @@ class Limits:
         export_mb: disk the downloads of all sessions may use; the oldest sessions' go first.
         cache_disk_mb: disk the embedding cache's store (``--cache-dir``) may use; the
             oldest entries go first.
+        remote_deadline_s: seconds one request to the ``--encoder-url`` server may take, its
+            retries and waits included (``--remote-deadline``).
     """
 
     max_texts: int = 5000
@@ -44,6 +46,7 @@ class Limits:
     export_age_s: int = 3600
     export_mb: int = 1024
     cache_disk_mb: int = 2048
+    remote_deadline_s: int = 60
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **given: int | None) -> Limits:

@@ -5,6 +5,8 @@
   (``--remote-prefix server``: it adds the prefix itself) to >= 0.99.
 - An ``embed`` job killed with SIGKILL mid-way and run again with ``--resume`` writes the same
   array as a job that was never interrupted.
+- ``embed`` against a server that never answers stops at ``--remote-deadline`` (or
+  ``E5UI_REMOTE_DEADLINE_S``) with one line saying so.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import ASSETS, ROOT
+from tests.unit.test_remote import FakeServer
 
 pytestmark = pytest.mark.integration
 
@@ -118,3 +121,33 @@ def test_a_killed_embed_job_resumes_to_the_same_array(tmp_path):
     assert "resumed after" in finished.stderr
     assert not record.exists()
     np.testing.assert_array_equal(np.load(part), np.load(whole))
+
+
+@pytest.mark.parametrize("how", ["flag", "env"])
+def test_embed_stops_at_the_remote_deadline(tmp_path, how):
+    server = FakeServer()
+    try:
+        server.script = ["hang"] * 10  # reads each request and never answers
+        source = tmp_path / "texts.txt"
+        source.write_text("one\ntwo\n", encoding="utf-8")
+        env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+        env.pop("E5UI_API_KEY", None)
+        args = ["embed", str(source), "--encoder-url", server.url, "--out",
+                str(tmp_path / "a.npy"), "-q"]
+        if how == "flag":
+            env.pop("E5UI_REMOTE_DEADLINE_S", None)
+            args += ["--remote-deadline", "2"]
+        else:
+            env["E5UI_REMOTE_DEADLINE_S"] = "2"
+        start = time.monotonic()
+        # Without the deadline this would wait 6 x 120 s; the subprocess limit stops it sooner.
+        proc = subprocess.run([sys.executable, "-m", "e5ui", *args], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=90)
+        took = time.monotonic() - start
+    finally:
+        server.stop()
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "did not answer within 2 s" in proc.stderr and "--remote-deadline" in proc.stderr
+    assert took < 60
+    assert server.posts()  # it was asked, and the request reached it

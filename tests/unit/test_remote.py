@@ -9,19 +9,26 @@ malformed JSON, NaN, a slow reply, a reset connection ...) and checks what the s
 
 from __future__ import annotations
 
+import functools
+import gzip
 import hashlib
 import json
 import logging
 import socket
 import struct
+import sys
 import threading
 import time
+import tracemalloc
+import types
 import warnings
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
 
+from e5ui import loader
+from e5ui.__main__ import main
 from e5ui.cache import EmbeddingCache
 from e5ui.encoder import TruncationWarning
 from e5ui.remote import RemoteEncoder, RemoteError, redact_url, retry_after_seconds
@@ -54,7 +61,10 @@ class FakeServer:
 
     ``script`` holds the answers to the next POSTs in order (then "ok"): "ok", "malformed",
     "wrong_count", "wrong_dim", "nan", "shuffle", "bad_index", "strings", "reset",
-    ("slow", seconds) or ("status", code, headers, body).
+    ("slow", seconds), ("status", code, headers, body), "hang" (read the request, never
+    answer), ("vector", input, values) (that input's embedding is ``values``) or
+    ("stream", headers, chunks) (a 200 whose body is written piece by piece; the request's
+    record gets "sent" bytes, "complete" and a "done" event).
     """
 
     def __init__(self, models=("fake/e5-small",), dim: int = DIM):
@@ -70,6 +80,7 @@ class FakeServer:
         self.inflight = 0
         self.max_inflight = 0
         self.lock = threading.Lock()
+        self.release = threading.Event()  # ends "hang" answers (at stop)
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -96,6 +107,26 @@ class FakeServer:
                     self.wfile.write(raw)
                 except OSError:
                     pass
+
+            def stream(self, headers, chunks, record):
+                record.update(sent=0, complete=False, done=threading.Event())
+                self.close_connection = True  # without Content-Length the close ends the body
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Connection", "close")
+                    for k, v in headers.items():
+                        self.send_header(k, v)
+                    self.end_headers()
+                    for chunk in chunks:
+                        self.wfile.write(chunk)
+                        record["sent"] += len(chunk)
+                    self.wfile.flush()
+                    record["complete"] = True
+                except OSError:  # the client stopped reading and closed the connection
+                    pass
+                finally:
+                    record["done"].set()
 
             def do_GET(self):
                 fake.requests.append({"method": "GET", "path": self.path,
@@ -143,6 +174,13 @@ class FakeServer:
                     _, code, headers, payload = action
                     self.reply(code, payload, headers)
                     return
+                if action == "hang":
+                    fake.release.wait(60)
+                    self.close_connection = True
+                    return
+                if isinstance(action, tuple) and action[0] == "stream":
+                    self.stream(action[1], action[2], record)
+                    return
                 if action == "reset":
                     # SO_LINGER 0: close() sends a TCP reset instead of an orderly goodbye.
                     self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
@@ -172,6 +210,8 @@ class FakeServer:
                     data = [dict(d, index=0) for d in data]
                 elif action == "strings":
                     data = [dict(d, embedding=[str(x) for x in d["embedding"]]) for d in data]
+                elif isinstance(action, tuple) and action[0] == "vector":
+                    data[reads.index(action[1])]["embedding"] = list(action[2])
                 self.reply(200, {"object": "list", "data": data, "model": fake.models[0],
                                  "usage": {"prompt_tokens": 0, "total_tokens": 0}})
 
@@ -192,6 +232,7 @@ class FakeServer:
         return [t for r in self.posts() for t in r["body"]["input"]]
 
     def stop(self):
+        self.release.set()
         self.httpd.shutdown()
         self.httpd.server_close()
 
@@ -451,6 +492,67 @@ def test_reply_slower_than_read_timeout(fake):
     np.testing.assert_allclose(enc.encode("b"), unit(fake_vector("query: b")), atol=1e-6)
 
 
+class FakeClock:
+    """time.monotonic and time.sleep for one encoder: a sleep returns at once and moves the
+    clock on by its length; the time requests take passes as usual."""
+
+    def __init__(self):
+        self.skipped = 0.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return time.monotonic() + self.skipped
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.skipped += seconds
+
+
+def with_clock(enc: RemoteEncoder) -> FakeClock:
+    clock = FakeClock()
+    enc._clock, enc._sleep = clock, clock.sleep
+    return clock
+
+
+def test_a_server_that_never_answers_fails_by_the_deadline(fake):
+    fake.script = ["hang"] * 10
+    # Alone, the read timeout and retries would hold the call for 6 x 30 s.
+    enc = make(fake, model="fake/e5-small", read_timeout=30.0, retries=5, deadline=1.5)
+    start = time.monotonic()
+    with pytest.raises(RemoteError, match=r"at http://127\.0\.0\.1:\d+/v1 did not answer "
+                       r"within 1\.5 s \(\d+ attempts?; .*--remote-deadline"):
+        enc.encode("a")
+    assert time.monotonic() - start < 15
+    assert enc.cache.stats().entries == 0
+
+
+def test_retry_after_waits_count_against_the_deadline(fake):
+    fake.script = [("status", 503, {"Retry-After": "25"}, {"error": "busy"})] * 6
+    enc = make(fake, model="fake/e5-small", retries=5, max_wait=30.0, deadline=60)
+    clock = with_clock(enc)
+    with pytest.raises(RemoteError, match=r"did not answer within 60 s \(3 attempts; the last: "
+                       r"HTTP 503: busy\)"):
+        enc.encode("a")
+    # 0 s, 25 s, 50 s: a third wait of 25 s would start the next attempt after 60 s.
+    assert clock.sleeps == [25.0, 25.0]
+    assert len(fake.posts()) == 3
+
+
+def test_an_attempt_waits_only_for_the_time_left(fake):
+    # After a 503 asking for 59.2 s, 0.8 s of the 60 s are left (less the 503's round trip):
+    # the next attempt's read timeout is that, not the 30 s read_timeout.
+    fake.script = [("status", 503, {"Retry-After": "59.2"}, {"error": "busy"}), "hang", "hang"]
+    enc = make(fake, model="fake/e5-small", retries=5, max_wait=60.0, read_timeout=30.0,
+               deadline=60)
+    clock = with_clock(enc)
+    start = time.monotonic()
+    with pytest.raises(RemoteError, match=r"within 60 s \(2 attempts; the last: no answer "
+                       r"within 0\.[78]\d* s\)"):
+        enc.encode("a")
+    assert clock.sleeps == [59.2]
+    assert time.monotonic() - start < 15
+
+
 def test_connection_reset_is_retried(fake):
     fake.script = ["reset"]
     enc = make(fake)
@@ -512,6 +614,24 @@ def test_bad_answers_are_errors_and_not_cached(fake, action, words):
                                                    fake_vector("query: b")])), atol=1e-6)
 
 
+@pytest.mark.parametrize("values,norm", [
+    ([0.0] * DIM, "0"),  # a zero vector has no direction: its cosine with anything is 0
+    ([1e-8] * DIM, "2.83e-08"),  # nearly zero: its direction is rounding noise
+    ([1e-30] * DIM, "0"),  # its float32 squares underflow: the norm e5ui would divide by is 0
+    ([1e20] * DIM, "inf"),  # finite in float32, but its float32 norm overflows
+])
+def test_vectors_that_cannot_be_normalised_are_errors_and_not_cached(fake, values, norm):
+    enc = make(fake, model="fake/e5-small")
+    fake.script = [("vector", "query: b", values)]
+    with pytest.raises(RemoteError, match=rf"cannot be normalised for text #1: its norm is "
+                       rf"{norm}\."):
+        enc.encode(["a", "b", "c"])
+    assert enc.cache.stats().entries == 0
+    emb = enc.encode(["a", "b", "c"])
+    np.testing.assert_allclose(emb, unit(np.stack([fake_vector(f"query: {t}")
+                                                   for t in "abc"])), atol=1e-6)
+
+
 def test_dimension_must_match_the_first_answer(fake):
     enc = make(fake)
     enc.encode(["first"])
@@ -546,6 +666,90 @@ def test_nothing_wrong_is_cached_after_a_sequence_of_faults(fake):
     emb = enc.encode(texts)
     np.testing.assert_allclose(emb, unit(np.stack([fake_vector(f"query: {t}")
                                                    for t in texts])), atol=1e-6)
+
+
+# -- reply size: read as a stream, stopped at a cap ---------------------------------------
+HUGE = 50_000_000
+
+
+def huge_reply():
+    """The pieces of a 50 MB embeddings reply (one endless embedding), 64 KB each."""
+    head = b'{"object": "list", "data": [{"object": "embedding", "index": 0, "embedding": ['
+    piece = b"0.0123456789012345, " * 3277
+    count = HUGE // len(piece)
+    tail = b"0.0]}]}"
+    return [head] + [piece] * count + [tail], len(head) + count * len(piece) + len(tail)
+
+
+@functools.lru_cache(maxsize=1)
+def gzip_bomb() -> bytes:
+    """48 KB of gzip that inflates to a 48 MB embeddings reply."""
+    body = (b'{"object": "list", "data": [{"object": "embedding", "index": 0, "embedding": ['
+            + b"0, " * 16_000_000 + b"0]}]}")
+    return gzip.compress(body, 9)
+
+
+def peak_memory(call) -> int:
+    """Peak bytes Python allocated (all threads) while ``call`` ran."""
+    tracemalloc.start()
+    try:
+        call()
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return peak
+
+
+@pytest.mark.parametrize("announced", [True, False])
+def test_a_huge_reply_is_not_read(fake, announced):
+    chunks, size = huge_reply()
+    headers = {"Content-Length": str(size)} if announced else {}
+    fake.script = [("stream", headers, chunks)]
+    enc = make(fake, model="fake/e5-small")
+    # The cap for two texts before the first answer: 64 KB + 2 * (1 KB + 48 * 8192) bytes.
+    words = (r"announced a reply of 49\.9 MB, more than the 854 KB" if announced
+             else r"sent a reply of more than 854 KB")
+
+    def call():
+        with pytest.raises(RemoteError, match=words + r".*embeddings server\?"):
+            enc.encode(["a", "b"])
+
+    assert peak_memory(call) < 10_000_000
+    record = fake.posts()[0]
+    assert record["done"].wait(30)
+    assert not record["complete"] and record["sent"] < size  # the client hung up on it
+    assert len(fake.posts()) == 1  # an oversized reply is not asked for again
+    assert enc.cache.stats().entries == 0
+
+
+def test_a_small_gzip_reply_that_inflates_past_the_cap_is_stopped(fake):
+    bomb = gzip_bomb()
+    assert len(bomb) < 200_000
+    fake.script = [("stream", {"Content-Encoding": "gzip",
+                               "Content-Length": str(len(bomb))}, [bomb])]
+    enc = make(fake, model="fake/e5-small")
+
+    def call():
+        with pytest.raises(RemoteError, match=r"more than 854 KB \(after decompression\)"):
+            enc.encode(["a", "b"])
+
+    # httpx alone inflates a network read whole (34 MB here) and then keeps the full 48 MB.
+    assert peak_memory(call) < 10_000_000
+    assert enc.cache.stats().entries == 0
+
+
+def test_a_gzip_reply_within_the_cap_is_read(fake):
+    body = json.dumps({"object": "list", "model": "fake/e5-small", "data": [
+        {"object": "embedding", "index": i, "embedding": fake_vector(f"query: {t}").tolist()}
+        for i, t in enumerate("ab")]}).encode()
+    packed = gzip.compress(body)
+    fake.script = [("stream", {"Content-Encoding": "gzip",
+                               "Content-Length": str(len(packed))}, [packed])]
+    enc = make(fake, model="fake/e5-small")
+    emb = enc.encode(["a", "b"])
+    np.testing.assert_allclose(emb, unit(np.stack([fake_vector("query: a"),
+                                                   fake_vector("query: b")])), atol=1e-6)
+    assert fake.posts()[0]["headers"]["Accept-Encoding"] == "gzip, deflate"
 
 
 # -- the cache ------------------------------------------------------------------------------
@@ -655,6 +859,8 @@ def test_redact_url():
     ({"concurrency": 0}, "concurrency"),
     ({"retries": -1}, "retries"),
     ({"read_timeout": 0}, "read_timeout"),
+    ({"deadline": 0}, "deadline"),
+    ({"deadline": float("inf")}, "deadline"),
 ])
 def test_bad_arguments(fake, kwargs, words):
     with pytest.raises(ValueError, match=words):
@@ -673,3 +879,51 @@ def test_trailing_embeddings_path_is_tolerated(fake):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         enc.encode(["a"])
+
+
+# -- the deadline from the command line and the app ----------------------------------------
+@pytest.fixture
+def served_settings(monkeypatch):
+    """Runs ``main(["serve", ...])`` up to the app and returns the Settings it would serve."""
+    captured = []
+    fake_ui = types.SimpleNamespace(build_demo=lambda settings: captured.append(settings),
+                                    launch=lambda demo, settings: None)
+    import e5ui
+
+    monkeypatch.setitem(sys.modules, "e5ui.ui", fake_ui)
+    monkeypatch.setattr(e5ui, "ui", fake_ui, raising=False)
+    monkeypatch.delenv("E5UI_REMOTE_DEADLINE_S", raising=False)
+
+    def serve(*argv):
+        assert main(["serve", *argv]) == 0
+        return captured[-1]
+
+    return serve
+
+
+@pytest.mark.parametrize("flag,env,want", [
+    ([], None, 60),
+    (["--remote-deadline", "7"], None, 7),
+    ([], "9", 9),
+    (["--remote-deadline", "7"], "9", 7),
+])
+def test_serve_gives_the_remote_deadline_to_the_encoder(fake, served_settings, monkeypatch,
+                                                        flag, env, want):
+    if env is not None:
+        monkeypatch.setenv("E5UI_REMOTE_DEADLINE_S", env)
+    settings = served_settings("--encoder-url", fake.url, *flag)
+    enc = loader._default_factory("remote", settings, EmbeddingCache())
+    assert enc.deadline == want
+
+
+def test_a_bad_remote_deadline_is_refused(capsys, monkeypatch, tmp_path):
+    source = tmp_path / "x.txt"
+    source.write_text("a\n", encoding="utf-8")
+    out = str(tmp_path / "x.npy")
+    with pytest.raises(SystemExit) as bad:
+        main(["embed", str(source), "--out", out, "--remote-deadline", "0"])
+    assert bad.value.code == 2 and "argument --remote-deadline" in capsys.readouterr().err
+    monkeypatch.setenv("E5UI_REMOTE_DEADLINE_S", "soon")
+    assert main(["embed", str(source), "--out", out, "--encoder-url", "http://127.0.0.1:9/v1",
+                 "-q"]) == 2
+    assert "E5UI_REMOTE_DEADLINE_S must be a whole number" in capsys.readouterr().err
