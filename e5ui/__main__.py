@@ -515,7 +515,7 @@ def cmd_bitext(args) -> int:
     outs = _check_outs(args.out, (".tsv", ".csv", ".tmx"), inputs)
     source = _read(args.source, "source")
     target = _read(args.target, "target")
-    gold = textio.read_gold(args.gold) if args.gold else None
+    gold = textio.read_gold(args.gold, source=source, target=target) if args.gold else None
     enc = _encoder(args)
     result = _run_view(args, views.bitext_view, enc, source, target, args.method,
                        not args.no_one_to_one, args.threshold, gold, args.k,
@@ -533,10 +533,13 @@ def cmd_align(args) -> int:
         raise CliError("--max-merge must be at least 1")
     inputs = (args.source, args.target, *([args.gold] if args.gold else []))
     outs = _check_outs(args.out, (".tsv", ".csv", ".tmx", ".html"), inputs)
-    source = segment.read_document(args.source, args.src_lang, args.mode)
-    target = segment.read_document(args.target, args.tgt_lang, args.mode)
+    src_lang = segment.check_lang(args.src_lang, "--src-lang")
+    tgt_lang = segment.check_lang(args.tgt_lang, "--tgt-lang")
+    source = segment.read_document(args.source, src_lang, args.mode)
+    target = segment.read_document(args.target, tgt_lang, args.mode)
     segment.check_pair(source, target)
-    gold = textio.read_links(args.gold) if args.gold else None
+    gold = (textio.read_links(args.gold, n_src=len(source), n_tgt=len(target)) if args.gold
+            else None)
     enc = _encoder(args)
     result = _run_view(args, views.align_view, enc, source, target, args.max_merge,
                        args.threshold, gold)

@@ -1,8 +1,8 @@
 """Splitting a document into sentences, for ordered alignment with its translation.
 
-Input: pasted text or a ``.txt`` / ``.md`` file (UTF-8, a BOM is tolerated). Paragraphs are
-separated by blank lines; a paragraph boundary is hard: no sentence spans two paragraphs, and
-the aligner never groups sentences of two paragraphs. Two modes:
+Input: pasted text or a ``.txt`` / ``.md`` file (UTF-8, a BOM is tolerated; UTF-16/32 with a
+BOM). Paragraphs are separated by blank lines; a paragraph boundary is hard: no sentence spans
+two paragraphs, and the aligner never groups sentences of two paragraphs. Two modes:
 
 - ``"split"``: each paragraph goes through ``sentencex`` (Wikimedia's rule-based segmenter,
   ~300 languages, no model download, maintained; a compiled wheel, milliseconds a page).
@@ -24,7 +24,14 @@ the aligner never groups sentences of two paragraphs. Two modes:
   and, as in split mode, separate paragraphs.
 
 The language of a side is detected with ``e5ui.langid`` (py3langid) unless given; it selects
-sentencex's abbreviation rules and is shown to the user.
+sentencex's abbreviation rules and is shown to the user. A given code must look like one
+(``check_lang``): it is echoed in the summary and written into the TMX.
+
+Documents are read as every other input is (``textio``): files decoded by ``textio.read_whole``
+(UTF-8, or UTF-16/32 by a byte-order mark, within a byte limit), and each line cleaned by
+``textio.tidy`` (control and separator characters become spaces, lone surrogates and
+U+FFFE/U+FFFF become U+FFFD) with a note naming the lines changed, so the table, the TSV and
+the TMX hold the same text. ``cut_long`` cuts sentences to the app's character limit.
 """
 
 from __future__ import annotations
@@ -32,9 +39,10 @@ from __future__ import annotations
 import bisect
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from e5ui import textio
 from e5ui.analysis.alignment import join_texts
 
 logger = logging.getLogger(__name__)
@@ -54,6 +62,11 @@ _QUOTE_END = ("」", "』")
 _SPACES = re.compile(r"\s+")
 _HEADING = re.compile(r"^ {0,3}#{1,6}\s+\S")  # a Markdown ATX heading line
 _QUOTE_PARTICLES = ("と", "って")
+# A language code as BCP 47 writes one ("en", "pt-BR", "zh-Hant-TW"; "_" as in locale names):
+# anything else would be echoed to the page and into the TMX.
+_LANG_CODE = re.compile(r"[A-Za-z]{2,8}(?:[-_][A-Za-z0-9]{1,8})*")
+MAX_LANG_CHARS = 35
+_SHOWN = 10  # lines listed in a note before "and N more"
 
 
 @dataclass
@@ -94,34 +107,15 @@ class Document:
 
 
 # -- reading --------------------------------------------------------------------------------------
-def decode(data: bytes, source: str = "<input>") -> str:
-    """Decodes UTF-8 bytes (a BOM is dropped); ValueError for binary or non-UTF-8 data.
-
-    Args:
-        data: The file's bytes.
-        source: A name for messages.
-
-    Returns:
-        The text.
-    """
-    if b"\x00" in data[:65536]:
-        raise ValueError(f"{source} looks like a binary file, not text")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise ValueError(
-            f"{source} is not UTF-8 text (invalid byte at line {line}); save it as UTF-8"
-        ) from None
-
-
-def read_document(path: str | Path, lang: str | None = None, mode: str = "split") -> Document:
+def read_document(path: str | Path, lang: str | None = None, mode: str = "split", *,
+                  max_bytes: int | None = MAX_DOCUMENT_BYTES) -> Document:
     """Reads a ``.txt`` or ``.md`` file and splits it into sentences.
 
     Args:
         path: The file.
         lang: Its language code; None: detect.
         mode: ``"split"`` (sentence splitting) or ``"lines"`` (one sentence per line).
+        max_bytes: The most bytes read (the app's upload limit); None for no limit.
 
     Returns:
         The Document; ValueError with a one-line reason for anything unreadable.
@@ -131,13 +125,13 @@ def read_document(path: str | Path, lang: str | None = None, mode: str = "split"
         raise ValueError(f"Unsupported file type {path.suffix or '(none)'!r} for {path.name}. "
                          f"Must be one of: {', '.join(DOCUMENT_SUFFIXES)}")
     try:
-        size = path.stat().st_size
-        if size > MAX_DOCUMENT_BYTES:
-            raise ValueError(f"{path.name} is larger than {MAX_DOCUMENT_BYTES // 2**20} MB")
-        data = path.read_bytes()
+        text, encoding = textio.read_whole(path, max_bytes=max_bytes)
     except OSError as exc:
         raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
-    return split_document(decode(data, path.name), lang=lang, mode=mode, source=path.name)
+    doc = split_document(text, lang=lang, mode=mode, source=path.name)
+    if encoding != "UTF-8":
+        doc.notes.insert(0, f"{path.name} was read as {encoding} (its byte-order mark says so).")
+    return doc
 
 
 # -- splitting ------------------------------------------------------------------------------------
@@ -232,12 +226,58 @@ def _line_of(offsets: list[int], lines: list[int], pos: int) -> int:
     return lines[bisect.bisect_right(offsets, pos) - 1]
 
 
+def check_lang(value: str | None, name: str = "lang") -> str | None:
+    """A language code given by the user, checked: None for none (detect).
+
+    Args:
+        value: The code ("en", "pt-BR", "zh_Hant"), or None / "" / spaces for none.
+        name: The parameter, for the message ("--src-lang", "source_lang").
+
+    Returns:
+        The code, stripped; ValueError naming ``name`` for anything that is not one (over 35
+        characters, or not letters then optional "-" subtags).
+    """
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"{name} must be a language code such as en, de or pt-BR, "
+                         f"got {type(value).__name__}")
+    code = value.strip()
+    if not code:
+        return None
+    if len(code) > MAX_LANG_CHARS or not _LANG_CODE.fullmatch(code):
+        shown = code if len(code) <= 40 else code[:40] + "…"
+        raise ValueError(f"{name} must be a language code such as en, de or pt-BR (2 to 8 "
+                         f"letters, then optional -subtags; at most {MAX_LANG_CHARS} "
+                         f"characters), got {shown!r}; leave it empty to detect the language")
+    return code
+
+
 def _detect(text: str, lang: str | None) -> tuple[str, bool]:
     from e5ui import langid
 
     if lang and langid.normalise_code(lang):
         return langid.normalise_code(lang), False
     return langid.detect([text[:DETECT_CHARS]])[0], True
+
+
+def _listed(items: list[str]) -> str:
+    more = "" if len(items) <= _SHOWN else f" and {len(items) - _SHOWN} more"
+    return ", ".join(items[:_SHOWN]) + more
+
+
+def _tidy_lines(lines: list[str]) -> list[int]:
+    """Cleans the lines in place as ``textio`` cleans every input line (``textio.tidy``: a
+    line only of whitespace and zero-width characters becomes blank); returns the 0-based
+    lines whose characters were replaced."""
+    changed = []
+    for k, line in enumerate(lines):
+        text, replaced = textio.tidy(line)
+        if replaced:
+            changed.append(k)
+        if replaced or not text:
+            lines[k] = text  # an unchanged line keeps its indentation ("    # code")
+    return changed
 
 
 def split_document(text: str, lang: str | None = None, mode: str = "split",
@@ -259,6 +299,7 @@ def split_document(text: str, lang: str | None = None, mode: str = "split",
         raise ValueError(f"{source}: expected text, got {type(text).__name__}")
     if "\x00" in text:
         raise ValueError(f"{source} looks like a binary file, not text")
+    lang = check_lang(lang)
     text = text.removeprefix("\ufeff")
     if not text.strip():
         raise ValueError(f"{source} is empty: it holds no text, only whitespace")
@@ -267,6 +308,12 @@ def split_document(text: str, lang: str | None = None, mode: str = "split",
     lines = [line.removesuffix("\r") for line in text.split("\n")]
     if lines and not lines[-1]:
         lines.pop()  # the line break that ends the last line opens none
+    changed = _tidy_lines(lines)
+    if changed:
+        text = "\n".join(lines)
+        if not text.strip():
+            raise ValueError(f"{source} is empty: it holds no text, only whitespace and "
+                             "control characters")
     code, detected = _detect(text, lang)
     groups = _paragraphs(lines)
     sentences: list[str] = []
@@ -284,6 +331,13 @@ def split_document(text: str, lang: str | None = None, mode: str = "split",
     if not sentences:
         raise ValueError(f"{source} holds no sentences")
     notes = _notes(lines, groups, sentences, code, detected, mode, source)
+    if changed:
+        notes.append(
+            f"{source}: {len(changed)} line(s) held control or separator characters (form "
+            "feed, vertical tab, U+2028, a bare carriage return, ...), each replaced by a "
+            "space, or characters no file can hold (a lone surrogate, U+FFFE, U+FFFF), each "
+            "replaced by U+FFFD (stray byte-order marks removed): line(s) "
+            f"{_listed([str(k + 1) for k in changed])}")
     logger.debug("%s: %d sentences in %d paragraphs (%s, %s)", source, len(sentences),
                  len(groups), code, mode)
     return Document(sentences, paragraphs, starts, code, detected, mode, source, notes)
@@ -310,6 +364,31 @@ def _notes(lines: list[str], groups: list[list[int]], sentences: list[str], lang
     notes.append(f"{source}: {len(sentences)} sentence(s) in {len(groups)} paragraph(s), "
                  f"language {lang} ({how})")
     return notes
+
+
+def cut_long(doc: Document, max_chars: int, what: str | None = None) -> Document:
+    """The document with every sentence longer than ``max_chars`` cut to its first
+    ``max_chars`` characters and a note naming each, as the app cuts every other text
+    (``textio.read_input(..., cut=True)``).
+
+    Args:
+        doc: The document.
+        max_chars: The most characters of one sentence.
+        what: The side, for the note ("the source"); default: the document's source.
+
+    Returns:
+        The document (a new one when a sentence was cut).
+    """
+    long = [i for i, s in enumerate(doc.sentences) if len(s) > max_chars]
+    if not long:
+        return doc
+    sentences = list(doc.sentences)
+    for i in long:
+        sentences[i] = sentences[i][:max_chars].rstrip()
+    listed = _listed([f"sentence {i} ({doc.where(i)})" for i in long])
+    note = (f"{what or doc.source}: {len(long)} sentence(s) longer than {max_chars} characters "
+            f"were cut to their first {max_chars}: {listed}")
+    return replace(doc, sentences=sentences, notes=[*doc.notes, note])
 
 
 def check_pair(source: Document, target: Document) -> None:

@@ -326,24 +326,32 @@ def join_texts(parts: Sequence[str]) -> str:
 
 
 def parse_group(text: str) -> tuple[int, ...]:
-    """Reads a TSV cell of comma-joined 0-based indices ("3,4" -> (3, 4); "" -> ()).
+    """Reads a TSV cell of comma-joined 0-based indices ("3,4" -> (3, 4); "" -> ()). The one
+    parser of gold groups (``textio.read_links`` reads files with it).
 
     Args:
         text: The cell.
 
     Returns:
-        The indices.
+        The indices. ValueError, quoting the cell, for anything else: "3;4", "x", "-1", an
+        empty index ("3,,4", "3,"), digits other than ASCII ones.
     """
     text = (text or "").strip()
     if not text:
         return ()
-    try:
-        out = tuple(int(x) for x in text.split(","))
-    except ValueError:
-        raise ValueError(f"not a list of comma-separated sentence indices: {text!r}") from None
-    if any(i < 0 for i in out):
-        raise ValueError(f"sentence indices must be 0 or more: {text!r}")
-    return out
+    shown = repr(text if len(text) <= 40 else text[:40] + "…")
+    out = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            raise ValueError(f"an empty index between commas in {shown}; write sentence "
+                             "indices like 3 or 3,4")
+        if part.startswith("-") and part[1:].strip().isdigit():
+            raise ValueError(f"sentence indices must be 0 or more: {shown}")
+        # ASCII digits only (int() would take "٣" and "1_000"); 18 of them is past any index.
+        if not (part.isascii() and part.isdigit()) or len(part) > 18:
+            raise ValueError(f"not a list of comma-separated sentence indices: {shown}")
+        out.append(int(part))
+    return tuple(out)
 
 
 def format_group(indices: Iterable[int]) -> str:

@@ -17,17 +17,20 @@ TABLE_WIDTHS = ["7%", "7%", "7%", "5%", "37%", "37%"]
 
 def _document(app: common.App, text: str | None, file: str | None, side: str, mode: str,
               lang: str | None) -> segment.Document:
-    """One side, from its upload (.txt / .md) or its box, within the app's limits."""
-    lang = (lang or "").strip() or None
+    """One side, from its upload (.txt / .md) or its box, within the app's limits: the upload
+    size, sentences a side, characters a sentence (longer ones cut, with a note), and a
+    language code that is one."""
+    lang = segment.check_lang(lang, f"The {side} language ({side}_lang)")
     if file:
         app.check_upload(file)
-        doc = segment.read_document(file, lang, mode)
+        doc = segment.read_document(file, lang, mode, max_bytes=app.max_bytes)
     else:
         doc = segment.split_document(text or "", lang, mode, source=f"the {side}")
-    limit = app.settings.limits.max_side
-    if len(doc) > limit:
-        raise ValueError(f"The {side} has {len(doc)} sentences; this view takes at most {limit}")
-    return doc
+    limits = app.settings.limits
+    if len(doc) > limits.max_side:
+        raise ValueError(f"The {side} has {len(doc)} sentences; this view takes at most "
+                         f"{limits.max_side}")
+    return segment.cut_long(doc, limits.max_chars, f"The {side}")
 
 
 def _shaded(result: views.AlignResult, app: common.App, notes: list[str]):
@@ -66,7 +69,8 @@ def run(app: common.App, source: str, target: str, source_file: str | None = Non
     tgt = _document(app, target, target_file, "target", mode, target_lang)
     segment.check_pair(src, tgt)
     app.check_upload(gold_file)
-    gold = textio.read_links(gold_file, max_bytes=app.max_bytes) if gold_file else None
+    gold = textio.read_links(gold_file, n_src=len(src), n_tgt=len(tgt),
+                             max_bytes=app.max_bytes) if gold_file else None
     enc = app.encoder(progress)
     result = views.align_view(enc, src, tgt, int(max_merge), threshold, gold,
                               progress=common.progress_adapter(progress))

@@ -37,7 +37,8 @@ def run(app: common.App, source: str, target: str, source_file: str | None = Non
     s = app.read(source, source_file, "source list", side=True)
     t = app.read(target, target_file, "target list", side=True)
     app.check_upload(gold_file)
-    gold = textio.read_gold(gold_file, max_bytes=app.max_bytes) if gold_file else None
+    gold = textio.read_gold(gold_file, source=s, target=t,
+                            max_bytes=app.max_bytes) if gold_file else None
     enc = app.encoder(progress)
     result = views.bitext_view(enc, s, t, method, one_to_one, threshold, gold,
                                progress=common.progress_adapter(progress))

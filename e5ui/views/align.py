@@ -138,6 +138,27 @@ class AlignResult:
         return [str(self.write(folder / f"alignment.{ext}")) for ext in ("tsv", "csv", "tmx")]
 
 
+def _checked_gold(gold, source: Document, target: Document
+                  ) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
+    """The gold links, refused before any encoding when one points past either document
+    (``textio.read_links`` names the file's line; this guards links given in code)."""
+    out = []
+    for k, link in enumerate(gold):
+        try:
+            src, tgt = link
+            src, tgt = tuple(int(i) for i in src), tuple(int(i) for i in tgt)
+        except (TypeError, ValueError):
+            raise ValueError("gold must be (source indices, target indices) pairs, got "
+                             f"{link!r}"[:200]) from None
+        for indices, doc, side in ((src, source, "source"), (tgt, target, "target")):
+            for i in indices:
+                if not 0 <= i < len(doc):
+                    raise ValueError(f"Gold link {k + 1} points at {side} sentence {i}, but the "
+                                     f"{side} has {len(doc)} sentence(s), numbered from 0")
+        out.append((src, tgt))
+    return out
+
+
 def align_view(encoder, source: Document, target: Document,
                max_merge: int = alignment.DEFAULT_MAX_MERGE,
                threshold: float | None = alignment.DEFAULT_THRESHOLD,
@@ -151,13 +172,16 @@ def align_view(encoder, source: Document, target: Document,
         source, target: the documents (``segment.split_pair`` / ``segment.read_document``).
         max_merge: most sentences on one side of a link.
         threshold: links scoring below it are flagged; None flags none.
-        gold: true links as (source indices, target indices) (``textio.read_links``).
+        gold: true links as (source indices, target indices) (``textio.read_links``);
+            ValueError, before any encoding, for one pointing past a document.
         progress: progress callback.
 
     Returns:
         The result.
     """
     from threadpoolctl import threadpool_limits
+
+    gold = _checked_gold(gold, source, target) if gold is not None else None
 
     def embed(texts: list[str]):
         stage(progress, 0.05, f"Encoding {len(texts)} sentences and joined sentences")

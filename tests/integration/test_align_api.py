@@ -3,10 +3,13 @@ links found, bad input as clear messages, and the same files from both."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 
@@ -79,3 +82,57 @@ def test_app_and_cli_write_the_same_files(app_client, tmp_path):
     merged = [tu for tu in root.iter("tu")
               if tu.find("prop[@type='x-type']").text == "2-1"]
     assert len(merged) == 1 and len(merged[0].findall("tuv")) == 2  # a merge is one segment
+
+
+def call_raw(client, data: list) -> tuple[str, object]:
+    """One /align request straight to the queue's HTTP API, its JSON written by json.dumps (a
+    lone surrogate travels as the escape a browser or script sends; gradio_client cannot send
+    one): ("complete", outputs) or ("error", message)."""
+    import httpx
+
+    base = client.src.rstrip("/")
+    body = json.dumps({"data": data}, ensure_ascii=True).encode()
+    reply = httpx.post(f"{base}/gradio_api/call/align", content=body, timeout=60,
+                       headers={"content-type": "application/json"})
+    reply.raise_for_status()
+    event_id = reply.json()["event_id"]
+    with httpx.stream("GET", f"{base}/gradio_api/call/align/{event_id}", timeout=300) as events:
+        text = "".join(events.iter_text())
+    kind, payload = [(k, d) for k, d in re.findall(r"^event: (\w+)\ndata: (.*)$", text, re.M)
+                     if k in ("complete", "error")][-1]
+    value = json.loads(payload)
+    return kind, (value or {}).get("error") if kind == "error" else value
+
+
+def test_control_characters_and_a_lone_surrogate_come_back_clean(app_client):
+    # A lone surrogate (\ud800), which no file can hold, used to reach the tokenizer and come
+    # back as "Something went wrong (TypeError ...)"; \x01, \x08, \ufffe stayed raw in the
+    # table and the TSV and became U+FFFD only in the TMX.
+    kind, out = call_raw(app_client, [
+        "One\x01two.\nHello \ud800 world.\n", "Eins\x08zwei.\nHallo \ufffe Welt.\n", None,
+        None, "lines", 1, 0.15, "en", "de", None])
+    assert kind == "complete", out
+    _fig, _summary, _metrics, table, notes, files, *_ = out
+    texts = {r["source"] for r in rows(table)} | {r["target"] for r in rows(table)}
+    assert texts - {None} == {"One two.", "Hello \ufffd world.", "Eins zwei.",
+                              "Hallo \ufffd Welt."}
+    assert "held control or separator characters" in notes and "U+FFFD" in notes
+    for f in files:
+        data = Path(f["path"]).read_text(encoding="utf-8")
+        assert "Hello \ufffd world." in data and "One two." in data, f["path"]
+        assert not any(ch in data for ch in "\x01\x08\ufffe"), f["path"]
+
+
+def test_a_long_sentence_is_cut_and_a_bad_language_refused(app_client):
+    from gradio_client.exceptions import AppError
+
+    long = "Wort" * 12_500  # 50,000 characters, one sentence
+    _fig, _summary, _metrics, table, notes, files, *_ = app_client.predict(
+        f"Short.\n{long}\n", f"Kurz.\n{long}\n", None, None, "lines", 1, 0.15, "en", "de",
+        None, api_name="/align")
+    assert max(len(r["source"] or "") for r in rows(table)) == 20_000
+    assert "were cut to their first 20000" in notes
+    assert all(os.path.getsize(f) < 100_000 for f in files)
+    with pytest.raises(AppError, match="source_lang"):
+        app_client.predict("One.", "Eins.", None, None, "lines", 1, 0.15, "en;" * 20, "de",
+                           None, api_name="/align")
