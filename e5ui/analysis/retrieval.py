@@ -126,7 +126,7 @@ def evaluate_retrieval(indices: Any, relevant: Sequence[Any], k: int = 10) -> Re
 
     Args:
         indices: Int (n, w) corpus indices per query, best first; -1 for empty slots (as
-            ``neighbours.topk`` and ``keyword.BM25Index.search`` return). Only the first k
+            ``neighbours.topk`` and ``bm25.BM25Index.search`` return). Only the first k
             columns count; fewer than k columns count as misses below them.
         relevant: n arrays of relevant corpus indices (``relevant_from_ids``).
         k: The cut-off (10 for the model card's MRR@10).

@@ -67,7 +67,7 @@ def keyword_comparison(queries: textio.Corpus, corpus: textio.Corpus, e5_ranking
     Returns:
         The comparison.
     """
-    from e5ui.keyword import BM25Index
+    from e5ui.bm25 import BM25Index
 
     depth = max(k, METRIC_K)
     bm = BM25Index(corpus.texts).search(queries.texts, depth)

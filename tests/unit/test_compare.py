@@ -10,7 +10,7 @@ from sklearn.metrics.pairwise import cosine_similarity
 
 from e5ui import textio, views
 from e5ui.analysis.calibration import baseline_from_embeddings
-from e5ui.keyword import BM25Index
+from e5ui.bm25 import BM25Index
 from tests.conftest import FakeEncoder, VectorEncoder
 
 

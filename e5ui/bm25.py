@@ -1,5 +1,7 @@
 """Keyword search: BM25 over a corpus, the baseline a stakeholder asks E5 to beat.
 
+(The module is ``bm25``, not ``keyword``, which would shadow the standard library's.)
+
 Scoring is ``bm25s`` (a maintained BM25 library) with its "lucene" variant, the formula of
 Lucene >= 8, Elasticsearch and Anserini/Pyserini::
 

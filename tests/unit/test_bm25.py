@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from e5ui.keyword import DEFAULT_B, DEFAULT_K1, BM25Index, tokenize
+from e5ui.bm25 import DEFAULT_B, DEFAULT_K1, BM25Index, tokenize
 
 # bm25s "lucene" variant (Lucene >= 8, Anserini): idf = ln(1 + (N - df + 0.5) / (df + 0.5)),
 # term weight idf * tf / (tf + k1 * (1 - b + b * |d| / avgdl)), summed over the query's tokens
