@@ -2,7 +2,8 @@
 
 similarity   cosine matrices, heatmap orderings, cluster summaries, the most similar pairs
 calibration  a model's unrelated-pair baseline, percentiles and rescaled scores
-neighbours   chunked exact top-k, cross-lingual filter, margin re-ranking, hubness
+neighbours   chunked exact top-k, cross-lingual filter, margin re-ranking
+hubness      how often each text is someone's neighbour; the hubs
 bitext       one-to-one sentence matching (margin or cosine) and its evaluation
 alignment    ordered document alignment (merges, splits, omissions) and link F1
 projection   UMAP / PCA maps and their neighbour preservation

@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics.pairwise import cosine_similarity
 
+from e5ui.analysis.hubness import hubness
 from e5ui.analysis.neighbours import (
-    hubness,
     knn_mean,
     margin_scores,
     rerank_margin,
