@@ -13,12 +13,15 @@ import logging
 import sys
 
 import gradio as gr
+from starlette.middleware import Middleware
 
 from e5ui import plots, resources, runtime
 from e5ui.loader import ModelHolder
 from e5ui.settings import Settings
 from e5ui.ui import align, bitext, explain, map, neighbours, panel, similarity
 from e5ui.ui.common import PRIVATE, App, bind
+from e5ui.ui.login import LoginRequired
+from e5ui.ui.params import CheckedBlocks
 from e5ui.ui.storage import ExportStore
 
 logger = logging.getLogger(__name__)
@@ -55,8 +58,10 @@ def build_demo(encoder=None, settings: Settings | None = None,
     # Gradio deletes the uploads and cached copies it made once they are older than the
     # downloads' age, checking as often (the session folders are swept by the store itself).
     age = limits.export_age_s
-    with gr.Blocks(title="e5ui — multilingual-e5 explorer", analytics_enabled=False,
-                   delete_cache=(age, age)) as demo:
+    # CheckedBlocks: every event's inputs are checked against their components first
+    # (params.check_inputs), so a wrong value gets a sentence naming its parameter.
+    with CheckedBlocks(title="e5ui — multilingual-e5 explorer", analytics_enabled=False,
+                       delete_cache=(age, age)) as demo:
         status_outputs = panel.build_panel(app)
         report_state = gr.State({})
         # Figures follow the page's theme (?__theme=dark); API callers get the light one.
@@ -69,7 +74,8 @@ def build_demo(encoder=None, settings: Settings | None = None,
                   **PRIVATE)
         demo.load(page_theme, None, [theme], **PRIVATE)
         demo.unload(bind(end_session, app))
-    demo.e5ui_app = app  # for launch() and tests
+    demo.e5ui_app = app  # for launch(), the input checks and tests
+    app.demo = demo  # while it runs, file inputs must be uploads to it (App.check_upload)
     return demo
 
 
@@ -107,11 +113,14 @@ def launch(demo: gr.Blocks, settings: Settings, **kwargs):
     runtime.configure_numba_cache()
     runtime.warm_up(background=True)
     css = page_css()
+    # With --auth, every route but the login page needs the login (gradio leaves a few open).
+    app_kwargs = dict(kwargs.pop("app_kwargs", None) or {})
+    app_kwargs["middleware"] = [*app_kwargs.get("middleware", []), Middleware(LoginRequired)]
     return demo.queue(default_concurrency_limit=2).launch(
         server_name=settings.host, server_port=settings.port, share=settings.share,
         auth=settings.auth, theme=theme(), css=css, footer_links=["api", "gradio"],
         show_error=False, max_file_size=f"{settings.limits.max_upload_mb}mb",
-        allowed_paths=[str(resources.path("examples"))], **kwargs)
+        allowed_paths=[str(resources.path("examples"))], app_kwargs=app_kwargs, **kwargs)
 
 
 def page_css() -> str:

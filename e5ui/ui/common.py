@@ -5,6 +5,7 @@ progress."""
 from __future__ import annotations
 
 import functools
+import hashlib
 import inspect
 import logging
 import re
@@ -37,6 +38,9 @@ class App:
     holder: ModelHolder
     settings: Settings
     store: ExportStore
+    # The Blocks serving this app (set by build_demo): while it runs, file inputs must be
+    # what was uploaded to it.
+    demo: gr.Blocks | None = field(default=None, repr=False)
     _second: dict = field(default_factory=dict, repr=False)
     _second_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -54,13 +58,41 @@ class App:
         return textio.read_input(text, file, what, limits.max_side if side else limits.max_texts,
                                  limits.max_chars, max_bytes=self.max_bytes, cut=True)
 
-    def check_upload(self, file: str | None) -> None:
-        """An upload that is gone (uploads are deleted after ``export_age_s``) gets a message
-        without the server's path in it."""
-        if file and not Path(file).is_file():
+    def check_upload(self, file: str | None, what: str = "The uploaded file") -> None:
+        """The one check every file input passes (the views call it, and so does the check
+        of every event's inputs, ``params.check_inputs``): a file is read only if it is an
+        input this app was given.
+
+        Refused, with a message that names the file but not where it lies on the server: any
+        of the app's downloads (any session's: downloads are never inputs), and, while the app
+        is served, anything but a file uploaded to it (gradio's upload route, which the page's
+        file inputs and gradio_client's ``handle_file`` use) or gradio's copy of a bundled
+        example (the Examples buttons put those in file inputs). Uploads are kept
+        ``export_age_s``; one that is gone gets a message saying so.
+
+        Args:
+            file: the path gradio passed, or None / "" for no file.
+            what: how the message names the input ("The file given as gold_file").
+
+        Raises:
+            ValueError: for a file the app does not read.
+        """
+        if not file:
+            return
+        path = Path(file)
+        shown = f"{what} ({path.name})"
+        real = path.resolve()
+        if real.is_relative_to(self.store.root.resolve()):
+            raise ValueError(f"{shown} is one of this app's downloads; downloads cannot be read "
+                             "back as inputs. Upload a copy of the file instead")
+        if self.demo is not None and self.demo.is_running and not (
+                _uploaded(self.demo, path, real) or _example_copy(real)):
+            raise ValueError(f"{shown} was not uploaded to this app; upload the file first (the "
+                             "file input on the page, or handle_file(path) in gradio_client)")
+        if not path.is_file():
             minutes = self.settings.limits.export_age_s // 60
-            raise ValueError(f"The uploaded file {Path(file).name} is no longer on the server "
-                             f"(uploads are kept {minutes} minutes); upload it again")
+            raise ValueError(f"{shown} is no longer on the server (uploads are kept "
+                             f"{minutes} minutes); upload it again")
 
     @property
     def max_bytes(self) -> int:
@@ -115,18 +147,60 @@ class App:
         return self.store.folder(getattr(request, "session_hash", None), view)
 
 
+def _uploaded(demo: gr.Blocks, path: Path, real: Path) -> bool:
+    """Whether gradio's upload route wrote this file (it records every file it writes)."""
+    uploads = getattr(demo, "upload_file_set", ())
+    return str(path) in uploads or str(real) in uploads
+
+
+@functools.cache
+def _example_digests() -> frozenset[tuple[str, str]]:
+    """(name, SHA-256) of every bundled example file."""
+    root = resources.path("examples")
+    return frozenset((p.name, hashlib.sha256(p.read_bytes()).hexdigest())
+                     for p in root.rglob("*") if p.is_file())
+
+
+def _example_copy(path: Path) -> bool:
+    """Whether ``path`` is gradio's copy of a bundled example: an Examples button that puts
+    one in a file input has gradio copy it into its upload folder (its words are public)."""
+    from gradio.utils import get_upload_folder
+
+    digests = _example_digests()
+    if path.name not in {name for name, _ in digests} or not path.is_file() \
+            or not path.is_relative_to(Path(get_upload_folder()).resolve()):
+        return False
+    if path.stat().st_size > 2**22:  # every example is far smaller
+        return False
+    return (path.name, hashlib.sha256(path.read_bytes()).hexdigest()) in digests
+
+
+# An absolute path (POSIX, home-relative or Windows) of two parts or more, not inside a URL.
+_PATH = re.compile(r"(?<![\w.:/\\~-])(?:~|[A-Za-z]:)?(?:[\\/][^\s'\"<>|\\/]+){2,}")
+_MAX_MESSAGE = 1000
+
+
+def user_message(text: str) -> str:
+    """A message fit for the page: a path keeps only its last part (the server's folders are
+    nobody's business), a traceback that crept in is cut off, and it stays short."""
+    text = text.split("Traceback (most recent call last)")[0].strip()
+    text = _PATH.sub(lambda m: re.split(r"[\\/]", m.group(0))[-1], text)
+    return text if len(text) <= _MAX_MESSAGE else text[:_MAX_MESSAGE - 1] + "…"
+
+
 def guard(fn: Callable) -> Callable:
     """Turns exceptions into Gradio error toasts: the message for ValueError, a short line for
-    anything else (logged with its traceback), never a raw traceback in the page."""
+    anything else (logged with its traceback), never a raw traceback or a server path in the
+    page (``user_message``)."""
 
     def translate(exc: Exception) -> gr.Error:
         if isinstance(exc, gr.Error):
             return exc
         if isinstance(exc, ValueError):  # bad input: a message, no traceback in the log
-            return gr.Error(str(exc), print_exception=False)
+            return gr.Error(user_message(str(exc)), print_exception=False)
         logger.exception("Unexpected error in %s", fn.__name__)
-        return gr.Error(f"Something went wrong ({type(exc).__name__}: {exc}). The app is still "
-                        "running; please try again.")
+        return gr.Error(user_message(f"Something went wrong ({type(exc).__name__}: {exc}). "
+                                     "The app is still running; please try again."))
 
     if inspect.isgeneratorfunction(fn):
         @functools.wraps(fn)

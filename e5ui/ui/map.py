@@ -6,12 +6,14 @@ import gradio as gr
 
 from e5ui import plots, resources, views
 from e5ui.ui import common
+from e5ui.ui.params import number_radio
 
 EXAMPLES = [("24 sentences × 8 languages", "map_parallel.tsv"),
             ("One meaning, ten languages", "one_meaning_ten_languages.tsv")]
 
 
 REPORT_KEY = "3-map"
+SEARCH_CHARS = 200  # a highlight is a word or a phrase
 
 
 @common.guard
@@ -60,12 +62,12 @@ def build(app: common.App, report_state: gr.State, theme: gr.State) -> common.Wi
                 run_btn = gr.Button("Draw map", variant="primary", elem_id="map-run")
                 examples = common.examples_row([label for label, _ in EXAMPLES])
                 search = gr.Textbox("", label="Highlight texts containing…", max_lines=1,
-                                    elem_id="map-search")
+                                    max_length=SEARCH_CHARS, elem_id="map-search")
                 with gr.Accordion("Options: method, colours, meaning vs. language",
                                   open=False):
                     method = gr.Radio([("UMAP", "umap"), ("PCA", "pca")], value="umap",
                                       label="Method")
-                    dim = gr.Radio([("2-D", 2), ("3-D", 3)], value=2, label="Dimensions")
+                    dim = number_radio([("2-D", 2), ("3-D", 3)], value=2, label="Dimensions")
                     color = gr.Radio([("language", "language"), ("label", "label")],
                                      value="language", label="Colour by")
                     connect = gr.Checkbox(True, label="Join translations (same id)")

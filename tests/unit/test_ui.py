@@ -4,6 +4,7 @@ error guard's paths, and the endpoints the Blocks declare."""
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 import gradio as gr
@@ -231,3 +232,161 @@ def test_the_blocks_declare_one_endpoint_per_view(app):
     names = {d.get("api_name") for d in demo.config["dependencies"]}
     assert {"similarity", "neighbours", "map", "projection", "bitext", "explain",
             "pair_score"} <= names
+
+
+# -- the boundary: messages, file inputs, parameters -----------------------------------------
+def test_messages_show_no_server_path_or_traceback(caplog):
+    @common.guard
+    def bad_input():
+        raise ValueError("No such file: /srv/e5ui/uploads/3f9a/notes.txt")
+
+    @common.guard
+    def bug():
+        raise OSError("[Errno 13] Permission denied: '/var/lib/e5ui/cache/ab/vec.npy'\n"
+                      "Traceback (most recent call last):\n  File \"/opt/e5ui/x.py\"")
+
+    with pytest.raises(gr.Error) as err:
+        bad_input()
+    assert err.value.message == "No such file: notes.txt"
+    with caplog.at_level(logging.ERROR), pytest.raises(gr.Error) as err:
+        bug()
+    assert "vec.npy" in err.value.message and "/var" not in err.value.message
+    assert "Traceback" not in err.value.message and "x.py" not in err.value.message
+    # A web address is not a path.
+    assert common.user_message("see http://127.0.0.1:8000/v1/models") == \
+        "see http://127.0.0.1:8000/v1/models"
+
+
+def test_no_session_reads_another_sessions_downloads(app):
+    class Request:
+        session_hash = "someone-else"
+
+    _, _, _, _, files, _ = similarity.run(app, "a\nb", request=Request(), progress=noop)
+    csv = next(f for f in files if f.endswith(".csv"))
+    with pytest.raises(ValueError, match="downloads cannot be read back") as err:
+        app.check_upload(csv)
+    assert "similarity.csv" in str(err.value) and str(app.store.root) not in str(err.value)
+    with pytest.raises(gr.Error, match="downloads cannot be read back"):
+        similarity.run(app, "", csv, progress=noop)
+
+
+def test_a_served_app_reads_only_uploads_and_the_copies_of_its_examples(app, tmp_path,
+                                                                        monkeypatch):
+    from types import SimpleNamespace
+
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))  # gradio's upload folder
+    uploaded = tmp_path / "gradio" / "ab12" / "mine.txt"
+    stray = tmp_path / "gradio" / "cd34" / "theirs.txt"
+    example = tmp_path / "gradio" / "ef56" / "gold.tsv"  # what an Examples button leaves
+    lookalike = tmp_path / "gradio" / "0789" / "gold.tsv"
+    outside = tmp_path / "elsewhere" / "gold.tsv"
+    for path in (uploaded, stray, example, lookalike, outside):
+        path.parent.mkdir(parents=True, exist_ok=True)
+    uploaded.write_text("a\nb\n")
+    stray.write_text("a\nb\n")
+    gold = (ASSETS / "examples/bitext/gold.tsv").read_bytes()
+    example.write_bytes(gold)
+    outside.write_bytes(gold)
+    lookalike.write_bytes(gold + b"0\t1\n")
+    app.demo = SimpleNamespace(is_running=True, upload_file_set={str(uploaded)})
+    app.check_upload(str(uploaded))
+    app.check_upload(str(example))
+    for path in (stray, lookalike, outside):
+        with pytest.raises(ValueError, match="was not uploaded to this app") as err:
+            app.check_upload(str(path), "The file given as gold_file")
+        assert str(err.value).startswith(f"The file given as gold_file ({path.name})")
+        assert str(tmp_path) not in str(err.value)
+    uploaded.unlink()
+    with pytest.raises(ValueError, match=r"\(mine.txt\) is no longer on the server"):
+        app.check_upload(str(uploaded))
+    app.demo = SimpleNamespace(is_running=False, upload_file_set=set())
+    app.check_upload(str(outside))  # handlers called outside a running app read any path
+
+
+def components():
+    from e5ui.ui import params
+
+    with gr.Blocks():
+        return {
+            "k": gr.Slider(1, 20, value=3, step=1),
+            "threshold": gr.Number(None, minimum=-10, maximum=10),
+            "cutoff": gr.Slider(-0.5, 1.0, value=0.3, step=0.01),
+            "method": gr.Radio([("UMAP", "umap"), ("PCA", "pca")], value="umap"),
+            "dim": params.number_radio([("2-D", 2), ("3-D", 3)], value=2),
+            "second": gr.Dropdown(["small", "base"], value="small"),
+            "connect": gr.Checkbox(True),
+            "search": gr.Textbox("", max_lines=1),
+            "lang": gr.Textbox("", max_length=8),
+            "texts": gr.Textbox("", lines=6),
+            "gold_file": gr.File(file_types=[".tsv", ".csv"]),
+        }
+
+
+@pytest.mark.parametrize(("name", "value", "message"), [
+    ("k", "abc", "k must be a whole number from 1 to 20; got a text of 3 characters"),
+    ("k", None, "k must be a whole number from 1 to 20; got nothing (null)"),
+    ("k", 2.5, "k must be a whole number from 1 to 20; got 2.5"),
+    ("k", 21, "k must be a whole number from 1 to 20; got 21"),
+    ("k", True, "k must be a whole number from 1 to 20; got true"),
+    ("k", float("nan"), "k must be a whole number from 1 to 20; got nan"),
+    ("threshold", "abc", "threshold must be a number from -10 to 10, or nothing (null) for none"),
+    ("threshold", float("inf"), "threshold must be a number from -10 to 10"),
+    ("cutoff", 1.5, "cutoff must be a number from -0.5 to 1; got 1.5"),
+    ("method", "tsne", "method must be one of: umap, pca; got a text of 4 characters"),
+    ("method", None, "method must be one of: umap, pca; got nothing (null)"),
+    ("dim", "4", "dim must be one of: 2, 3"),
+    ("dim", 2.5, "dim must be one of: 2, 3; got 2.5"),
+    ("second", "x" * 300, "second must be one of: small, base; got a text of 300 characters"),
+    ("connect", "yes", "connect must be true or false; got a text of 3 characters"),
+    ("connect", 1, "connect must be true or false; got 1"),
+    ("search", "s" * 201, "search takes at most 200 characters; got 201"),
+    ("lang", "en-GB-oxendict", "lang takes at most 8 characters; got 14"),
+    ("texts", {"a": 1}, "texts must be text; got an object"),
+    ("texts", "x" * (2**20 + 1), "texts holds more than 1 MB of text"),
+    ("gold_file", "/srv/x.tsv", "gold_file must be a file uploaded to this app"),
+    ("gold_file", {"url": "http://x/y.tsv"}, "gold_file must be a file uploaded to this app"),
+    ("gold_file", {"path": "http://x/y.tsv"}, "not a web address"),
+    ("gold_file", {"path": "notes.txt"}, "Unsupported file type '.txt' for gold_file"),
+], ids=lambda v: f"{len(v)}-chars" if isinstance(v, str) and len(v) > 40 else None)
+def test_the_central_check_refuses_with_a_sentence_naming_the_parameter(app, name, value,
+                                                                         message):
+    from e5ui.ui import params
+
+    small = common.App(app.holder, Settings(model="fake", limits=Limits(max_upload_mb=1)),
+                       app.store)
+    with pytest.raises(ValueError) as err:
+        params.check_value(components()[name], value, name, small)
+    assert message in str(err.value) and re.search(rf"\b{name}\b", str(err.value)), err.value
+
+
+def test_the_central_check_passes_what_fits(app):
+    from e5ui.ui import params
+
+    parts = components()
+    accepted = [("k", 3, 3), ("k", 3.0, 3.0), ("threshold", None, None), ("threshold", -2, -2),
+                ("dim", 3, 3), ("dim", "2", 2), ("method", "pca", "pca"),
+                ("connect", False, False), ("search", None, None), ("texts", "a\nb", "a\nb"),
+                ("second", None, None), ("gold_file", None, None)]
+    for name, value, passed in accepted:
+        got = params.check_value(parts[name], value, name, app)
+        assert got == passed and type(got) is type(passed), name
+
+
+def test_every_input_of_every_event_goes_through_the_central_check(app):
+    from e5ui.ui import params
+
+    demo = ui.build_demo(holder=app.holder)
+    assert isinstance(demo, params.CheckedBlocks) and demo.e5ui_app.demo is demo
+    known = (gr.State, gr.File, gr.Slider, gr.Number, gr.Radio, gr.Dropdown, gr.Checkbox,
+             gr.Textbox)
+    files = set()
+    for fn in demo.fns.values():
+        for component, name in zip(fn.inputs, fn.input_parameter_names, strict=True):
+            assert isinstance(component, known), (fn.name, name, type(component))
+            if isinstance(component, gr.File) and fn.api_name:
+                files.add((fn.api_name, name))
+    assert files >= {("similarity", "file"), ("neighbours", "corpus_file"),
+                     ("bitext", "gold_file"), ("align", "source_file"), ("align", "gold_file"),
+                     ("map", "file"), ("explain", "file")}
+    dim = next(c for c in demo.blocks.values() if getattr(c, "label", None) == "Dimensions")
+    assert dim.api_info()["type"] == "integer"
