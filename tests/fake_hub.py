@@ -26,6 +26,7 @@ import re
 import socket
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -87,7 +88,7 @@ class FakeHub:
         truncate: file path -> bytes the server holds (it advertises the full size on HEAD,
             like a hub whose storage lost the end of a file).
         corrupt: file path -> offset of 16 bytes that arrive flipped (same size, same ETag).
-        pause: file path -> Pause.
+        pause: file path -> a Pause, or several (the transfer stops at each in turn).
         on_drop: called after a drop (e.g. to take the hub down).
     """
 
@@ -102,7 +103,7 @@ class FakeHub:
         self.drop_after: dict[str, int] = {}
         self.truncate: dict[str, int] = {}
         self.corrupt: dict[str, int] = {}
-        self.pause: dict[str, Pause] = {}
+        self.pause: dict[str, Pause | Sequence[Pause]] = {}
         self.on_drop = None
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -347,11 +348,12 @@ class _Handler(BaseHTTPRequestHandler):
         """Sends bytes [start, end) of ``path``, with the faults set for ``name``."""
         hub = self.hub
         drop = hub.drop_after.get(name)
-        pause = hub.pause.get(name)
+        pauses = hub.pause.get(name, ())
+        pauses = (pauses,) if isinstance(pauses, Pause) else tuple(pauses)
         flip = hub.corrupt.get(name)
         pos = start
         with path.open("rb") as f:
-            if drop is None and pause is None and flip is None:
+            if drop is None and not pauses and flip is None:
                 try:  # no fault to inject: let the kernel copy (loopback is then ~1 GB/s)
                     sent = self.connection.sendfile(f, start, end - start)
                 except OSError:
@@ -364,8 +366,9 @@ class _Handler(BaseHTTPRequestHandler):
                 limit = end
                 if drop is not None and pos < drop:
                     limit = min(limit, drop)
-                if pause is not None and pos < pause.after:
-                    limit = min(limit, pause.after)
+                for pause in pauses:
+                    if pos < pause.after:
+                        limit = min(limit, pause.after)
                 chunk = f.read(min(1 << 20, limit - pos))
                 if flip is not None and pos < flip + 16 and flip < pos + len(chunk):
                     data = bytearray(chunk)
@@ -379,8 +382,9 @@ class _Handler(BaseHTTPRequestHandler):
                 pos += len(chunk)
                 with hub._lock:
                     hub.sent[name] = hub.sent.get(name, 0) + len(chunk)
-                if pause is not None and pos == pause.after:
-                    pause.event.wait(pause.timeout)
+                for pause in pauses:
+                    if pos == pause.after:
+                        pause.event.wait(pause.timeout)
                 if drop is not None and pos == drop and hub.drop_after.pop(name, None) is not None:
                     self._cut()
                     if hub.on_drop is not None:

