@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-__version__ = "0.2.0"
+from e5ui._version import __version__
+
 __all__ = ["Encoder", "EncodeResult", "EmbeddingCache", "ModelUnavailableError", "RemoteEncoder",
            "__version__"]
 

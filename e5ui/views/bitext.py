@@ -9,6 +9,9 @@ from e5ui import langid, textio
 from e5ui.analysis import bitext
 from e5ui.views.common import Progress, Table, check_suffix, embed, notes_for, stage
 
+# The pairs table (.tsv / .csv, DESIGN.md): 0-based line numbers into the inputs, then scores.
+PAIR_HEADER = ["src_index", "tgt_index", "score", "cosine", "source", "target"]
+
 
 @dataclass(eq=False)
 class BitextResult:
@@ -32,9 +35,12 @@ class BitextResult:
 
     @property
     def table(self) -> Table:
-        """One row per pair: 0-based line numbers, score, cosine, both sentences."""
-        return Table(list(textio.PAIR_HEADER),
-                     textio.pair_rows(self.matching, self.source, self.target))
+        """One row per pair: 0-based line numbers into the input files, score, cosine, both
+        sentences."""
+        s, t = self.source, self.target
+        return Table(list(PAIR_HEADER), [
+            [s.rows[p.src], t.rows[p.tgt], p.score, p.cosine, s.texts[p.src], t.texts[p.tgt]]
+            for p in self.matching.pairs])
 
     @property
     def unmatched(self) -> Table:
@@ -62,11 +68,21 @@ class BitextResult:
         return (f"Against {ev.n_gold} gold pairs: P@1 {ev.p_at_1:.3f} · precision "
                 f"{ev.precision:.3f} · recall {ev.recall:.3f} · F1 {ev.f1:.3f}")
 
+    def _units(self) -> list[textio.TranslationUnit]:
+        """A TMX unit per pair: score, cosine and both 0-based line numbers as properties."""
+        s, t = self.source, self.target
+        return [textio.TranslationUnit(
+            (("x-score", f"{p.score:.6f}"), ("x-cosine", f"{p.cosine:.6f}"),
+             ("x-source-line", str(s.rows[p.src])), ("x-target-line", str(t.rows[p.tgt]))),
+            ((self.src_langs[p.src], s.texts[p.src]), (self.tgt_langs[p.tgt], t.texts[p.tgt])))
+            for p in self.matching.pairs]
+
     def write(self, path: str | Path) -> Path:
-        """Writes the pairs as .tsv, .csv or .tmx (TMX 1.4, a language per segment)."""
-        check_suffix(path, (".tsv", ".csv", ".tmx"), "bitext")
-        return textio.write_pairs(path, self.matching, self.source, self.target,
-                                  self.src_langs, self.tgt_langs)
+        """Writes the pairs as .tsv, .csv (``PAIR_HEADER``) or .tmx (TMX 1.4, a language per
+        segment, the source's most common one in the header)."""
+        if check_suffix(path, (".tsv", ".csv", ".tmx"), "bitext") == ".tmx":
+            return textio.write_tmx_units(path, self._units(), textio.majority(self.src_langs))
+        return self.table.write(path)
 
     def export(self, folder: Path) -> list[str]:
         """Writes the app's downloads into ``folder``; returns their paths."""

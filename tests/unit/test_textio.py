@@ -1,19 +1,23 @@
 """Reading inputs exactly (formats, quotes, control characters, zero-width lines, BOMs, limits;
 blank rows reported, never dropped silently; clear errors) and writing safe exports (formula
-neutralisation, quoting, the matrix writer)."""
+neutralisation, quoting, the matrix writer); textio stays the lowest layer."""
 
 from __future__ import annotations
 
+import ast
 import csv
 import io
+import re
 import tracemalloc
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from e5ui import textio
 from e5ui.analysis.bitext import Matching, Pair
+from e5ui.views.bitext import BitextResult
 
 
 def read_back(path, delimiter=None):
@@ -250,7 +254,7 @@ def test_chunk_boundaries_do_not_change_what_is_read(tmp_path, monkeypatch):
     p.write_bytes(text.encode())
     whole = textio.read_texts(p)
     for size in (1, 2, 3, 7):
-        monkeypatch.setattr(textio, "CHUNK_BYTES", size)
+        monkeypatch.setattr(textio.decode, "CHUNK_BYTES", size)
         c = textio.read_texts(p)
         assert (c.texts, c.rows, c.skipped, c.changed) == (
             whole.texts, whole.rows, whole.skipped, whole.changed)
@@ -258,7 +262,7 @@ def test_chunk_boundaries_do_not_change_what_is_read(tmp_path, monkeypatch):
 
 
 def test_invalid_utf8_after_the_first_chunk_names_its_line(tmp_path, monkeypatch):
-    monkeypatch.setattr(textio, "CHUNK_BYTES", 64)
+    monkeypatch.setattr(textio.decode, "CHUNK_BYTES", 64)
     p = tmp_path / "in.txt"
     p.write_bytes(b"".join(b"line %d\n" % i for i in range(500)) + b"bad \xc3( here\n")
     with pytest.raises(ValueError, match="line 501"):
@@ -409,7 +413,7 @@ def test_matrix_same_bytes_as_before(tmp_path, suffix):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_matrix_fast_format_matches_percent_format(tmp_path, monkeypatch, dtype):
-    monkeypatch.setattr(textio, "MATRIX_BLOCK_CELLS", 40)  # several blocks of 3 rows
+    monkeypatch.setattr(textio.tables, "MATRIX_BLOCK_CELLS", 40)  # several blocks of 3 rows
     rng = np.random.default_rng(1)
     m = rng.uniform(-1, 1, (13, 13)).astype(np.float32)
     m[0, :8] = [1 / 128, -1 / 128, 3 / 128, -0.0, -1e-9, 1.0, -1.0, 0.0000005]  # ties, signs
@@ -448,12 +452,13 @@ def _pairs_fixture():
 
 def test_write_pairs_tsv_neutralised_tmx_exact(tmp_path):
     matching, src, tgt = _pairs_fixture()
-    back = read_back(textio.write_pairs(tmp_path / "p.tsv", matching, src, tgt))
-    assert back[0] == textio.PAIR_HEADER
+    result = BitextResult(src, tgt, matching, ["en"] * 3, ["de"] * 3, None, [])
+    back = read_back(result.write(tmp_path / "p.tsv"))
+    assert back[0] == ["src_index", "tgt_index", "score", "cosine", "source", "target"]
     assert back[1] == ["0", "1", "-0.500000", "0.750000", "'=1+1", "'+plus"]
     assert back[2] == ["2", "0", "0.250000", "-0.125000", "'-minus", "'@at"]
     assert back[3][4:] == ["plain", "tab\there"]
-    out = textio.write_pairs(tmp_path / "p.tmx", matching, src, tgt, ["en"] * 3, ["de"] * 3)
+    out = result.write(tmp_path / "p.tmx")
     segs = [seg.text for seg in ET.parse(out).iter("seg")]
     assert segs == ["=1+1", "+plus", "-minus", "@at", "plain", "tab\there"]
 
@@ -527,3 +532,34 @@ def test_a_header_naming_a_read_column_twice_is_refused_everywhere(tmp_path, hea
 def test_repeated_columns_that_are_never_read_are_left_alone():
     corpus = textio.parse_table("text,note,note,,\nhello,a,b,,\n", ",")
     assert corpus.texts == ["hello"]
+
+
+# -- layering -------------------------------------------------------------------------------------
+def _e5ui_imports(path) -> set[str]:
+    """The e5ui modules a file imports, at its top or inside a function."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+        elif isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+    return {name for name in names if name.split(".")[0] == "e5ui"}
+
+
+def test_textio_is_the_lowest_layer():
+    # textio reads and writes files: it names no view, encoder or UI, and not the package
+    # facade either (which offers the encoder and the cache), only itself, the version and the
+    # pure analysis (gold indices are parsed by alignment.parse_group).
+    init = Path(textio.__file__)
+    files = sorted(init.parent.glob("*.py")) if init.name == "__init__.py" else [init]
+    allowed = ("e5ui.textio", "e5ui._version", "e5ui.analysis")
+    for path in files:
+        for name in _e5ui_imports(path):
+            assert name.startswith(allowed), f"{path.name} imports {name}"
+
+
+def test_tmx_names_the_package_version(tmp_path):
+    pyproject = (Path(__file__).parents[2] / "pyproject.toml").read_text(encoding="utf-8")
+    version = re.search(r'^version = "(.+)"', pyproject, re.M).group(1)
+    out = textio.write_tmx_units(tmp_path / "m.tmx", [], "en")
+    assert ET.parse(out).find("header").get("creationtoolversion") == version

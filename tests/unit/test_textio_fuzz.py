@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from e5ui import textio
 from e5ui.analysis.bitext import Matching, Pair
+from e5ui.views.bitext import BitextResult
 
 # Bounded for a shared 2-core machine: the whole file runs in well under 30 s.
 FUZZ = settings(max_examples=120, deadline=None, database=None,
@@ -156,15 +157,15 @@ def _encoded(text: str, how: str) -> bytes:
 def test_read_texts_raises_only_value_error(folder, data, suffix, chunk):
     path = folder / f"in{suffix}"
     path.write_bytes(data)
-    old = textio.CHUNK_BYTES
-    textio.CHUNK_BYTES = chunk  # chunk boundaries anywhere, BOMs and CR LF split included
+    old = textio.decode.CHUNK_BYTES
+    textio.decode.CHUNK_BYTES = chunk  # chunk boundaries anywhere, BOMs and CR LF split included
     try:
         corpus = textio.read_texts(path, max_texts=1000, max_bytes=10_000)
     except ValueError as exc:
         assert str(exc) and "\n" not in str(exc)
         return
     finally:
-        textio.CHUNK_BYTES = old
+        textio.decode.CHUNK_BYTES = old
     if suffix == ".txt":
         whole = textio.parse_lines(data.decode(_codec(data)))
         assert (corpus.texts, corpus.rows, corpus.skipped) == (whole.texts, whole.rows,
@@ -246,13 +247,15 @@ def test_write_pairs_round_trip(folder, src_lines, tgt_lines, suffix):
     pairs = [Pair(i, j, -0.5 + 0.1 * i, 0.25 - 0.1 * j)
              for i, j in zip(range(len(src)), range(len(tgt) - 1, -1, -1))]
     path = folder / f"p{suffix}"
-    textio.write_pairs(path, Matching(pairs), src, tgt, ["en"] * len(src), ["de"] * len(tgt))
+    BitextResult(src, tgt, Matching(pairs), ["en"] * len(src), ["de"] * len(tgt), None,
+                 []).write(path)
     if suffix == ".tmx":
         segs = [seg.text or "" for seg in ET.parse(path).iter("seg")]
         assert segs == [t for p in pairs for t in (src.texts[p.src], tgt.texts[p.tgt])]
         return
     back = read_back(path)
-    assert back[0] == textio.PAIR_HEADER and len(back) == len(pairs) + 1
+    assert back[0] == ["src_index", "tgt_index", "score", "cosine", "source", "target"]
+    assert len(back) == len(pairs) + 1
     for p, row in zip(pairs, back[1:]):
         assert [int(row[0]), int(row[1])] == [src.rows[p.src], tgt.rows[p.tgt]]
         assert unneutralise(row[4], src.texts[p.src]) == src.texts[p.src]
