@@ -11,7 +11,7 @@ from pathlib import Path
 from e5ui import plots, textio
 from e5ui.analysis import alignment
 from e5ui.segment import Document
-from e5ui.views.common import Progress, Table, check_suffix, stage, write_figure
+from e5ui.views.common import Progress, Table, check_suffix, stage
 
 ALIGN_HEADER = ["src_indices", "tgt_indices", "score", "type", "source", "target"]
 GRID_SIDE = 300  # sentences per side shown one per cell; above, blocks of them
@@ -128,7 +128,7 @@ class AlignResult:
         omissions are left out) or the figure (.html)."""
         suffix = check_suffix(path, (".tsv", ".csv", ".tmx", ".html"), "align")
         if suffix == ".html":
-            return write_figure(path, self.figure, "e5ui alignment")
+            return plots.write_html(path, "e5ui alignment", self.figure)
         if suffix == ".tmx":
             return textio.write_tmx_units(path, self._units(), self.source.lang)
         return self.table.write(path)

@@ -120,12 +120,6 @@ def check_suffix(path: str | Path, allowed: Sequence[str], what: str) -> str:
     return suffix
 
 
-def write_figure(path: str | Path, figure, title: str) -> Path:
-    path = Path(path)
-    path.write_text(plots.figure_html(figure, title), encoding="utf-8")
-    return path
-
-
 def centred(emb: np.ndarray, langs: list[str], notes: list[str]) -> np.ndarray:
     """The embeddings with each language's mean subtracted (``analysis.centering``), and a note
     saying which languages were centred and which had too few texts to be."""

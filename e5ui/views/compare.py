@@ -125,7 +125,8 @@ class ModelComparison:
         out = []
         for name, result in zip(self.names, (self.first, self.second), strict=True):
             fig = result.heatmap(plots.HEATMAP_PAIR_FRAME)
-            fig.update_layout(title={"text": name.split("/")[-1]})  # the plot names the view
+            # The plot names the view; the model's name is user text like any other.
+            fig.update_layout(title={"text": plots.user_text(name.split("/")[-1])})
             out.append(fig)
         return tuple(out)
 
@@ -133,11 +134,9 @@ class ModelComparison:
         """Writes every pair (.tsv / .csv) or both heatmaps on one page (.html)."""
         suffix = check_suffix(path, (".tsv", ".csv", ".html"), "model comparison")
         if suffix == ".html":
-            path = Path(path)
             sections = list(zip(self.names, self.figures, strict=True))
-            path.write_text(plots.report_html("e5ui: two models compared", sections,
-                                              {"comparison": self.summary}), encoding="utf-8")
-            return path
+            return plots.write_html(path, "e5ui: two models compared", sections,
+                                    {"comparison": self.summary})
         return self.table.write(path)
 
     def export(self, folder: Path) -> list[str]:

@@ -12,7 +12,7 @@ import numpy as np
 from e5ui import baselines, plots, resources, textio
 from e5ui.analysis import similarity
 from e5ui.analysis.calibration import Baseline, calibrate
-from e5ui.views.common import Progress, check_suffix, embed, notes_for, write_figure
+from e5ui.views.common import Progress, check_suffix, embed, notes_for
 
 
 @dataclass(eq=False)
@@ -55,7 +55,7 @@ class ExplainResult:
     def write(self, path: str | Path) -> Path:
         """Writes the histogram (.html)."""
         check_suffix(path, (".html",), "explain")
-        return write_figure(path, self.figure, "e5ui scores explained")
+        return plots.write_html(path, "e5ui scores explained", self.figure)
 
 
 def explain_view(encoder, corpus: textio.Corpus | None, baseline: Baseline | None = None,

@@ -17,7 +17,6 @@ from e5ui.views.common import (
     check_suffix,
     embed,
     notes_for,
-    write_figure,
 )
 
 
@@ -122,7 +121,7 @@ class MapResult:
         text's embedding)."""
         suffix = check_suffix(path, (".csv", ".tsv", ".html", ".parquet"), "map")
         if suffix == ".html":
-            return write_figure(path, self.figure, "e5ui map")
+            return plots.write_html(path, "e5ui map", self.figure)
         if suffix == ".parquet":
             table = self.table
             columns = {name: [row[k] for row in table.rows]

@@ -28,6 +28,4 @@ def report(sections: list[tuple[str, Any]], info: dict | None, folder: Path) -> 
                      "device": info.get("device"), "dtype": info.get("dtype")})
         if info.get("fallback_reason"):
             meta["note"] = f"requested {info.get('requested')}: {info['fallback_reason']}"
-    path = folder / "e5ui-report.html"
-    path.write_text(plots.report_html("e5ui report", sections, meta), encoding="utf-8")
-    return str(path)
+    return str(plots.write_html(folder / "e5ui-report.html", "e5ui report", sections, meta))

@@ -20,7 +20,6 @@ from e5ui.views.common import (
     labels_for,
     notes_for,
     stage,
-    write_figure,
 )
 
 TOP_PAIRS = 15  # rows of the similarity view's "most similar pairs" table
@@ -107,7 +106,7 @@ class SimilarityResult:
         if suffix == ".npy":
             return textio.write_npy(path, self.embeddings)
         if suffix == ".html":
-            return write_figure(path, self.figure, "e5ui similarity heatmap")
+            return plots.write_html(path, "e5ui similarity heatmap", self.figure)
         return textio.write_matrix(path, self.matrix(), [self.labels[i] for i in self.order])
 
     def export(self, folder: Path) -> list[str]:

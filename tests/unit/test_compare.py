@@ -121,6 +121,19 @@ def test_two_models_spearman_and_disagreements_match_scipy():
         views.compare_models_view(a, b, textio.parse_lines("x\ny"))
 
 
+def test_model_names_in_the_comparison_titles_are_escaped(tmp_path):
+    # A model's name is user text: a title shows it, it does not format the title.
+    a = FakeEncoder(model="org/R&D <beta>")
+    b = FakeEncoder(model="org/نموذج", dim=24)
+    corpus = textio.parse_lines("\n".join(f"text {i}" for i in range(5)))
+    result = views.compare_models_view(a, b, corpus)
+    first, second = (fig.layout.title.text for fig in result.figures)
+    assert first == "R&amp;D &lt;beta&gt;"
+    assert second == "\u2068نموذج\u2069"  # isolated: cannot reorder the words around it
+    page = result.write(tmp_path / "compare.html").read_text(encoding="utf-8")
+    assert "<h2>org/R&amp;D &lt;beta&gt;</h2>" in page
+
+
 def test_centring_subtracts_each_language_mean():
     rng = np.random.default_rng(5)
     vectors = {f"en {i}": rng.normal(size=8) + 3 for i in range(6)}

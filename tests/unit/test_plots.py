@@ -16,6 +16,7 @@ import pytest
 from e5ui import plots
 from e5ui.analysis.calibration import Baseline
 from e5ui.analysis.similarity import ClusterView
+from e5ui.plots import text as plot_text
 
 BUNDLE_BANNER = "* plotly.js v"  # the licence header at the top of plotly's JS bundle
 
@@ -295,12 +296,12 @@ def test_heatmap_ticks_show_text_snippets_up_to_40_texts_and_names_beyond():
 
 def test_snippets_measure_wide_scripts_by_their_width():
     zh = "这是一个很长的中文句子，用来测试刻度标签的宽度是否正确"
-    snip = plots._snippet(zh)
+    snip = plot_text._snippet(zh)
     assert snip.endswith("…") and zh.startswith(snip[:-1])
     assert len(snip) <= 12  # CJK characters are twice as wide as Latin ones: about half as many
-    latin = plots._snippet("x" * 40)
+    latin = plot_text._snippet("x" * 40)
     assert 18 <= len(latin) <= 24 and latin.endswith("…")
-    assert plots._snippet("  two\nlines  ") == "two lines"
+    assert plot_text._snippet("  two\nlines  ") == "two lines"
 
 
 def test_colour_bar_marks_the_unrelated_median_where_the_bar_shows_it():
@@ -968,6 +969,34 @@ def test_report_without_figures_carries_no_plotly_bundle():
     assert "<p>plain</p>" in doc
 
 
+def test_write_html_writes_utf8_pages_with_plain_line_ends(tmp_path):
+    fig = plots.message_figure("Grüße, 日本語")
+    page = plots.write_html(tmp_path / "figure.html", "Heatmap <de & en> ü", fig)
+    data = page.read_bytes()
+    assert page == tmp_path / "figure.html"
+    assert b"\r\n" not in data  # the same bytes on every system
+    assert "<title>Heatmap &lt;de &amp; en&gt; ü</title>".encode() in data
+    assert _parse(data.decode("utf-8")).title == "Heatmap <de & en> ü"
+    assert data.count(BUNDLE_BANNER.encode()) == 1
+
+    sections = [("Notes", "a <b>\n\nsecond"), ("Figure", fig)]
+    report = plots.write_html(tmp_path / "report.html", "Run", sections, {"model": "<m>"})
+    text = report.read_text(encoding="utf-8")
+    assert "<p>a &lt;b&gt;</p>" in text and "<dd>&lt;m&gt;</dd>" in text
+    assert text.count(BUNDLE_BANNER) == 1 and text.count("Plotly.newPlot(") == 1
+    with pytest.raises(ValueError, match="single figure"):
+        plots.write_html(tmp_path / "x.html", "x", fig, {"model": "m"})
+
+
+def test_user_text_is_escaped_and_isolated_for_any_figure_text():
+    # Written from plotly's pseudo-HTML (&, <, > as entities; quotes shown as they are) and
+    # UAX #9 (FSI ... PDI around text with right-to-left letters), not from the code.
+    assert plots.user_text('R&D <b>"v2"</b>') == 'R&amp;D &lt;b&gt;"v2"&lt;/b&gt;'
+    assert plots.user_text("نموذج 2") == "\u2068نموذج 2\u2069"
+    assert plots.user_text("abc\u202edef") == "\u2068abc\u202edef\u202c\u2069"
+    assert plots.user_text(7) == "7"
+
+
 def test_quotes_in_texts_are_shown_as_quotes():
     # plotly's pseudo-HTML knows &amp; &lt; &gt; but shows &quot; and &#x27; literally.
     said = 'He said "hi" and it\'s <fine> & done'
@@ -1098,7 +1127,7 @@ def test_right_to_left_pattern_covers_every_right_to_left_character():
     classes = {"R", "AL", "AN", "LRE", "RLE", "LRO", "RLO", "PDF", "LRI", "RLI", "FSI", "PDI"}
     missing = [hex(c) for c in range(0x110000)
                if unicodedata.bidirectional(chr(c)) in classes
-               and not plots._RIGHT_TO_LEFT.match(chr(c))]
+               and not plot_text._RIGHT_TO_LEFT.match(chr(c))]
     assert missing == []
     plain = plots.similarity_heatmap(_sim(2), ["a · b", "c"], ["Der Hund.", "日本語"]).data[0]
     assert _row_text(plain.y[0]) == "Der Hund." and _row_text(plain.y[1]) == "日本語"

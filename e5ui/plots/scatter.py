@@ -1,0 +1,424 @@
+"""The map: a 2-D or 3-D scatter of the texts, one colour per language or label, texts that
+share an id joined by grey lines.
+
+A 2-D map fills a wide frame at equal aspect (``_fit_map``); points far from the rest are drawn
+at its edge as triangles, so one distant cluster cannot shrink everything else to a speck.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+import plotly.graph_objects as go
+
+from e5ui.plots.text import _DASH, EXAMPLE_CHARS, _esc, _hover_text, _shorten, user_text
+from e5ui.plots.theme import (
+    _NO_TEXTS,
+    GRADIO_TOP,
+    GRID,
+    INK,
+    LINK,
+    MARKER_EDGE,
+    MUTED,
+    PALETTE,
+    SMALL_SIZE,
+    SYMBOLS_2D,
+    SYMBOLS_3D,
+    _base_layout,
+    _check_len,
+    _merge,
+    message_figure,
+)
+
+SCATTERGL_ABOVE = 1000  # SVG scatter slows down past ~1k points; WebGL does not
+DIM_OPACITY = 0.25
+MAP_FRAME_WIDTH = 1360  # the width map heights are planned for
+MAP_LEGEND_WIDTH = 130  # a legend of language codes with a title (measured in chromium)
+MAP_HEIGHTS = (560, 880)
+MAP_MARGIN = {"l": 24, "r": 24, "t": GRADIO_TOP, "b": 48}
+FIT_MIN_POINTS = 20  # smaller maps show every point where it is
+FAR_GAP = 0.25  # a tail past the 5-95% core, this far from it (x core span), is drawn at the edge
+VIEW_PAD = 0.04  # room around the points on each side, a share of their larger extent
+
+PROJECTION_TITLE = "Map of the texts"
+_FAR_NOTE = "<br><i>far from the rest: drawn at the edge of the map</i>"
+
+
+def _rgba(color: str, alpha: float) -> str:
+    r, g, b = (int(color[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+def _id_key(raw: Any) -> str:
+    """An id as text; "" for a missing one (None, NaN, blank)."""
+    if raw is None or (isinstance(raw, float) and math.isnan(raw)):
+        return ""
+    return str(raw).strip()
+
+
+def _link_segments(ids: Sequence[Any], coords: np.ndarray) -> list[list[float | None]]:
+    """Per axis, a coordinate list drawing a star from each id group's first member.
+
+    A star rather than a path: it does not depend on the order members happen to come in, never
+    crosses itself, and a group of k texts always gives k - 1 lines.
+    """
+    groups: dict[str, list[int]] = {}
+    for i, raw in enumerate(ids):
+        key = _id_key(raw)
+        if key:
+            groups.setdefault(key, []).append(i)
+    axes: list[list[float | None]] = [[] for _ in range(coords.shape[1])]
+    for members in groups.values():
+        hub = members[0]
+        for other in members[1:]:
+            for d, axis in enumerate(axes):
+                axis.extend([float(coords[hub, d]), float(coords[other, d]), None])
+    return axes
+
+
+class _MapFit(NamedTuple):
+    """Where a map's points are drawn (see ``_fit_map``)."""
+
+    xy: np.ndarray  # drawn coordinates, far points moved to the edge
+    far: np.ndarray  # (n, dim) -1 / 0 / +1: beyond the view's low end, inside, beyond its high end
+    ranges: list[list[float]] | None  # [x range, y range] in 2-D
+    height: int
+
+
+def _core_extent(values: np.ndarray) -> tuple[float, float]:
+    """One axis's extent without far tails: from the 5-95% core outwards, up to the first gap
+    wider than ``FAR_GAP`` x the core's span. UMAP puts separate clusters arbitrarily far
+    apart; one such cluster should not shrink everything else to a speck."""
+    values = values[np.isfinite(values)]  # a NaN is not drawn; an infinity is drawn at the edge
+    if values.size == 0:
+        return -1.0, 1.0
+    if values.size < FIT_MIN_POINTS:
+        return float(values.min()), float(values.max())
+    lo, hi = (float(v) for v in np.percentile(values, [5, 95]))
+    gap = FAR_GAP * (hi - lo)
+    if gap <= 0:
+        return float(values.min()), float(values.max())
+    ranked = np.sort(values)
+    for v in ranked[ranked > hi]:
+        if v - hi > gap:
+            break
+        hi = float(v)
+    for v in ranked[ranked < lo][::-1]:
+        if lo - v > gap:
+            break
+        lo = float(v)
+    return lo, hi
+
+
+def _fit_map(coords: np.ndarray, frame_width: int = MAP_FRAME_WIDTH) -> _MapFit:
+    """Ranges, edge points and height that make a 2-D map fill a wide frame at equal aspect.
+
+    The view spans each axis's core extent plus 4% of the larger extent on each side; points
+    beyond it are drawn in that margin, on the side where they lie. A map taller than wide is
+    turned on its side (x and y swapped: a map's axes mean nothing, distances stay the same),
+    and the height is chosen so that the view's aspect fills a plot ``frame_width`` px wide.
+    """
+    n, dim = coords.shape
+    if dim == 3:
+        return _MapFit(coords, np.zeros(coords.shape, dtype=np.int8), None, 680)
+    xy = coords.copy()
+    extents = [_core_extent(xy[:, d]) for d in range(2)]
+    if extents[0][1] - extents[0][0] < extents[1][1] - extents[1][0]:
+        xy, extents = xy[:, ::-1].copy(), extents[::-1]
+    pad = VIEW_PAD * max(hi - lo for lo, hi in extents) or 1.0  # 1.0: a single point
+    far = np.zeros(xy.shape, dtype=np.int8)
+    ranges = []
+    for d, (lo, hi) in enumerate(extents):
+        far[:, d] = np.where(xy[:, d] < lo, -1, 0) + np.where(xy[:, d] > hi, 1, 0)
+        xy[:, d] = np.clip(xy[:, d], lo - pad / 2, hi + pad / 2)
+        ranges.append([lo - pad, hi + pad])
+    aspect = (ranges[0][1] - ranges[0][0]) / (ranges[1][1] - ranges[1][0])
+    plot_width = frame_width - MAP_MARGIN["l"] - MAP_MARGIN["r"] - MAP_LEGEND_WIDTH
+    height = plot_width / aspect + MAP_MARGIN["t"] + MAP_MARGIN["b"]
+    return _MapFit(xy, far, ranges, int(round(min(max(height, MAP_HEIGHTS[0]), MAP_HEIGHTS[1]))))
+
+
+_EDGE_SYMBOLS = {(1, 0): "triangle-right", (-1, 0): "triangle-left", (0, 1): "triangle-up",
+                 (0, -1): "triangle-down", (1, 1): "triangle-ne", (-1, 1): "triangle-nw",
+                 (1, -1): "triangle-se", (-1, -1): "triangle-sw"}
+
+
+def _marker_style(n: int, dim: int) -> dict[str, float]:
+    """Marker size, opacity and ring width from the number of points.
+
+    Size ~ n^-1/4: 14 px at 100 points, 11 at 200, 8 at 1,000, 5 at 5,000, so a 1920 x 1080
+    screen shows clusters as shapes and single points as dots; rings go above 1,000 points,
+    where they would outweigh the colours.
+    """
+    size = min(max(round(44 / max(n, 1) ** 0.25), 5), 14)
+    if dim == 3:
+        size = max(3, round(size * 0.6))  # 3-D markers render larger
+    opacity = 0.9 if n <= 500 else 0.75 if n <= 2000 else 0.6
+    return {"size": size, "big": round(size * 1.7), "opacity": opacity,
+            "ring": 0.8 if n <= SCATTERGL_ABOVE else 0.0}
+
+
+def _link_style(n: int) -> tuple[dict[str, Any], float]:
+    """Translation lines and their opacity: clearly there under the markers, thinner and
+    fainter as the map fills up."""
+    if n <= 300:
+        return {"color": LINK, "width": 1.5}, 0.75
+    if n <= 1500:
+        return {"color": LINK, "width": 1.0}, 0.6
+    return {"color": LINK, "width": 0.7}, 0.45
+
+
+def _category_style(index: int, dim: int) -> tuple[str, str]:
+    """Colour and marker shape of the index-th category: the palette first, then shapes."""
+    symbols = SYMBOLS_3D if dim == 3 else SYMBOLS_2D
+    return PALETTE[index % len(PALETTE)], symbols[(index // len(PALETTE)) % len(symbols)]
+
+
+def _scatter_axes(xy: np.ndarray, points: Sequence[int] | np.ndarray) -> dict[str, Any]:
+    """{"x": ..., "y": ..., ("z": ...)} of the given points."""
+    return {name: xy[points, d] for d, name in enumerate(("x", "y", "z")[: xy.shape[1]])}
+
+
+def _category_trace(trace_type: type, xy: np.ndarray, points: np.ndarray, cat: str,
+                    style: tuple[str, str | list[str]], custom: list, template: str,
+                    look: dict[str, float], mask: np.ndarray | None, edge: bool = False,
+                    legend: bool = True) -> Any:
+    """The markers of one category; with a highlight mask, hits grow and the rest fade.
+
+    ``edge`` marks far points drawn at the map's edge: same colour and legend entry as their
+    category, triangles pointing where they lie, no legend item of their own unless the whole
+    category is far (``legend``).
+    """
+    color, symbol = style
+    base_size = look["size"] + (3 if edge else 0)  # a triangle looks smaller than a circle
+    big_size = look["big"] + (3 if edge else 0)
+    flat = xy.shape[1] == 2
+    marker: dict[str, Any] = {"color": color, "size": base_size, "symbol": symbol}
+    if flat:
+        marker["opacity"] = look["opacity"]
+        marker["line"] = {"color": MARKER_EDGE, "width": look["ring"]}
+    if mask is not None:
+        hit = mask[points]
+        marker["size"] = np.where(hit, big_size, base_size).tolist()
+        if flat:
+            marker["opacity"] = np.where(hit, 1.0, DIM_OPACITY).tolist()
+            marker["line"] = {"color": INK, "width": np.where(hit, 1.5, 0.0).tolist()}
+        else:  # plotly has no per-point opacity or outline in 3-D: translucent colours instead
+            marker["color"] = [color if h else _rgba(color, DIM_OPACITY) for h in hit]
+    return trace_type(**_scatter_axes(xy, points), mode="markers", name=user_text(cat),
+                      legendgroup=cat, showlegend=legend, marker=marker, customdata=custom,
+                      hovertemplate=template)
+
+
+def _category_traces(trace_type: type, fit: _MapFit, cats: list[str], custom: list[list[str]],
+                     template: str, look: dict[str, float], mask: np.ndarray | None) -> list[Any]:
+    """Per category in order of first appearance: its markers, then its far points if any."""
+    order: dict[str, list[int]] = {}
+    for i, cat in enumerate(cats):
+        order.setdefault(cat, []).append(i)
+    edge = fit.far.any(axis=1)
+    traces = []
+    for index, (cat, members) in enumerate(order.items()):
+        colour, symbol = _category_style(index, fit.xy.shape[1])
+        points = np.asarray(members, dtype=np.int64)
+        inner, outer = points[~edge[points]], points[edge[points]]
+        for part, is_edge in ((inner, False), (outer, True)):
+            if part.size == 0:
+                continue
+            shape = ([_EDGE_SYMBOLS[(int(fit.far[i, 0]), int(fit.far[i, 1]))] for i in part]
+                     if is_edge else symbol)
+            traces.append(_category_trace(
+                trace_type, fit.xy, part, cat, (colour, shape), [custom[i] for i in part],
+                template, look, mask, edge=is_edge, legend=not is_edge or inner.size == 0))
+    return traces
+
+
+def _scatter_layout(dim: int, title: str, method_note: str, fit: _MapFit,
+                    legend_title: str) -> dict[str, Any]:
+    """Bare axes (a map's coordinates mean nothing), equal aspect, the note under the plot.
+
+    A click on a legend item shows that category alone (a second click shows all again); a
+    double click hides or shows just that one.
+    """
+    bare = {"showticklabels": False, "title": {"text": ""}, "zeroline": False, "ticks": ""}
+    legend = {"itemsizing": "constant", "title": {"text": _esc(legend_title)},
+              "itemclick": "toggleothers", "itemdoubleclick": "toggle",
+              "traceorder": "normal", "tracegroupgap": 0}
+    annotations = []
+    if method_note:
+        annotations.append({
+            "text": _esc(_shorten(method_note, 160)), "xref": "paper", "yref": "paper",
+            "x": 0.0, "y": 0.0, "yshift": -12, "xanchor": "left", "yanchor": "top",
+            "showarrow": False, "font": {"size": SMALL_SIZE, "color": MUTED},
+        })
+    if dim == 2 and fit.ranges is not None:
+        margin = dict(MAP_MARGIN, t=MAP_MARGIN["t"] if title else 40)
+        return _base_layout(
+            title, height=fit.height, legend=legend, annotations=annotations, margin=margin,
+            hovermode="closest",
+            xaxis=_merge(bare, {"showgrid": False, "showline": False, "range": fit.ranges[0]}),
+            yaxis=_merge(bare, {"showgrid": False, "showline": False, "range": fit.ranges[1],
+                                "scaleanchor": "x", "scaleratio": 1}),
+        )
+    scene_axis = _merge(bare, {"showbackground": False, "gridcolor": GRID, "showspikes": False})
+    return _base_layout(
+        title, height=fit.height, legend=legend, annotations=annotations,
+        scene={"xaxis": scene_axis, "yaxis": scene_axis, "zaxis": scene_axis,
+               "aspectmode": "data"},
+    )
+
+
+def _point_hover(texts: Sequence[str], cats: list[str], ids: Sequence[Any] | None,
+                 langs: Sequence[str] | None, labels: Sequence[str] | None,
+                 far: np.ndarray) -> tuple[list[list[str]], str]:
+    """Per-point customdata ``[text, category, id, language, label, note]`` and its template.
+
+    The grey line names the category as before when neither languages nor labels are given;
+    otherwise "language de · label greeting", with the category only where it is neither.
+    """
+    n = len(cats)
+
+    def col(values: Sequence[Any] | None) -> list[str]:
+        if values is None:
+            return [""] * n
+        return [user_text(_shorten(_id_key(v), EXAMPLE_CHARS)) or _DASH for v in values]
+
+    lang_col, label_col, id_col = col(langs), col(labels), col(ids)
+    cat_col = [user_text(c) for c in cats]
+    parts = []
+    if langs is None and labels is None:
+        parts.append("%{customdata[1]}")
+    else:
+        if cat_col not in (lang_col, label_col):
+            parts.append("%{customdata[1]}")
+        if langs is not None:
+            parts.append("language %{customdata[3]}")
+        if labels is not None:
+            parts.append("label %{customdata[4]}")
+    if ids is not None:
+        parts.append("id %{customdata[2]}")
+    notes = np.where(far.any(axis=1), _FAR_NOTE, "")
+    custom = [[_hover_text(texts[i]), cat_col[i], id_col[i], lang_col[i], label_col[i],
+               str(notes[i])] for i in range(n)]
+    template = (f"%{{customdata[0]}}<br><span style='color:{MUTED}'>{' · '.join(parts)}</span>"
+                "%{customdata[5]}<extra></extra>")
+    return custom, template
+
+
+def _map_inputs(coords: Any, texts: Sequence[str], color_by: Sequence[str],
+                ids: Sequence[Any] | None, langs: Sequence[str] | None,
+                labels: Sequence[str] | None, highlight: Any | None
+                ) -> tuple[np.ndarray, np.ndarray | None]:
+    """The coordinates as (n, 2) or (n, 3) floats and the highlight mask (None when it selects
+    nothing), with every per-point input checked to have one entry per point."""
+    xy = np.asarray(coords, dtype=np.float64)
+    if xy.ndim != 2 or xy.shape[1] not in (2, 3):
+        raise ValueError(f"coords must have shape (n, 2) or (n, 3), got {xy.shape}")
+    n = xy.shape[0]
+    for values, name in ((texts, "texts"), (color_by, "categories"), (ids, "ids"),
+                         (langs, "languages"), (labels, "labels")):
+        _check_len(values, n, name)
+    if highlight is None:
+        return xy, None
+    mask = np.asarray(highlight, dtype=bool).reshape(-1)
+    _check_len(mask, n, "highlight flags")
+    return xy, mask if mask.any() else None
+
+
+def _link_trace(trace_type: type, ids: Sequence[Any] | None, fit: _MapFit, dimmed: bool
+                ) -> Any | None:
+    """Grey lines under the markers joining texts that share an id (``_link_segments``),
+    fainter while a highlight is shown; None when no two texts share one."""
+    link_axes = _link_segments(ids, fit.xy) if ids is not None else None
+    if not link_axes or not link_axes[0]:
+        return None
+    line, opacity = _link_style(fit.xy.shape[0])
+    return trace_type(
+        **{name: link_axes[d] for d, name in enumerate(("x", "y", "z")[: fit.xy.shape[1]])},
+        mode="lines", name="same id", line=line, hoverinfo="skip", legendrank=1001,
+        opacity=min(opacity, 0.5) if dimmed else opacity)
+
+
+def _edge_note(method_note: str, fit: _MapFit) -> str:
+    """The note under the map, saying how many far points are drawn at its edge, if any."""
+    edge = fit.far.any(axis=1)
+    if not edge.any():
+        return method_note
+    far_note = f"{int(edge.sum())} far point(s) drawn at the edge (triangles)"
+    return f"{method_note} · {far_note}" if method_note else far_note
+
+
+def projection_scatter(
+    coords: Any,
+    texts: Sequence[str],
+    color_by: Sequence[str],
+    ids: Sequence[Any] | None = None,
+    highlight: Any | None = None,
+    title: str = PROJECTION_TITLE,
+    method_note: str = "",
+    langs: Sequence[str] | None = None,
+    labels: Sequence[str] | None = None,
+    legend_title: str = "",
+    frame_width: int = MAP_FRAME_WIDTH,
+) -> go.Figure:
+    """Scatter plot of a 2-D or 3-D map, one coloured trace per category.
+
+    Categories appear in order of first appearance and take ``PALETTE`` colours in that order;
+    past its 12 colours they repeat with other marker shapes. Texts sharing an id are joined by
+    grey lines under the markers, drawn as a star from the group's first member (one trace named
+    "same id", None between segments). Marker size, opacity and line width follow the number of
+    points, so 100-5,000 points stay legible. A legend click shows one category alone.
+
+    A 2-D map fills its frame: equal aspect, a view fitted to the points (``_fit_map``): a map
+    taller than wide is turned on its side, and points far from the rest (past the first wide
+    gap beyond the 5-95% core, up to 5% of them per side, only from 20 points up) are drawn at
+    the view's edge as triangles pointing where they lie, in a trace of their own (same name,
+    colour and legend group, no legend entry; hover says so). The height is chosen so the view
+    fills a plot ``frame_width`` px wide (560-880 px).
+
+    With a highlight mask that selects something, selected points grow and get a dark outline
+    and the rest fade to opacity 0.25; in 3-D, where plotly has no per-point opacity or outline,
+    faded points get a translucent colour and selected points only grow. An all-False mask
+    changes nothing. 2-D uses WebGL (``Scattergl``) above 1000 points.
+
+    Args:
+        coords: Map coordinates (n, 2) or (n, 3), e.g. ``Projection.coords``.
+        texts: Text per point, for hover.
+        color_by: Category per point (language code or label).
+        ids: Optional id per point; None or "" leaves a point unlinked.
+        highlight: Optional boolean mask (n,), e.g. the matches of a search box.
+        title: Figure title.
+        method_note: Short note under the plot (method, fallback, neighbour preservation).
+        langs: Optional language per point, shown in hover.
+        labels: Optional label per point, shown in hover.
+        legend_title: Optional legend heading, e.g. "language".
+        frame_width: The plot's expected width in px, which the height is planned for (the
+            app's page column on a 1920-px screen by default). Wider frames leave the sides
+            of a map with the usual aspect empty beyond the 880-px height cap.
+
+    Returns:
+        The figure; a message figure when there are no points.
+    """
+    xy, mask = _map_inputs(coords, texts, color_by, ids, langs, labels, highlight)
+    n, dim = xy.shape
+    if n == 0:
+        return message_figure(_NO_TEXTS, title)
+
+    if dim == 3:
+        trace_type: type = go.Scatter3d
+    else:
+        trace_type = go.Scattergl if n > SCATTERGL_ABOVE else go.Scatter
+    fit = _fit_map(xy, frame_width)
+    cats = [str(c) if str(c) else "(none)" for c in color_by]
+    custom, template = _point_hover(texts, cats, ids, langs, labels, fit.far)
+    links = _link_trace(trace_type, ids, fit, dimmed=mask is not None)
+    traces: list[Any] = [links] if links is not None else []
+    traces.extend(_category_traces(trace_type, fit, cats, custom, template,
+                                   _marker_style(n, dim), mask))
+    fig = go.Figure(traces)
+    fig.update_layout(_scatter_layout(dim, title, _edge_note(method_note, fit), fit,
+                                      legend_title))
+    return fig
