@@ -352,9 +352,8 @@ def figure_file(app: App, state: dict | None, key: str, title: str,
     if not state or key not in state:
         raise ValueError("Run the view first; then its figure can be saved")
     _, figure = state[key]
-    path = app.folder(request, f"{key}-figure") / (re.sub(r"\W+", "-", title).strip("-")
-                                                      + ".html")
-    path.write_text(plots.figure_html(figure, title), encoding="utf-8")
+    name = re.sub(r"\W+", "-", title).strip("-") + ".html"
+    path = plots.write_html(app.folder(request, f"{key}-figure") / name, title, figure)
     return gr.update(value=str(path), visible=True)
 
 
