@@ -148,7 +148,7 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     warnings.simplefilter("ignore")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from e5ui.encoder import Encoder
+    from e5ui.encoding import Encoder
 
     encoder = Encoder(args.model, dtype=args.dtype, cache=True)
     sets = {"map_parallel": map_parallel(), "parallel": parallel(), **django_sets()}

@@ -33,7 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.machine import cpu_info  # noqa: E402
 from benchmarks.texts import benchmark_texts  # noqa: E402
-from e5ui.encoder import Encoder, cpu_has_native_bf16  # noqa: E402
+from e5ui.encoding import Encoder  # noqa: E402
+from e5ui.encoding.device import cpu_has_native_bf16  # noqa: E402
 from e5ui.offline import bundled_model_dir  # noqa: E402
 
 E5_LARGE = dict(

@@ -38,9 +38,9 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.appserver import free_port  # noqa: E402
 from benchmarks.encode import machine, min_cos, timed  # noqa: E402
 from benchmarks.texts import benchmark_texts  # noqa: E402
-from e5ui.encoder import Encoder  # noqa: E402
+from e5ui.encoding import Encoder  # noqa: E402
+from e5ui.encoding.remote import RemoteEncoder  # noqa: E402
 from e5ui.offline import bundled_model_dir  # noqa: E402
-from e5ui.remote import RemoteEncoder  # noqa: E402
 
 INFINITY = ROOT / ".venv-infinity" / "bin" / "infinity_emb"
 

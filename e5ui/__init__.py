@@ -19,22 +19,20 @@ __all__ = ["Encoder", "EncodeResult", "EmbeddingCache", "ModelUnavailableError",
 
 if TYPE_CHECKING:
     from e5ui.cache import EmbeddingCache
-    from e5ui.encoder import Encoder, EncodeResult, ModelUnavailableError
-    from e5ui.remote import RemoteEncoder
+    from e5ui.encoding import EncodeResult, ModelUnavailableError
+    from e5ui.encoding.local import Encoder
+    from e5ui.encoding.remote import RemoteEncoder
+
+# Where each public name lives; imported on first use.
+_LAZY = {"Encoder": "e5ui.encoding.local", "EncodeResult": "e5ui.encoding.base",
+         "ModelUnavailableError": "e5ui.hub", "RemoteEncoder": "e5ui.encoding.remote",
+         "EmbeddingCache": "e5ui.cache"}
 
 
 def __getattr__(name: str):
     # Lazy: importing e5ui must not import torch (the CLI's --help and the UI start fast).
-    if name in ("Encoder", "EncodeResult", "ModelUnavailableError"):
-        from e5ui import encoder
+    if name in _LAZY:
+        import importlib
 
-        return getattr(encoder, name)
-    if name == "RemoteEncoder":
-        from e5ui.remote import RemoteEncoder
-
-        return RemoteEncoder
-    if name == "EmbeddingCache":
-        from e5ui.cache import EmbeddingCache
-
-        return EmbeddingCache
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'e5ui' has no attribute {name!r}")

@@ -267,30 +267,23 @@ def _progress(args):
     return progress, lambda: bar.close() if bar is not None else None
 
 
-def _cache_disk_bytes(args) -> int:
-    from e5ui.settings import Limits
-
-    return Limits.from_env(cache_disk_mb=args.cache_disk_mb).cache_disk_mb * 2**20
-
-
 def _encoder(args):
-    if args.encoder_url:
-        from e5ui.cache import EmbeddingCache
-        from e5ui.remote import RemoteEncoder
-        from e5ui.settings import Limits
+    """The encoder the arguments name (``--encoder-url``: the server's), built as the app builds
+    its own; a fallback to the bundled model is one warning line on stderr."""
+    from e5ui.encoding import FallbackWarning, ModelUnavailableError, build_encoder
+    from e5ui.settings import REMOTE, Limits, Settings
 
-        cache = EmbeddingCache(directory=args.cache_dir, max_disk_bytes=_cache_disk_bytes(args))
-        deadline = Limits.from_env(remote_deadline_s=args.remote_deadline_s).remote_deadline_s
-        return RemoteEncoder(args.encoder_url, model=args.remote_model, prefix=args.remote_prefix,
-                             cache=cache, deadline=deadline)
-    from e5ui.encoder import Encoder, FallbackWarning, ModelUnavailableError
-
+    limits = Limits.from_env(cache_disk_mb=args.cache_disk_mb,
+                             remote_deadline_s=args.remote_deadline_s)
+    settings = Settings(model=REMOTE if args.encoder_url else args.model, device=args.device,
+                        dtype=args.dtype, cache_dir=args.cache_dir,
+                        fallback=not args.no_fallback, limits=limits,
+                        encoder_url=args.encoder_url, remote_prefix=args.remote_prefix,
+                        remote_model=args.remote_model)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", FallbackWarning)
         try:
-            enc = Encoder(args.model, device=args.device, dtype=args.dtype, cache=True,
-                          cache_dir=args.cache_dir, fallback=not args.no_fallback,
-                          cache_disk_bytes=_cache_disk_bytes(args))
+            enc = build_encoder(settings.model, settings)
         except ModelUnavailableError as exc:
             raise CliError(f"{exc} (drop --no-fallback to use the bundled model)") from None
     for w in caught:

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from e5ui.cache import EmbeddingCache
-from e5ui.settings import REMOTE, Settings
+from e5ui.encoding.factory import build_encoder
+from e5ui.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -39,14 +40,14 @@ class ModelHolder:
         settings: model, device, dtype, cache dir, fallback.
         encoder: an already-built Encoder (tests, scripts); no loading then.
         factory: builds an encoder from (model name, settings, cache); defaults to
-            ``Encoder`` (``RemoteEncoder`` for the model "remote").
+            ``encoding.factory.build_encoder`` (the one the command line uses too).
         cache: the embedding cache to share (e.g. with another holder).
     """
 
     def __init__(self, settings: Settings, encoder: Any = None, factory: Callable | None = None,
                  cache: EmbeddingCache | None = None):
         self.settings = settings
-        self.factory = factory or _default_factory
+        self.factory = factory or build_encoder
         self._cond = threading.Condition()
         self._encoder = encoder
         self._generation = 0
@@ -125,17 +126,3 @@ class ModelHolder:
             self.start(status.requested)
             raise ValueError(f"The model could not be loaded: {status.error}")
         return self._encoder
-
-
-def _default_factory(model: str, settings: Settings, cache: EmbeddingCache):
-    if model == REMOTE:
-        from e5ui.remote import RemoteEncoder
-
-        return RemoteEncoder(settings.encoder_url, model=settings.remote_model,
-                             prefix=settings.remote_prefix, cache=cache,
-                             deadline=settings.limits.remote_deadline_s)
-    from e5ui.encoder import Encoder
-
-    # A fallback's warning goes to the server's log once; the panel shows its reason too.
-    return Encoder(model, device=settings.device, dtype=settings.dtype, cache=cache,
-                   fallback=settings.fallback)

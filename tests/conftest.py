@@ -76,7 +76,7 @@ def tiny_model_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_encoder(tiny_model_dir):
     """An Encoder over the tiny model, float32, in-memory cache."""
-    from e5ui.encoder import Encoder
+    from e5ui.encoding import Encoder
 
     return Encoder(str(tiny_model_dir), device="cpu", dtype="float32")
 
@@ -92,7 +92,7 @@ def bundled_dir() -> Path:
 @pytest.fixture(scope="session")
 def bundled_encoder(bundled_dir):
     """The bundled model in float32, loaded once per session, no cache."""
-    from e5ui.encoder import Encoder
+    from e5ui.encoding import Encoder
 
     return Encoder("bundled", device="cpu", dtype="float32", cache=False)
 
@@ -120,7 +120,7 @@ class FakeEncoder:
 
         import numpy as np
 
-        from e5ui.encoder import EncodeResult
+        from e5ui.encoding import EncodeResult
 
         self.calls += 1
         self.kinds.append(kind)

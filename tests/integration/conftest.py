@@ -62,7 +62,7 @@ def app_client(bundled_encoder):
 def remote_app_client(infinity_url):
     """The same app encoding on a real Infinity server that serves the bundled model
     (``python app.py --encoder-url URL --remote-prefix client``)."""
-    from e5ui.remote import RemoteEncoder
+    from e5ui.encoding.remote import RemoteEncoder
 
     encoder = RemoteEncoder(infinity_url, prefix="client", concurrency=2)
     with serving_app(encoder, model="remote", encoder_url=infinity_url) as client:

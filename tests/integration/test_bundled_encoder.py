@@ -122,7 +122,7 @@ def test_long_text_is_reported_as_truncated(bundled_encoder):
 
 
 def test_cache_hit_returns_identical_vectors_without_the_model(bundled_dir):
-    from e5ui.encoder import Encoder
+    from e5ui.encoding import Encoder
 
     enc = Encoder("bundled", dtype="float32", cache=True)
     first = enc.encode(SAMPLE)
@@ -159,7 +159,7 @@ def test_four_threads_match_one_thread(bundled_encoder):
 
 
 def test_fallback_to_bundled_names_the_reason(bundled_dir, monkeypatch):
-    from e5ui.encoder import Encoder, FallbackWarning, ModelUnavailableError
+    from e5ui.encoding import Encoder, FallbackWarning, ModelUnavailableError
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.warns(FallbackWarning, match="HF_HUB_OFFLINE"):
@@ -198,13 +198,13 @@ def test_cli_embed_offline(tmp_path):
 def test_a_model_that_fails_to_load_falls_back(bundled_dir, tmp_path, caplog):
     import logging
 
-    from e5ui.encoder import Encoder, FallbackWarning, ModelUnavailableError
+    from e5ui.encoding import Encoder, FallbackWarning, ModelUnavailableError
 
     broken = tmp_path / "broken-model"
     broken.mkdir()
     (broken / "config.json").write_text('{"model_type": "bert"}')  # no weights, no tokenizer
     with pytest.warns(FallbackWarning, match="loading .*broken-model failed"), \
-            caplog.at_level(logging.INFO, logger="e5ui.encoder"):
+            caplog.at_level(logging.INFO, logger="e5ui.encoding"):
         enc = Encoder(str(broken), dtype="float32", cache=False)
     assert enc.describe()["source"] == "bundled"
     # The load log names the model that actually loaded, not the one that failed.

@@ -60,7 +60,7 @@ def enpt_dir():
 
 @pytest.fixture(scope="module")
 def enpt_encoder(enpt_dir):
-    from e5ui.encoder import Encoder
+    from e5ui.encoding import Encoder
 
     return Encoder("bundled-enpt", device="cpu", dtype="float32", cache=False)
 

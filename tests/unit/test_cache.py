@@ -210,7 +210,7 @@ def test_unwritable_path_degrades(tmp_path):
 
 
 def test_encoder_with_corrupt_store_still_encodes(tiny_model_dir, tmp_path):
-    from e5ui.encoder import Encoder
+    from e5ui.encoding import Encoder
 
     (tmp_path / "embeddings.sqlite").write_bytes(b"\xff" * 4096)
     with pytest.warns(CacheWarning):
@@ -220,7 +220,7 @@ def test_encoder_with_corrupt_store_still_encodes(tiny_model_dir, tmp_path):
 
 
 def test_encoder_disk_cache_avoids_recomputation(tiny_model_dir, tmp_path):
-    from e5ui.encoder import Encoder
+    from e5ui.encoding import Encoder
 
     first = Encoder(str(tiny_model_dir), dtype="float32", cache_dir=tmp_path)
     a = first.encode(["one", "two"])
@@ -255,7 +255,7 @@ def test_full_disk_degrades_with_one_warning_across_requests(tiny_model_dir, tmp
     import logging
     import warnings
 
-    from e5ui.encoder import Encoder
+    from e5ui.encoding import Encoder
 
     ref = Encoder(str(tiny_model_dir), dtype="float32", cache=False)
     with warnings.catch_warnings(record=True) as caught, \
@@ -283,7 +283,7 @@ def test_full_disk_degrades_with_one_warning_across_requests(tiny_model_dir, tmp
 def test_app_with_a_full_disk_store_warns_once(tiny_model_dir, tmp_path, full_disk):
     import warnings
 
-    from e5ui.encoder import Encoder
+    from e5ui.encoding import Encoder
     from e5ui.loader import ModelHolder, Settings
 
     def factory(model, settings, cache):
@@ -305,7 +305,7 @@ def test_app_with_a_full_disk_store_warns_once(tiny_model_dir, tmp_path, full_di
 def test_corrupt_store_warns_once_over_many_requests(tiny_model_dir, tmp_path):
     import warnings
 
-    from e5ui.encoder import Encoder
+    from e5ui.encoding import Encoder
 
     (tmp_path / "embeddings.sqlite").write_bytes(b"SQLite format 3\x00" + b"\x07" * 8000)
     with warnings.catch_warnings(record=True) as caught:
@@ -391,7 +391,7 @@ def test_close_keeps_memory_answers_and_folds_the_log(tmp_path):
 
 
 def test_encoder_close_closes_only_its_own_cache(tiny_model_dir, tmp_path):
-    from e5ui.encoder import Encoder
+    from e5ui.encoding import Encoder
 
     own = Encoder(str(tiny_model_dir), dtype="float32", cache_dir=tmp_path / "own")
     shared = EmbeddingCache(directory=tmp_path / "shared")

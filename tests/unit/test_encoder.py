@@ -11,7 +11,8 @@ import torch
 import torch.nn.functional as F
 from transformers import AutoModel, AutoTokenizer
 
-from e5ui.encoder import Encoder, TruncationWarning, select_device_and_dtype
+from e5ui.encoding import Encoder, TruncationWarning
+from e5ui.encoding.device import select_device_and_dtype
 
 TEXTS = [
     "The train to Berlin leaves at eight.",
@@ -173,7 +174,7 @@ def test_describe_names_what_encodes(tiny_encoder, tiny_model_dir):
 
 
 def test_auto_dtype_follows_the_cpu(monkeypatch):
-    import e5ui.encoder as encoder
+    import e5ui.encoding.device as encoder
 
     monkeypatch.setattr(encoder, "cpu_has_native_bf16", lambda: True)
     assert select_device_and_dtype("cpu", "auto")[1] == torch.bfloat16

@@ -17,7 +17,7 @@ from tests.conftest import ROOT
 
 PACKAGE = ROOT / "e5ui"
 ANALYSIS_MAY_IMPORT = {"numpy", "scipy", "sklearn", "umap", "e5ui"}
-FORBIDDEN = ("gradio", "torch", "transformers", "httpx", "e5ui.encoder")
+FORBIDDEN = ("gradio", "torch", "transformers", "httpx", "e5ui.encoding")
 
 
 def module_name(path: Path) -> str:
@@ -88,9 +88,9 @@ def test_analysis_loads_no_model_server_or_ui_at_run_time():
 
 def test_the_layer_check_sees_a_forbidden_import(tmp_path):
     bad = tmp_path / "bad.py"
-    bad.write_text("import numpy\nfrom e5ui.encoder import Encoder\nimport gradio as gr\n")
+    bad.write_text("import numpy\nfrom e5ui.encoding import Encoder\nimport gradio as gr\n")
     names = imported_modules(bad)
-    assert {"e5ui.encoder", "gradio"} <= names and is_stdlib("json") and not is_stdlib("numpy")
+    assert {"e5ui.encoding", "gradio"} <= names and is_stdlib("json") and not is_stdlib("numpy")
 
 
 def test_only_the_ui_imports_gradio():

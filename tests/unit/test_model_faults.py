@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from e5ui import offline
-from e5ui.encoder import EncodeMemoryError, Encoder, FallbackWarning, ModelUnavailableError
+from e5ui.encoding import EncodeMemoryError, Encoder, FallbackWarning, ModelUnavailableError
 
 TEXTS = [
     "The train to Berlin leaves at eight.",
@@ -193,7 +193,7 @@ def test_out_of_memory_splits_the_batch_and_gives_the_same_vectors(
     seen: list[int] = []
     _oom_above(enc, 2, error, seen, monkeypatch)
     progress = []
-    with caplog.at_level(logging.WARNING, logger="e5ui.encoder"):
+    with caplog.at_level(logging.WARNING, logger="e5ui.encoding"):
         got = enc.encode(TEXTS, progress=lambda d, t: progress.append((d, t)))
     np.testing.assert_allclose(got, reference, atol=2e-6)
     assert seen and max(seen) <= 2 and sum(seen) == len(TEXTS)  # every text encoded once

