@@ -1,10 +1,10 @@
 """The Gradio app: layout and event wiring only; the views compute in ``e5ui.views``.
 
-``build_demo(...)`` returns the Blocks; nothing loads a model at import time. One module per
-tab (similarity, neighbours, map, bitext, align, explain), each with a module-level ``run``
-handler that tests can call and a ``build`` function that lays the tab out and wires its run
-button, examples and API endpoint (/similarity, /similarity_compare, /neighbours, /map — also
-/projection —, /bitext, /align, /explain, /pair_score) to one ``Wiring``.
+``build_demo(...)`` returns the Blocks; nothing loads a model at import time. A tab per view of
+``e5ui.registry``, in its order, each a module here with a module-level ``run`` handler that
+tests can call and a ``build`` function that lays the tab out and wires its run button, examples
+and API endpoints to one ``Wiring``; an endpoint's older names (/projection for /map) are wired
+here, from the registry.
 """
 
 from __future__ import annotations
@@ -15,18 +15,18 @@ import sys
 import gradio as gr
 from starlette.middleware import Middleware
 
-from e5ui import plots, resources, runtime
+from e5ui import plots, registry, resources, runtime
 from e5ui.loader import ModelHolder
 from e5ui.settings import Settings
-from e5ui.ui import align, bitext, explain, map, neighbours, panel, similarity
-from e5ui.ui.common import PRIVATE, App, bind
+from e5ui.ui import panel
+from e5ui.ui.common import PRIVATE, App, Wiring, bind
 from e5ui.ui.login import LoginRequired
 from e5ui.ui.params import CheckedBlocks
 from e5ui.ui.storage import ExportStore
 
 logger = logging.getLogger(__name__)
 
-TABS = (similarity, neighbours, map, bitext, align, explain)
+
 def page_theme(request: gr.Request | None = None) -> str:
     """The theme the page asked for (``?__theme=dark``), kept for the session: figures follow
     it. (A dark page chosen by the system's preference alone cannot be seen from the server;
@@ -67,8 +67,9 @@ def build_demo(encoder=None, settings: Settings | None = None,
         # Figures follow the page's theme (?__theme=dark); API callers get the light one.
         theme = gr.State("light")
         with gr.Tabs(elem_id="e5ui-tabs"):
-            for tab in TABS:
-                tab.build(app, report_state, theme)
+            wirings = {view.name: view.build_tab(app, report_state, theme)
+                       for view in registry.views()}
+        wire_aliases(wirings)
         panel.build_report(app, report_state)
         demo.load(bind(panel.on_load, app), None, status_outputs, show_progress="hidden",
                   **PRIVATE)
@@ -77,6 +78,14 @@ def build_demo(encoder=None, settings: Settings | None = None,
     demo.e5ui_app = app  # for launch(), the input checks and tests
     app.demo = demo  # while it runs, file inputs must be uploads to it (App.check_upload)
     return demo
+
+
+def wire_aliases(wirings: dict[str, Wiring]) -> None:
+    """Each view's endpoint also answers to its older names (the registry's aliases), through
+    a hidden button running the same wiring."""
+    for view in registry.views():
+        for alias in view.endpoints[0].aliases:
+            wirings[view.name].on(gr.Button(visible=False).click, api_name=alias)
 
 
 def end_session(app: App, request: gr.Request | None = None) -> None:

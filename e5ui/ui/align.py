@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import gradio as gr
 
-from e5ui import plots, resources, segment, textio, views
+from e5ui import plots, registry, resources, segment, textio, views
 from e5ui.analysis import alignment
 from e5ui.ui import common
 
-REPORT_KEY = "5-align"
+VIEW = registry.get("align")
+REPORT_KEY = VIEW.name
 DOC_TYPES = [".txt", ".md"]
 MODES = [("split into sentences", "split"), ("one sentence per line", "lines")]
-TABLE_WIDTHS = ["7%", "7%", "7%", "5%", "37%", "37%"]
+TABLE_WIDTHS = VIEW.widths()
 
 
 def _document(app: common.App, text: str | None, file: str | None, side: str, mode: str,
@@ -136,11 +137,11 @@ def build(app: common.App, report_state: gr.State, theme: gr.State) -> common.Wi
                              wrap=True, max_height=600, elem_id="al-table",
                              column_widths=TABLE_WIDTHS)
         notes = gr.Markdown(elem_classes=["notes"])
-        files = common.downloads(app, report_state, REPORT_KEY, "e5ui alignment")
+        files = common.downloads(app, report_state, REPORT_KEY, VIEW.figure_title)
     inputs = [source, target, sfile, tfile, mode, merge, threshold, slang, tlang, gold]
     outputs = [plot, summary, metrics, table, notes, files, saved, report_state]
     wiring = common.Wiring(common.bind(run, app), [*inputs, report_state, theme], outputs)
-    wiring.on(run_btn.click, api_name="align")
+    wiring.on(run_btn.click, api_name=VIEW.api_name)
     threshold.release(common.bind(reflag, app), [saved, threshold, report_state, theme],
                       outputs, **common.PRIVATE)
     common.wire_example(example, _fill, inputs, wiring)

@@ -6,10 +6,12 @@ import html
 
 import gradio as gr
 
-from e5ui import plots, resources, textio, views
+from e5ui import plots, registry, resources, textio, views
 from e5ui.ui import common
 
-TABLE_WIDTHS = ["8%", "8%", "8%", "8%", "34%", "34%"]
+VIEW = registry.get("bitext")
+REPORT_KEY = VIEW.name
+TABLE_WIDTHS = VIEW.widths()
 
 
 def shade(table, column: str):
@@ -51,7 +53,7 @@ def run(app: common.App, source: str, target: str, source_file: str | None = Non
     table = common.table_for_page(app, result.table, notes)
     styled = shade(table, "score") if not table.empty else table
     report = (f"<p>{html.escape(result.metrics)}</p>" if result.metrics else "")
-    state = common.remember(state, "4-bitext", f"Bitext · {result.summary}",
+    state = common.remember(state, REPORT_KEY, f"Bitext · {result.summary}",
                             plots.Markup(report + result.table.html(300)))
     unmatched = common.table_for_page(app, result.unmatched, notes)
     return (styled, unmatched, common.md_plain(result.summary), metrics, common.notes_md(notes),
@@ -90,7 +92,7 @@ def build(app: common.App, report_state: gr.State, theme: gr.State) -> common.Wi
     inputs = [source, target, sfile, tfile, method, one, threshold, gold]
     wiring = common.Wiring(common.bind(run, app), [*inputs, report_state],
                     [table, unmatched, summary, metrics, notes, files, report_state])
-    wiring.on(run_btn.click, api_name="bitext")
+    wiring.on(run_btn.click, api_name=VIEW.api_name)
     common.wire_example(example, _fill, inputs, wiring)
     common.clear_upload_on_typing([(source, sfile), (target, tfile)])
     return wiring

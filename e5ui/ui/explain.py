@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import gradio as gr
 
-from e5ui import plots, resources, views
+from e5ui import plots, registry, resources, views
 from e5ui.ui import common
 
 EXAMPLES = [("Paraphrase vs. look-alike vs. unrelated", "paraphrase_lookalike.tsv"),
             ("One meaning, ten languages", "one_meaning_ten_languages.tsv")]
 
 
-REPORT_KEY = "6-explain"
+VIEW = registry.get("explain")
+REPORT_KEY = VIEW.name
 
 
 @common.guard
@@ -67,7 +68,7 @@ def build(app: common.App, report_state: gr.State, theme: gr.State) -> common.Wi
         pair_out = gr.Markdown(elem_id="pair-out")
     wiring = common.Wiring(common.bind(run, app), [texts, upload, report_state, theme],
                     [plot, summary, notes, report_state])
-    wiring.on(run_btn.click, api_name="explain")
+    wiring.on(run_btn.click, api_name=VIEW.api_name)
     pair_btn.click(common.bind(score_pair, app), [pair_a, pair_b], [pair_out],
                    api_name="pair_score")
     common.wire_file_examples(examples, [name for _, name in EXAMPLES], texts, upload, wiring)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from e5ui import plots, resources, views
+from e5ui import plots, registry, resources, views
 from e5ui.ui import common
 from e5ui.ui.params import number_radio
 
@@ -12,7 +12,8 @@ EXAMPLES = [("24 sentences × 8 languages", "map_parallel.tsv"),
             ("One meaning, ten languages", "one_meaning_ten_languages.tsv")]
 
 
-REPORT_KEY = "3-map"
+VIEW = registry.get("map")
+REPORT_KEY = VIEW.name
 SEARCH_CHARS = 200  # a highlight is a word or a phrase
 
 
@@ -78,15 +79,12 @@ def build(app: common.App, report_state: gr.State, theme: gr.State) -> common.Wi
                 plot = gr.Plot(plots.message_figure("Add texts and press Draw map"),
                                label="Map", elem_id="map-plot")
         notes = gr.Markdown(elem_classes=["notes"])
-        files = common.downloads(app, report_state, REPORT_KEY, "e5ui map")
-        alias = gr.Button(visible=False)
+        files = common.downloads(app, report_state, REPORT_KEY, VIEW.figure_title)
     wiring = common.Wiring(common.bind(run, app),
                     [texts, upload, method, dim, color, connect, search, report_state, theme,
                      center],
                     [plot, summary, notes, files, saved, report_state])
-    wiring.on(run_btn.click, api_name="map")
-    # The name this endpoint had before it was called "map"; kept so old scripts work.
-    wiring.on(alias.click, api_name="projection")
+    wiring.on(run_btn.click, api_name=VIEW.api_name)  # also /projection (ui.wire_aliases)
     common.wire_file_examples(examples, [name for _, name in EXAMPLES], texts, upload, wiring)
     restyle = (redraw, [saved, color, connect, search, theme], [plot, notes])
     for event in (color.change, connect.change, search.submit):

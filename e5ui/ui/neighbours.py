@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import gradio as gr
 
-from e5ui import resources, views
+from e5ui import registry, resources, views
 from e5ui.ui import common
 
-# views.NEIGHBOUR_HEADER's columns: the texts last and widest; with BM25, its three beside.
-TABLE_WIDTHS = ["5%", "4%", "5%", "6%", "6%", "7%", "6%", "4%", "4%", "4%", "20%", "29%"]
-BM25_WIDTHS = ["4%", "3%", "4%", "5%", "4%", "5%", "5%", "3%", "3%", "3%", "16%", "18%", "4%",
-               "4%", "18%"]
+VIEW = registry.get("neighbours")
+REPORT_KEY = VIEW.name
+# The table's columns: the texts last and widest; with BM25, its three beside.
+TABLE_WIDTHS = VIEW.widths()
+BM25_WIDTHS = VIEW.widths("bm25")
 # label, (query file, corpus file, k, cross-lingual, margin, symmetric, BM25)
 EXAMPLES = [
     ("Retrieval, model-card style",
@@ -38,7 +39,7 @@ def run(app: common.App, queries: str, corpus: str, query_file: str | None = Non
                                    compare_bm25=compare_bm25)
     keyword = result.keyword.summary if result.keyword else ""
     heading = f"Neighbours · {result.summary}" + (f" · {keyword}" if keyword else "")
-    state = common.remember(state, "2-neighbours", heading, result.table.html())
+    state = common.remember(state, REPORT_KEY, heading, result.table.html())
     notes = list(result.notes)
     table = common.table_for_page(app, result.table, notes)
     return (table, common.md_plain(result.summary), common.notes_md(notes),
@@ -82,7 +83,7 @@ def build(app: common.App, report_state: gr.State, theme: gr.State) -> common.Wi
     inputs = [queries, corpus, qfile, cfile, k, cross, margin, symmetric, bm25]
     wiring = common.Wiring(common.bind(run, app), [*inputs, report_state],
                            [table, summary, notes, files, keyword, report_state])
-    wiring.on(run_btn.click, api_name="neighbours")
+    wiring.on(run_btn.click, api_name=VIEW.api_name)
     for button, (_, args) in zip(examples, EXAMPLES):
         common.wire_example(button, lambda a=args: _fill(*a), inputs, wiring)
     bm25.change(widths, bm25, table, queue=False, **common.PRIVATE)

@@ -99,8 +99,7 @@ def switch(app: App, name: str | None):
 @guard
 def make_report(app: App, state: dict | None, request: gr.Request | None = None):
     """One HTML file of the views run so far, in tab order."""
-    sections = [state[k] for k in sorted(state or {})]
-    path = views.report(sections, app.holder.status().info, app.folder(request, "report"))
+    path = views.report(state or {}, app.holder.status().info, app.folder(request, "report"))
     return gr.update(value=path, visible=True)
 
 

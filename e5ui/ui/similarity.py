@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from e5ui import plots, resources, views
+from e5ui import plots, registry, resources, views
 from e5ui.ui import common
 
 ORDER_CHOICES = [("clustered", "cluster"), ("grouped by language", "language"),
@@ -15,10 +15,11 @@ KIND_CHOICES = [('"query: " on both sides (symmetric: similarity, clustering)', 
                 ('"passage: " on both sides', "passage")]
 EXAMPLES = [("One meaning, ten languages", "one_meaning_ten_languages.tsv"),
             ("Paraphrase vs. look-alike vs. unrelated", "paraphrase_lookalike.tsv")]
-TABLE_WIDTHS = ["6%", "6%", "9%", "9%", "7%", "8%", "7%", "24%", "24%"]
+VIEW = registry.get("similarity")
+TABLE_WIDTHS = VIEW.widths()
 CENTER_LABEL = "Meaning, not language: subtract each language's mean embedding"
 DISAGREEMENTS = 20  # rows of the "pairs the two models rank most differently" table
-REPORT_KEY = "1-similarity"
+REPORT_KEY = VIEW.name  # the report orders its sections by the registry
 
 
 @common.guard
@@ -92,12 +93,12 @@ def build(app: common.App, report_state: gr.State, theme: gr.State) -> common.Wi
         notes = gr.Markdown(elem_classes=["notes"])
         table = gr.Dataframe(label="Most similar pairs", wrap=True, max_height=420,
                              elem_id="sim-table", column_widths=TABLE_WIDTHS)
-        files = common.downloads(app, report_state, REPORT_KEY, "e5ui similarity heatmap")
+        files = common.downloads(app, report_state, REPORT_KEY, VIEW.figure_title)
         comparison = _build_comparison(app)
     wiring = common.Wiring(common.bind(run, app),
                            [texts, upload, order, kind, report_state, theme, center],
                            [plot, summary, notes, table, files, report_state])
-    wiring.on(run_btn.click, api_name="similarity")
+    wiring.on(run_btn.click, api_name=VIEW.api_name)
     second, compare_btn, outputs = comparison
     compare_btn.click(common.bind(compare, app),
                       [texts, upload, second, order, kind, center, report_state, theme],

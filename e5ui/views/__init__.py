@@ -6,9 +6,12 @@ and its exports. ``result.write(path)`` picks the format by the file's suffix, a
 ``result.export(folder)`` writes the files the app offers for download through the same
 ``write``, so the app and the CLI give byte-identical files for the same request.
 
-One module per view — similarity, neighbours, map, bitext, align, explain (the tab, the
-endpoint, the function and the CLI subcommand share these names) —, ``compare`` for the
-comparisons (E5 vs BM25, model vs model) and ``common`` for what they share.
+One module per view, named after it (its tab, endpoint and subcommand share the name); each
+view's declaration — columns by name, figure title, endpoints, subcommand, place in the report —
+is its entry in ``e5ui.registry``, which the app, the command line and the report iterate.
+``compare`` holds the comparisons (E5 vs BM25, model vs model), part of the neighbours and
+similarity views; ``common`` what the views share. The names below are the public API of the
+views that ship with e5ui; a new view needs no line here (``e5ui.views.<name>``).
 """
 
 from __future__ import annotations

@@ -8,12 +8,13 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 
-from e5ui import plots, textio
+from e5ui import plots, registry, textio
 from e5ui.analysis import alignment
 from e5ui.segment import Document
 from e5ui.views.common import Progress, Table, check_suffix, stage
 
-ALIGN_HEADER = ["src_indices", "tgt_indices", "score", "type", "source", "target"]
+VIEW = registry.get("align")
+ALIGN_HEADER = VIEW.header("links")
 GRID_SIDE = 300  # sentences per side shown one per cell; above, blocks of them
 
 
@@ -128,7 +129,7 @@ class AlignResult:
         omissions are left out) or the figure (.html)."""
         suffix = check_suffix(path, (".tsv", ".csv", ".tmx", ".html"), "align")
         if suffix == ".html":
-            return plots.write_html(path, "e5ui alignment", self.figure)
+            return plots.write_html(path, VIEW.figure_title, self.figure)
         if suffix == ".tmx":
             return textio.write_tmx_units(path, self._units(), self.source.lang)
         return self.table.write(path)

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from e5ui import langid, textio
+from e5ui import langid, registry, textio
 from e5ui.analysis import bitext
 from e5ui.views.common import Progress, Table, check_suffix, embed, notes_for, stage
 
 # The pairs table (.tsv / .csv, DESIGN.md): 0-based line numbers into the inputs, then scores.
-PAIR_HEADER = ["src_index", "tgt_index", "score", "cosine", "source", "target"]
+PAIR_HEADER = registry.get("bitext").header("pairs")
 
 
 @dataclass(eq=False)
@@ -46,7 +46,7 @@ class BitextResult:
     def unmatched(self) -> Table:
         """Sentences in no pair: side, 0-based line number, text."""
         m, s, t = self.matching, self.source, self.target
-        return Table(["side", "index", "text"],
+        return Table(registry.get("bitext").header("unmatched"),
                      [["source", s.rows[i], s.texts[i]] for i in m.unmatched_src]
                      + [["target", t.rows[j], t.texts[j]] for j in m.unmatched_tgt])
 

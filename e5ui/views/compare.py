@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from e5ui import plots, textio
+from e5ui import plots, registry, textio
 from e5ui.analysis import retrieval, similarity
 from e5ui.analysis.calibration import calibrate
 from e5ui.views.common import Progress, Table, check_suffix
@@ -85,8 +85,7 @@ def keyword_comparison(queries: textio.Corpus, corpus: textio.Corpus, e5_ranking
 
 
 # -- model against model ---------------------------------------------------------------------------
-MODEL_HEADER = ["index_a", "index_b", "label_a", "label_b", "cosine_1", "rank_1", "percentile_1",
-                "cosine_2", "rank_2", "percentile_2", "rank_difference", "text_a", "text_b"]
+MODEL_HEADER = registry.get("similarity").header("compare")
 
 
 @dataclass(eq=False)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from e5ui import baselines, plots, resources, textio
+from e5ui import baselines, plots, registry, resources, textio
 from e5ui.analysis import similarity
 from e5ui.analysis.calibration import Baseline, calibrate
 from e5ui.views.common import Progress, check_suffix, embed, notes_for
@@ -55,7 +55,7 @@ class ExplainResult:
     def write(self, path: str | Path) -> Path:
         """Writes the histogram (.html)."""
         check_suffix(path, (".html",), "explain")
-        return plots.write_html(path, "e5ui scores explained", self.figure)
+        return plots.write_html(path, registry.get("explain").figure_title, self.figure)
 
 
 def explain_view(encoder, corpus: textio.Corpus | None, baseline: Baseline | None = None,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from e5ui import langid, plots, textio
+from e5ui import langid, plots, registry, textio
 from e5ui.analysis import projection
 from e5ui.views.common import (
     Progress,
@@ -18,6 +18,8 @@ from e5ui.views.common import (
     embed,
     notes_for,
 )
+
+VIEW = registry.get("map")
 
 
 @dataclass(eq=False)
@@ -112,8 +114,8 @@ class MapResult:
         ids = corpus.ids or [""] * len(corpus)
         rows = [[corpus.rows[i], *map(float, self.projection.coords[i]), self.data.langs[i],
                  labels[i], ids[i], corpus.texts[i]] for i in range(len(corpus))]
-        return Table(["index", *["x", "y", "z"][: self.projection.dim], "lang", "label", "id",
-                      "text"], rows)
+        beyond = ("x", "y", "z")[self.projection.dim:]  # the registry's header is 3-D's
+        return Table([c for c in VIEW.header() if c not in beyond], rows)
 
     def write(self, path: str | Path) -> Path:
         """Writes the coordinates (.csv / .tsv), the map (.html), or a Parquet file for Apple's
@@ -121,7 +123,7 @@ class MapResult:
         text's embedding)."""
         suffix = check_suffix(path, (".csv", ".tsv", ".html", ".parquet"), "map")
         if suffix == ".html":
-            return plots.write_html(path, "e5ui map", self.figure)
+            return plots.write_html(path, VIEW.figure_title, self.figure)
         if suffix == ".parquet":
             table = self.table
             columns = {name: [row[k] for row in table.rows]

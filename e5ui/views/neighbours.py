@@ -5,15 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from e5ui import baselines, langid, textio
+from e5ui import baselines, langid, registry, textio
 from e5ui.analysis import neighbours
 from e5ui.analysis.calibration import Baseline
 from e5ui.views.common import Progress, Table, check_suffix, embed, notes_for, stage
 from e5ui.views.compare import METRIC_K, KeywordComparison, keyword_comparison
 
 # -- neighbours ---------------------------------------------------------------------------------
-NEIGHBOUR_HEADER = ["query_index", "rank", "corpus_index", "cosine", "margin", "percentile",
-                    "rescaled", "query_lang", "corpus_lang", "hub", "query", "neighbour"]
+NEIGHBOUR_HEADER = registry.get("neighbours").header()
+# With BM25: NEIGHBOUR_HEADER, then BM25's neighbour of the same rank.
+BM25_HEADER = registry.get("neighbours").header("bm25")
 
 
 @dataclass(eq=False)
@@ -132,4 +133,4 @@ def _with_bm25(table: Table, slots: list[tuple[int, int]], keyword: KeywordCompa
         ci = int(keyword.bm25_indices[qi, rank]) if rank < keyword.bm25_indices.shape[1] else -1
         rows.append([*row, *((corpus.rows[ci], float(keyword.bm25_scores[qi, rank]),
                               corpus.texts[ci]) if ci >= 0 else (None, None, None))])
-    return Table([*table.header, "bm25_index", "bm25_score", "bm25_text"], rows)
+    return Table(list(BM25_HEADER), rows)

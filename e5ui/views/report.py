@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from e5ui import plots
+from e5ui import plots, registry
 
 
-def report(sections: list[tuple[str, Any]], info: dict | None, folder: Path) -> str:
+def report(sections: Mapping[str, tuple[str, Any]] | list[tuple[str, Any]], info: dict | None,
+           folder: Path) -> str:
     """Writes one self-contained HTML report of the given views into ``folder``.
 
     Args:
-        sections: (heading, figure or HTML) in reading order.
+        sections: view name (or ``"<view>-<part>"``) -> (heading, figure or HTML), put in the
+            registry's order of the views; or (heading, figure or HTML) in reading order.
         info: the encoder's ``describe()``.
         folder: where to write it.
 
@@ -22,6 +25,8 @@ def report(sections: list[tuple[str, Any]], info: dict | None, folder: Path) -> 
     """
     if not sections:
         raise ValueError("Nothing to report yet: run at least one view first")
+    if isinstance(sections, Mapping):
+        sections = [sections[k] for k in sorted(sections, key=registry.section_order)]
     meta = {"created": time.strftime("%Y-%m-%d %H:%M")}
     if info:
         meta.update({"model": info.get("model"), "source": info.get("source"),

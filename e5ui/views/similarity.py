@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from e5ui import baselines, langid, plots, textio
+from e5ui import baselines, langid, plots, registry, textio
 from e5ui.analysis import similarity
 from e5ui.analysis.calibration import Baseline, calibrate
 from e5ui.views.common import (
@@ -22,6 +22,7 @@ from e5ui.views.common import (
     stage,
 )
 
+VIEW = registry.get("similarity")
 TOP_PAIRS = 15  # rows of the similarity view's "most similar pairs" table
 MAX_MATRIX_CSV = 2000  # 2000 x 2000 cells is ~40 MB of CSV; the app offers the .npy beyond
 
@@ -106,7 +107,7 @@ class SimilarityResult:
         if suffix == ".npy":
             return textio.write_npy(path, self.embeddings)
         if suffix == ".html":
-            return plots.write_html(path, "e5ui similarity heatmap", self.figure)
+            return plots.write_html(path, VIEW.figure_title, self.figure)
         return textio.write_matrix(path, self.matrix(), [self.labels[i] for i in self.order])
 
     def export(self, folder: Path) -> list[str]:
@@ -168,7 +169,6 @@ def similarity_view(encoder, corpus: textio.Corpus, order: str = "cluster",
              corpus.texts[i], corpus.texts[j]]
             for i, j, c, p, r in zip(pairs.i.tolist(), pairs.j.tolist(), pairs.values,
                                      cal.percentile, cal.rescaled)]
-    top = Table(["index_a", "index_b", "label_a", "label_b", "cosine", "percentile",
-                 "rescaled", "text_a", "text_b"], rows)
+    top = Table(VIEW.header(), rows)
     return SimilarityResult(corpus, emb, langs, labels, order_idx, order, baseline, top, notes,
                             span, clusters, center)

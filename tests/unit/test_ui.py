@@ -82,7 +82,7 @@ def test_similarity_handler(app):
     assert summary.startswith("3 texts") and "blank line" in notes
     assert list(table.columns[:2]) == ["index_a", "index_b"] and len(table) == 3
     assert sorted(Path(f).name for f in files) == ["embeddings.npy", "similarity.csv"]
-    assert list(state) == ["1-similarity"]
+    assert list(state) == ["similarity"]
     with pytest.raises(gr.Error, match="empty"):
         similarity.run(app, " \n ", progress=noop)
 
@@ -91,13 +91,13 @@ def test_neighbours_handler(app):
     table, summary, notes, files, keyword, state = neighbours.run(
         app, "q1\nq2", "c1\nc2\nc3", k=2, progress=noop)
     assert len(table) == 4 and list(table.columns) == views.NEIGHBOUR_HEADER
-    assert [Path(f).name for f in files] == ["neighbours.tsv"] and "2-neighbours" in state
+    assert [Path(f).name for f in files] == ["neighbours.tsv"] and "neighbours" in state
     assert keyword == ""
     table, _, _, _, keyword, state = neighbours.run(
         app, "bread\nsky", "fresh bread\nblue sky\nnothing", k=2, compare_bm25=True,
         progress=noop)
     assert list(table.columns[-3:]) == ["bm25_index", "bm25_score", "bm25_text"]
-    assert "share" in keyword and "BM25" in state["2-neighbours"][0]
+    assert "share" in keyword and "BM25" in state["neighbours"][0]
     # The widths follow the switch, so the search's answer stays plain data for the API.
     assert neighbours.widths(True)["column_widths"] == neighbours.BM25_WIDTHS
     assert neighbours.widths(False)["column_widths"] == neighbours.TABLE_WIDTHS
@@ -112,9 +112,9 @@ def test_model_comparison_handler(app, monkeypatch):
         allowed, "a\nb\nc\nd", None, "other", progress=noop)
     assert summary.startswith("fake/e5 vs fake/other: Spearman")
     assert len(table) == 6 and [Path(f).name for f in files] == ["model-comparison.csv"]
-    assert {k for k in state if "compare" in k} == {"1-similarity-compare-0",
-                                                    "1-similarity-compare-1",
-                                                    "1-similarity-compare-2"}
+    assert {k for k in state if "compare" in k} == {"similarity-compare-0",
+                                                    "similarity-compare-1",
+                                                    "similarity-compare-2"}
     with pytest.raises(gr.Error, match="not offered"):
         similarity.compare(allowed, "a\nb\nc", None, "large", progress=noop)
 

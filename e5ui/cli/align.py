@@ -1,0 +1,54 @@
+"""``align SOURCE TARGET --out pairs.tsv|pairs.csv|pairs.tmx``: a document and its translation
+aligned in order."""
+
+from __future__ import annotations
+
+from e5ui.cli.common import CliError, EncoderFactory, check_outs, finish, run_view
+
+HELP = "align a document with its translation, in order"
+
+
+def add_arguments(p) -> None:
+    p.add_argument("source", help="the document (.txt or .md; blank lines separate paragraphs)")
+    p.add_argument("target", help="its translation")
+    how = p.add_mutually_exclusive_group()
+    how.add_argument("--split", dest="mode", action="store_const", const="split",
+                     help="split both into sentences (default)")
+    how.add_argument("--lines", dest="mode", action="store_const", const="lines",
+                     help="both are one sentence per line already")
+    p.set_defaults(mode="split")
+    p.add_argument("--max-merge", type=int, default=4, metavar="N",
+                   help="most sentences on one side of a link (default 4)")
+    p.add_argument("--threshold", type=float, default=0.15,
+                   help="flag links scoring below this (default 0.15)")
+    p.add_argument("--gold", default=None,
+                   help="TSV of true links (src_indices, tgt_indices): print strict and lax "
+                   "precision, recall, F1")
+    p.add_argument("--src-lang", default=None, help="language code of SOURCE (default: detect)")
+    p.add_argument("--tgt-lang", default=None, help="language code of TARGET (default: detect)")
+    p.add_argument("--out", action="append", default=None,
+                   help="links .tsv / .csv, a TMX 1.4 memory .tmx, or the figure .html; repeat "
+                   "for several")
+
+
+def run(args, encoder: EncoderFactory) -> int:
+    from e5ui import segment, textio, views
+
+    if args.max_merge < 1:
+        raise CliError("--max-merge must be at least 1")
+    inputs = (args.source, args.target, *([args.gold] if args.gold else []))
+    outs = check_outs(args.out, (".tsv", ".csv", ".tmx", ".html"), inputs)
+    src_lang = segment.check_lang(args.src_lang, "--src-lang")
+    tgt_lang = segment.check_lang(args.tgt_lang, "--tgt-lang")
+    source = segment.read_document(args.source, src_lang, args.mode)
+    target = segment.read_document(args.target, tgt_lang, args.mode)
+    segment.check_pair(source, target)
+    gold = (textio.read_links(args.gold, n_src=len(source), n_tgt=len(target)) if args.gold
+            else None)
+    enc = encoder(args)
+    result = run_view(args, views.align_view, enc, source, target, args.max_merge,
+                      args.threshold, gold)
+    print(result.summary)
+    if result.metrics:
+        print(result.metrics)
+    return finish(result, outs, f"{len(result.alignment.links)} links")

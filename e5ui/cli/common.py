@@ -1,0 +1,181 @@
+"""What every subcommand shares: the model and remote flags, reading inputs, checking outputs
+before any work, the progress bar, printing notes and rows, writing results."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from e5ui import models
+
+# Builds the encoder the arguments name (``e5ui.__main__._encoder``), passed to each command.
+EncoderFactory = Callable[[argparse.Namespace], Any]
+
+
+class CliError(Exception):
+    """A user-facing error: printed as one line, exit status 2."""
+
+
+def say(kind: str, message: str) -> None:
+    """One ``e5ui: kind: message`` line on stderr."""
+    print(f"e5ui: {kind}: {message}", file=sys.stderr)
+
+
+# -- arguments ----------------------------------------------------------------------------------
+def _seconds(value: str) -> int:
+    """A whole number of seconds, at least 1 (argparse names the flag when it is not)."""
+    try:
+        seconds = int(value)
+    except ValueError:
+        seconds = 0
+    if seconds < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of seconds, at least 1, "
+                                         f"not {value!r}")
+    return seconds
+
+
+def add_common(parser: argparse.ArgumentParser) -> None:
+    """The flags every subcommand takes: the model, where it runs, the cache, remote encoding,
+    quiet and verbose."""
+    parser.add_argument(
+        "--model",
+        default=models.DEFAULT_MODEL,
+        help="small | base | large | large-instruct | bundled, a hub id or a local directory "
+        f"(default: {models.DEFAULT_MODEL}; falls back to bundled when unavailable)",
+    )
+    parser.add_argument("--no-fallback", action="store_true",
+                        help="fail instead of falling back to the bundled model")
+    parser.add_argument("--dtype", default="auto",
+                        choices=["auto", "float32", "bfloat16", "float16"])
+    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: best)")
+    parser.add_argument("--cache-dir", default=None,
+                        help="keep embeddings on disk here so reruns do not re-encode")
+    parser.add_argument("--cache-disk-mb", type=int, default=None, metavar="N",
+                        help="disk the --cache-dir store may use; the oldest entries go first "
+                        "(default 2048, or E5UI_CACHE_DISK_MB)")
+    remote = parser.add_argument_group(
+        "remote encoding (an OpenAI-compatible server: TEI, Infinity, vLLM; the API key comes "
+        "from the E5UI_API_KEY environment variable)")
+    remote.add_argument("--encoder-url", default=None, metavar="URL",
+                        help="encode on this server, e.g. http://127.0.0.1:7997/v1 (then "
+                        "--model, --dtype and --device do not apply)")
+    remote.add_argument("--remote-prefix", default="client", choices=["client", "server"],
+                        help='who adds "query: " / "passage: ": client (e5ui; for servers that '
+                        "embed raw text, e.g. TEI, Infinity) or server (e5ui sends input_type)")
+    remote.add_argument("--remote-model", default=None, metavar="NAME",
+                        help="the served model to use when the server serves several")
+    remote.add_argument("--remote-deadline", dest="remote_deadline_s", type=_seconds,
+                        default=None, metavar="SECONDS",
+                        help="give up on a request to the server after this long, retries and "
+                        "waits included (default 60, or E5UI_REMOTE_DEADLINE_S)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+
+
+# -- inputs and outputs -------------------------------------------------------------------------
+def read(path: str, what: str):
+    """A text file (.txt, .csv, .tsv) read exactly; an empty one is an error naming ``what``."""
+    from e5ui import textio
+
+    return textio.require_texts(textio.read_texts(path), what)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve() or (a.exists() and b.exists() and a.samefile(b))
+    except OSError:
+        return False
+
+
+def check_out(path: str | None, allowed: tuple[str, ...], inputs: tuple[str, ...] = ()
+              ) -> Path | None:
+    """Checks an output file before any work: its type, that it is none of the inputs (also
+    through a link), and that it can be written."""
+    if path is None:
+        return None
+    out = Path(path)
+    if out.suffix.lower() not in allowed:
+        raise CliError(f"--out must end in {' or '.join(allowed)}, got {out.name}")
+    if not out.parent.exists():
+        raise CliError(f"--out: the folder {out.parent} does not exist")
+    for given in inputs:
+        if _same_file(out, Path(given)):
+            raise CliError(f"--out {out} is the input file {given}: writing it would destroy "
+                           "the input; choose another name")
+    if out.is_dir():
+        raise CliError(f"--out {out} is a folder, not a file")
+    existed = out.exists()
+    try:
+        with out.open("ab"):  # the real test: can this process write there? (changes nothing)
+            pass
+    except OSError as exc:
+        raise CliError(f"--out {out} cannot be written: {exc.strerror or exc}") from None
+    if not existed:
+        out.unlink(missing_ok=True)
+    return out
+
+
+def check_outs(paths: list[str] | None, allowed: tuple[str, ...],
+               inputs: tuple[str, ...] = ()) -> list[Path]:
+    """Checks every --out of a view before any work (see ``check_out``)."""
+    outs = [check_out(p, allowed, inputs) for p in paths or []]
+    for i, out in enumerate(outs):
+        if any(_same_file(out, other) or out == other for other in outs[:i]):
+            raise CliError(f"--out {out} is given twice")
+    return outs
+
+
+# -- running and printing -----------------------------------------------------------------------
+def progress_bar(args: argparse.Namespace):
+    """A views.Progress drawing one tqdm bar on stderr (None with -q), and its closer."""
+    if args.quiet:
+        return None, lambda: None
+    from tqdm import tqdm
+
+    bar = None
+
+    def progress(fraction: float, what: str) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=100, file=sys.stderr, leave=False, bar_format="{desc} {bar} "
+                       "{percentage:3.0f}%")
+        bar.set_description_str(what, refresh=False)
+        bar.n = round(100 * fraction)
+        bar.refresh()
+
+    return progress, lambda: bar.close() if bar is not None else None
+
+
+def run_view(args: argparse.Namespace, view: Callable, *view_args, **view_kwargs):
+    """Calls a view with a progress bar on stderr."""
+    progress, close = progress_bar(args)
+    try:
+        return view(*view_args, progress=progress, **view_kwargs)
+    finally:
+        close()
+
+
+def finish(result, outs: list[Path], what: str = "") -> int:
+    """Prints the result's notes and writes every --out (the format follows the suffix)."""
+    for note in result.notes:
+        say("note", note)
+    for out in outs:
+        result.write(out)
+        print(f"e5ui: wrote {out}{f' ({what})' if what else ''}", file=sys.stderr)
+    return 0
+
+
+def records(table) -> Iterator[dict[str, Any]]:
+    """A views.Table's rows as {column name: value}: commands print cells by name, so a column
+    added to a view (and its registry entry) never shifts what they print."""
+    for row in table.rows:
+        yield dict(zip(table.header, row, strict=True))
+
+
+def short(text: str, width: int = 60) -> str:
+    """One line of at most ``width`` characters (an ellipsis where cut)."""
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"

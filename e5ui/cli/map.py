@@ -1,0 +1,54 @@
+"""``map FILE --out coords.csv|map.html|map.parquet`` (old name ``project``): the texts on a
+2-D or 3-D UMAP or PCA map."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from e5ui.cli.common import CliError, EncoderFactory, check_outs, finish, progress_bar, read
+
+HELP = "2-D / 3-D map of the texts (UMAP or PCA)"
+
+
+def add_arguments(p) -> None:
+    p.add_argument("file", help=".txt, .csv or .tsv")
+    p.add_argument("--method", default="umap", choices=["umap", "pca"])
+    p.add_argument("--dim", type=int, default=2, choices=[2, 3])
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--neighbors", type=int, default=15, help="UMAP n_neighbors")
+    p.add_argument("--out", action="append", default=None,
+                   help="coords.csv / coords.tsv, map.html, or map.parquet (for Apple's "
+                   "Embedding Atlas: embedding-atlas map.parquet --text text --x x --y y); "
+                   "repeat for several")
+    p.add_argument("--center-languages", action="store_true",
+                   help="subtract each language's mean embedding first (meaning, not language)")
+    p.add_argument("--projector", default=None, metavar="DIR",
+                   help="also write vectors.tsv and metadata.tsv for the TensorFlow Embedding "
+                   "Projector into this folder")
+
+
+def run(args, encoder: EncoderFactory) -> int:
+    from e5ui import runtime, views
+
+    outs = check_outs(args.out, (".csv", ".tsv", ".html", ".parquet"), (args.file,))
+    if not outs and not args.projector:
+        raise CliError("map needs --out FILE (coords.csv, map.html, map.parquet) or "
+                       "--projector DIR")
+    if args.projector and not Path(args.projector).is_dir():
+        raise CliError(f"--projector: the folder {args.projector} does not exist")
+    corpus = read(args.file, "input")
+    runtime.configure_numba_cache()
+    enc = encoder(args)
+    progress, close = progress_bar(args)
+    try:
+        data = views.map_data(enc, corpus, progress, center=args.center_languages)
+    finally:
+        close()
+    result = views.map_view(data, args.method, args.dim, seed=args.seed,
+                            n_neighbors=args.neighbors)
+    print(result.summary)
+    if args.projector:
+        for path in result.write_projector(args.projector):
+            print(f"e5ui: wrote {path}", file=sys.stderr)
+    return finish(result, outs, f"{result.projection.method.upper()}, {args.dim}-D")
