@@ -281,6 +281,162 @@ class JobResult:
     verified_chunks: int = 0
 
 
+def _previous(data: dict | None, out: Path, wanted: dict, resume: bool
+              ) -> tuple[Record | None, int | None]:
+    """The unfinished job recorded beside ``out``: its parsed record (None for an older record
+    without checksums) and the chunk size it used (None when there is no record)."""
+    if data is None:
+        return None, None
+    if not resume:
+        done, total = data.get("done"), data.get("n")
+        counts = (f" ({done} of {total} texts)"
+                  if type(done) is int and type(total) is int else "")
+        raise ValueError(f"{out} holds an unfinished job{counts}; pass --resume to continue "
+                         f"it, or delete {record_path(out).name}")
+    record, chunk = None, None
+    version = data.get("version")
+    if type(version) is int and 1 <= version < RECORD_VERSION:
+        # An older record holds no checksums: what it gives as done cannot be verified.
+        if type(data.get("chunk")) is int and data["chunk"] > 0:
+            chunk = data["chunk"]
+    elif version != RECORD_VERSION:
+        raise ValueError(f"The progress record {record_path(out)} is not valid: 'version' "
+                         f"is {_shown(version)}, not one this e5ui knows (1 to "
+                         f"{RECORD_VERSION}); {_start_again(out)}")
+    else:
+        record = _parse(data, out)
+        chunk = record.chunk
+    for key, value in wanted.items():
+        if data.get(key) != value:
+            raise ValueError(f"The unfinished job in {out} was started with another {key} "
+                             f"({data.get(key)!r}); delete {record_path(out).name} "
+                             "to start again")
+    return record, chunk
+
+
+class _Job:
+    """One run of ``run``: the record, the memory-mapped output and what the user is told."""
+
+    def __init__(self, encoder, source: Path, out: Path, kind: str, normalize: bool,
+                 chunk: int, record: Record | None, signature: dict, model: str):
+        self.encoder, self.source, self.out = encoder, source, out
+        self.kind, self.normalize, self.chunk = kind, normalize, chunk
+        self.record, self.signature, self.model = record, signature, model
+        self.array: np.memmap | None = None
+        self.read = textio.Corpus([], source=source.name)  # what reading noticed, all chunks
+        self.truncated: list[str] = []
+        self.kept = self.verified_chunks = 0  # rows and chunks of an earlier run that verified
+        self.failed: list[str] = []  # why the first chunk given as done was not kept
+        self.claimed = 0 if record is None else record.done  # rows the record gave as done
+
+    def open(self, notes: list[str]) -> None:
+        """Opens the earlier run's array, if it can be kept."""
+        if self.record is None:
+            return
+        self.array, restored = _open_existing(self.out, self.record)
+        if restored is not None:
+            notes.append(restored)
+        if self.array is None:  # nothing on disk to keep
+            self.record.done, self.record.rows_sha256, self.record.texts_sha256 = 0, [], []
+
+    def keep(self, index: int, start: int, end: int, texts_digest: str) -> bool:
+        """Whether the chunk at rows start..end, given as done, verifies; the first that does
+        not cuts the record back to the chunks before it."""
+        record = self.record
+        if record is None or self.failed or end > record.done:
+            return False
+        problem = ("its texts differ from those encoded"
+                   if record.texts_sha256[index] != texts_digest
+                   else _chunk_problem(self.array, record, index, start, end))
+        if problem is None:
+            self.kept, self.verified_chunks = end, self.verified_chunks + 1
+            return True
+        self.failed.append(f"chunk {index + 1} (rows {start}–{end - 1}): {problem}")
+        # From here the record says only the verified chunks are done, so a job killed while
+        # they are encoded again resumes here, not over rows it rewrote.
+        record.done = start
+        del record.rows_sha256[index:], record.texts_sha256[index:]
+        _save(record, self.out)
+        return False
+
+    def encode(self, piece, start: int, end: int, n: int, texts_digest: str) -> None:
+        """Encodes one chunk, checks its rows and writes them before the record says so."""
+        result = self.encoder.encode_detailed(piece.texts, kind=self.kind,
+                                              normalize=self.normalize)
+        rows = np.asarray(result.embeddings, dtype=np.float32)
+        if self.record is not None:
+            dim = self.record.dim
+        else:
+            dim = rows.shape[1] if rows.ndim == 2 else 0
+        if rows.shape != (len(piece), dim):
+            raise ValueError(f"The encoder returned embeddings of shape {rows.shape} for "
+                             f"{len(piece)} texts of {dim} dimensions; nothing of rows "
+                             f"{start}–{end - 1} was written")
+        bad = _row_problem(rows, self.normalize)
+        if bad is not None:
+            raise ValueError(f"The encoder returned an unusable embedding for "
+                             f"{piece.where(bad[0])} of {self.source.name}: it {bad[1]}; "
+                             f"nothing of rows {start}–{end - 1} was written")
+        self.truncated.extend(f"{piece.where(t.index)} ({t.tokens} tokens)"
+                              for t in result.truncated)
+        if self.array is None:
+            self.array = np.lib.format.open_memmap(self.out, mode="w+", dtype=np.float32,
+                                                   shape=(n, dim))
+            if self.record is None:
+                self.record = Record(RECORD_VERSION, self.signature, self.model, self.kind,
+                                     self.normalize, self.chunk, n, dim, 0, [], [])
+        self.array[start:end] = rows
+        self.array.flush()  # the rows are on disk before the record says so
+        self.record.rows_sha256.append(_rows_digest(rows))
+        self.record.texts_sha256.append(texts_digest)
+        self.record.done = end
+        _save(self.record, self.out)
+
+    def run(self, n: int, progress: Callable[[int, int], None] | None) -> None:
+        """Every chunk of the input: kept when it verifies, encoded otherwise."""
+        position = 0  # texts read so far, in file order
+        for piece in textio.stream_texts(self.source, self.chunk):
+            self.read.skipped.extend(piece.skipped)
+            self.read.changed.extend(piece.changed)
+            self.read.encoding, self.read.table = piece.encoding, piece.table
+            if not piece.texts:
+                continue
+            end = position + len(piece)
+            if end > n:
+                raise ValueError(f"{self.source.name} now holds more than the {n} texts the "
+                                 f"job started with; {_start_again(self.out)}")
+            digest = _texts_digest(piece.texts)
+            if not self.keep(position // self.chunk, position, end, digest):
+                self.encode(piece, position, end, n, digest)
+                if progress is not None:
+                    progress(end, n)
+            position = end
+        if position != n or self.array is None or self.record is None:
+            raise ValueError(f"{self.source.name} now holds {position} texts, not the {n} the "
+                             f"job started with; {_start_again(self.out)}")
+
+    def finish(self, notes: list[str]) -> None:
+        """Verifies the whole array, removes the record and says what was encoded again."""
+        problem = _verify_all(self.array, self.record)
+        self.array = None
+        if problem is not None:
+            raise ValueError(f"{self.out} did not verify after writing: {problem}. Its "
+                             "progress record is kept: run the same command with --resume to "
+                             "encode the rows that fail again")
+        record_path(self.out).unlink(missing_ok=True)
+        if self.failed:
+            chunks = -(-(self.claimed - self.kept) // self.chunk)
+            notes.append(f"{self.claimed - self.kept} row(s) in {chunks} chunk(s) that the "
+                         "progress record gave as done were encoded again, from the first "
+                         f"that did not verify: {self.failed[0]}")
+        notes.extend(self.read.notes())
+        if self.truncated:
+            cut, limit = self.truncated, self.encoder.max_length
+            more = "" if len(cut) <= 20 else f" and {len(cut) - 20} more"
+            notes.append(f"{len(cut)} text(s) longer than {limit} tokens were truncated (the "
+                         f"model reads only the first {limit}): {', '.join(cut[:20])}{more}")
+
+
 def run(encoder, source: Path, out: Path, kind: str = "query", normalize: bool = True,
         resume: bool = False, chunk: int = DEFAULT_CHUNK,
         progress: Callable[[int, int], None] | None = None) -> JobResult:
@@ -309,127 +465,20 @@ def run(encoder, source: Path, out: Path, kind: str = "query", normalize: bool =
     model = str(encoder.describe()["model"])
     signature = _input_signature(source)
     data = _load(out)
-    if data is not None and not resume:
-        done, total = data.get("done"), data.get("n")
-        counts = (f" ({done} of {total} texts)"
-                  if type(done) is int and type(total) is int else "")
-        raise ValueError(f"{out} holds an unfinished job{counts}; pass --resume to continue "
-                         f"it, or delete {record_path(out).name}")
-    notes: list[str] = []
-    record: Record | None = None
-    if data is not None:
-        wanted = {"input": signature, "model": model, "kind": kind, "normalize": normalize}
-        version = data.get("version")
-        if type(version) is int and 1 <= version < RECORD_VERSION:
-            # An older record holds no checksums: what it gives as done cannot be verified.
-            if type(data.get("chunk")) is int and data["chunk"] > 0:
-                chunk = data["chunk"]
-        elif version != RECORD_VERSION:
-            raise ValueError(f"The progress record {record_path(out)} is not valid: 'version' "
-                             f"is {_shown(version)}, not one this e5ui knows (1 to "
-                             f"{RECORD_VERSION}); {_start_again(out)}")
-        else:
-            record = _parse(data, out)
-            chunk = record.chunk
-        for key, value in wanted.items():
-            if data.get(key) != value:
-                raise ValueError(f"The unfinished job in {out} was started with another {key} "
-                                 f"({data.get(key)!r}); delete {record_path(out).name} "
-                                 "to start again")
+    wanted = {"input": signature, "model": model, "kind": kind, "normalize": normalize}
+    record, recorded_chunk = _previous(data, out, wanted, resume)
+    chunk = recorded_chunk or chunk
     n = record.n if record is not None else count_texts(source, chunk)
     if n == 0:
         raise ValueError(f"The input ({source.name}) contains no text")
+    notes: list[str] = []
     if data is not None and record is None:
         notes.append(f"The progress record {record_path(out)} was written by an older e5ui "
                      "that kept no checksums, so the rows it gave as done could not be "
                      f"verified; all {n} texts were encoded again")
-    array = None
-    if record is not None:
-        array, restored = _open_existing(out, record)
-        if restored is not None:
-            notes.append(restored)
-        if array is None:  # nothing on disk to keep
-            record.done, record.rows_sha256, record.texts_sha256 = 0, [], []
-    read = textio.Corpus([], source=source.name)  # what reading noticed, over all chunks
-    truncated: list[str] = []
-    kept = verified_chunks = 0  # rows and chunks of an earlier run that verified
-    failed: list[str] = []  # why the first chunk given as done was not kept
-    claimed = 0 if record is None else record.done  # rows the record gave as done
-    position = 0  # texts read so far, in file order
-    for piece in textio.stream_texts(source, chunk):
-        read.skipped.extend(piece.skipped)
-        read.changed.extend(piece.changed)
-        read.encoding, read.table = piece.encoding, piece.table
-        if not piece.texts:
-            continue
-        end = position + len(piece)
-        if end > n:
-            raise ValueError(f"{source.name} now holds more than the {n} texts the job "
-                             f"started with; {_start_again(out)}")
-        index = position // chunk
-        texts_digest = _texts_digest(piece.texts)
-        if record is not None and not failed and end <= record.done:
-            problem = ("its texts differ from those encoded"
-                       if record.texts_sha256[index] != texts_digest
-                       else _chunk_problem(array, record, index, position, end))
-            if problem is None:
-                kept, verified_chunks, position = end, verified_chunks + 1, end
-                continue
-            failed.append(f"chunk {index + 1} (rows {position}–{end - 1}): {problem}")
-            # From here the record says only the verified chunks are done, so a job killed
-            # while they are encoded again resumes here, not over rows it rewrote.
-            record.done = position
-            del record.rows_sha256[index:], record.texts_sha256[index:]
-            _save(record, out)
-        result = encoder.encode_detailed(piece.texts, kind=kind, normalize=normalize)
-        rows = np.asarray(result.embeddings, dtype=np.float32)
-        if record is not None:
-            dim = record.dim
-        else:
-            dim = rows.shape[1] if rows.ndim == 2 else 0
-        if rows.shape != (len(piece), dim):
-            raise ValueError(f"The encoder returned embeddings of shape {rows.shape} for "
-                             f"{len(piece)} texts of {dim} dimensions; nothing of rows "
-                             f"{position}–{end - 1} was written")
-        bad = _row_problem(rows, normalize)
-        if bad is not None:
-            raise ValueError(f"The encoder returned an unusable embedding for "
-                             f"{piece.where(bad[0])} of {source.name}: it {bad[1]}; nothing "
-                             f"of rows {position}–{end - 1} was written")
-        truncated.extend(f"{piece.where(t.index)} ({t.tokens} tokens)" for t in result.truncated)
-        if array is None:
-            array = np.lib.format.open_memmap(out, mode="w+", dtype=np.float32, shape=(n, dim))
-            if record is None:
-                record = Record(RECORD_VERSION, signature, model, kind, normalize, chunk, n,
-                                dim, 0, [], [])
-        array[position:end] = rows
-        array.flush()  # the rows are on disk before the record says so
-        record.rows_sha256.append(_rows_digest(rows))
-        record.texts_sha256.append(texts_digest)
-        position = record.done = end
-        _save(record, out)
-        if progress is not None:
-            progress(end, n)
-    if position != n or array is None or record is None:
-        raise ValueError(f"{source.name} now holds {position} texts, not the {n} the job "
-                         f"started with; {_start_again(out)}")
-    problem = _verify_all(array, record)
-    del array
-    if problem is not None:
-        raise ValueError(f"{out} did not verify after writing: {problem}. Its progress record "
-                         "is kept: run the same command with --resume to encode the rows that "
-                         "fail again")
-    record_path(out).unlink(missing_ok=True)
-    if failed:
-        chunks = -(-(claimed - kept) // chunk)
-        notes.append(f"{claimed - kept} row(s) in {chunks} chunk(s) that the progress record "
-                     f"gave as done were encoded again, from the first that did not verify: "
-                     f"{failed[0]}")
-    notes.extend(read.notes())
-    if truncated:
-        more = "" if len(truncated) <= 20 else f" and {len(truncated) - 20} more"
-        notes.append(f"{len(truncated)} text(s) longer than {encoder.max_length} tokens were "
-                     f"truncated (the model reads only the first {encoder.max_length}): "
-                     f"{', '.join(truncated[:20])}{more}")
-    return JobResult(n, record.dim, kept, notes, resumed=data is not None,
-                     verified_chunks=verified_chunks)
+    job = _Job(encoder, source, out, kind, normalize, chunk, record, signature, model)
+    job.open(notes)
+    job.run(n, progress)
+    job.finish(notes)
+    return JobResult(n, job.record.dim, job.kept, notes, resumed=data is not None,
+                     verified_chunks=job.verified_chunks)
