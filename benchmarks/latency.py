@@ -94,7 +94,7 @@ def main() -> None:
         for n in [int(x) for x in args.sizes.split(",") if x]:
             path = write_lines(temp, f"sim{n}.txt", distinct_texts(n, seed=n))
             results["cases"][f"similarity {n}"] = timed(
-                lambda p=path: client.predict("", handle_file(str(p)), "cluster", "query",
+                lambda p=path: client.predict("", handle_file(str(p)), "cluster", "symmetric",
                                               api_name="/similarity"), args.repeats, server)
             print(f"similarity {n}: {results['cases'][f'similarity {n}']}", flush=True)
         if args.neighbours:

@@ -4,12 +4,12 @@ Gradio's own preprocessing refuses some wrong values without a word (a text for 
 number: ``{"error": null}``), lets others through (any value for a checkbox, an object for a
 text box) and never names the parameter. ``CheckedBlocks`` runs ``check_inputs`` on the raw
 values of every event first. Each input component declares what it takes: a slider or number
-box its range and step, a radio or dropdown its choices, a text box its ``max_length`` (a
-one-line box 200 characters, any box no more text than one upload may hold), a file input its
-types and that it was uploaded here (``App.check_upload``). A value that does not fit is
-refused with a sentence naming the parameter as the API lists it. What passes is what gradio
-accepts, so its preprocessing then only converts; anything it still refuses gets a sentence
-too, never an empty error.
+box its range and step, a radio or dropdown its choices (and a radio the older names it still
+takes, ``aliased_radio``), a text box its ``max_length`` (a one-line box 200 characters, any
+box no more text than one upload may hold), a file input its types and that it was uploaded
+here (``App.check_upload``). A value that does not fit is refused with a sentence naming the
+parameter as the API lists it. What passes is what gradio accepts, so its preprocessing then
+only converts; anything it still refuses gets a sentence too, never an empty error.
 """
 
 from __future__ import annotations
@@ -38,6 +38,20 @@ def number_radio(choices: list[tuple[str, int]], **kwargs: Any) -> gr.Radio:
     values = [value for _, value in radio.choices]
     kind = "integer" if all(isinstance(v, int) for v in values) else "number"
     radio.api_info = lambda: {"enum": values, "title": "Radio", "type": kind}
+    return radio
+
+
+def aliased_radio(choices: list[tuple[str, str]], aliases: dict[str, str], **kwargs: Any
+                  ) -> gr.Radio:
+    """A gr.Radio that also takes older names of its values from the API: ``check_inputs``
+    turns ``aliases[value]`` into the value it names, so the handler sees only the choices.
+    (Set on the instance, as in ``number_radio``.)"""
+    radio = gr.Radio(choices, **kwargs)
+    values = [value for _, value in radio.choices]
+    unknown = sorted(set(aliases.values()) - set(values))
+    if unknown:
+        raise ValueError(f"Aliases name no choice: {', '.join(unknown)}")
+    radio.e5ui_aliases = dict(aliases)
     return radio
 
 
@@ -180,6 +194,9 @@ def _choice(component, value: Any, name: str) -> Any:
     for choice in values:
         if _same(value, choice):
             return choice
+    aliases = getattr(component, "e5ui_aliases", None) or {}
+    if isinstance(value, str) and value in aliases:
+        return aliases[value]
     listed = ", ".join(str(v) for v in values)
     raise ValueError(f"{name} must be one of: {listed}; got {describe(value)}")
 

@@ -5,14 +5,15 @@ from __future__ import annotations
 import gradio as gr
 
 from e5ui import plots, registry, resources, views
-from e5ui.ui import common
+from e5ui.ui import common, params
 
 ORDER_CHOICES = [("clustered", "cluster"), ("grouped by language", "language"),
                  ("as given", "input")]
-# "query" (the API's value since the first release) is the symmetric prompt: "query: " on both
-# sides for E5 models, the STS instruction for instruct models.
-KIND_CHOICES = [('"query: " on both sides (symmetric: similarity, clustering)', "query"),
+# "symmetric" is the prompt for comparing texts: "query: " on both sides for E5 models, the STS
+# instruction for instruct models. The API called it "query" before 0.2; that still works.
+KIND_CHOICES = [('"query: " on both sides (symmetric: similarity, clustering)', "symmetric"),
                 ('"passage: " on both sides', "passage")]
+KIND_ALIASES = {"query": "symmetric"}
 EXAMPLES = [("One meaning, ten languages", "one_meaning_ten_languages.tsv"),
             ("Paraphrase vs. look-alike vs. unrelated", "paraphrase_lookalike.tsv")]
 VIEW = registry.get("similarity")
@@ -24,12 +25,12 @@ REPORT_KEY = VIEW.name  # the report orders its sections by the registry
 
 @common.guard
 def run(app: common.App, texts: str, file: str | None = None, order: str = "cluster",
-        kind: str = "query", state: dict | None = None, theme: str = "light",
+        kind: str = "symmetric", state: dict | None = None, theme: str = "light",
         center: bool = False, request: gr.Request | None = None, progress=gr.Progress()):
     """/similarity: heatmap, summary, notes, most similar pairs, downloads, report state."""
     corpus = app.read(texts, file, "text list")
     enc = app.encoder(progress)
-    result = views.similarity_view(enc, corpus, order, _kind(kind),
+    result = views.similarity_view(enc, corpus, order, kind,
                                    progress=common.progress_adapter(progress), center=center)
     state = common.remember(state, REPORT_KEY, "Similarity heatmap", result.figure)
     notes = list(result.notes)
@@ -39,13 +40,9 @@ def run(app: common.App, texts: str, file: str | None = None, order: str = "clus
             result.export(app.folder(request, "similarity")), state)
 
 
-def _kind(value: str) -> str:
-    return "symmetric" if value == "query" else value
-
-
 @common.guard
 def compare(app: common.App, texts: str, file: str | None = None, second: str | None = None,
-            order: str = "cluster", kind: str = "query", center: bool = False,
+            order: str = "cluster", kind: str = "symmetric", center: bool = False,
             state: dict | None = None, theme: str = "light", request: gr.Request | None = None,
             progress=gr.Progress()):
     """/similarity_compare: the same texts through the app's model and ``second``: both
@@ -55,7 +52,7 @@ def compare(app: common.App, texts: str, file: str | None = None, second: str | 
     first_encoder = app.encoder(progress)
     second_encoder = app.second_encoder(second, progress)
     result = views.compare_models_view(first_encoder, second_encoder, corpus, order,
-                                       _kind(kind), center,
+                                       kind, center,
                                        progress=common.progress_adapter(progress))
     for k, (name, fig) in enumerate(zip(result.names, result.figures, strict=True)):
         state = common.remember(state, f"{REPORT_KEY}-compare-{k}", f"Model vs model: {name}",
@@ -81,7 +78,8 @@ def build(app: common.App, report_state: gr.State, theme: gr.State) -> common.Wi
                 examples = common.examples_row([label for label, _ in EXAMPLES])
                 with gr.Accordion("Options: order, prefix, meaning vs. language", open=False):
                     order = gr.Radio(ORDER_CHOICES, value="cluster", label="Order")
-                    kind = gr.Radio(KIND_CHOICES, value="query", label="Prefix")
+                    kind = params.aliased_radio(KIND_CHOICES, KIND_ALIASES, value="symmetric",
+                                                label="Prefix")
                     gr.Markdown(resources.text("prefix_help.md"), elem_classes=["small"])
                     center = gr.Checkbox(False, label=CENTER_LABEL, elem_id="sim-center")
             # At least the width the heatmap is laid out for: a narrower screen puts the figure

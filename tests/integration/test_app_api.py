@@ -44,12 +44,29 @@ def test_similarity_pasted_text(client):
                                      "paraphrase_lookalike.tsv"])
 def test_similarity_examples(client, example):
     fig, summary, notes, table, files, *_ = client.predict(
-        "", upload(EX / example), "cluster", "query", api_name="/similarity")
+        "", upload(EX / example), "cluster", "symmetric", api_name="/similarity")
     top = rows(table)
     assert len(top) == 15
     if example.startswith("one_meaning"):
         # Labels are "id · lang": the most similar pairs are translations of one meaning.
         assert all(r["label_a"].split(" · ")[0] == r["label_b"].split(" · ")[0] for r in top)
+
+
+def test_similarity_kind_query_is_the_older_name_of_symmetric(client):
+    """The kind was "query" in the API before 0.2: it still means the symmetric prompt (the
+    cosines are those of ``kind="symmetric"`` computed here), not "passage"."""
+    from e5ui import Encoder
+
+    texts = ["The cat sleeps on the sofa.", "Die Katze schläft auf dem Sofa.",
+             "The stock market fell."]
+    got = {kind: rows(client.predict("\n".join(texts), None, "input", kind,
+                                     api_name="/similarity")[3])
+           for kind in ("symmetric", "query", "passage")}
+    assert got["query"] == got["symmetric"] != got["passage"]
+    emb = Encoder("bundled", dtype="float32", cache=False).encode(texts, kind="symmetric")
+    for r in got["query"]:
+        assert r["cosine"] == pytest.approx(float(emb[r["index_a"]] @ emb[r["index_b"]]),
+                                            abs=2e-3)
 
 
 def test_similarity_bad_input_is_a_message(client):
@@ -169,7 +186,7 @@ def test_two_models_compared(client):
 
     example = EX / "paraphrase_lookalike.tsv"
     first, second, summary, notes, table, files, *_ = client.predict(
-        "", upload(example), "bundled-enpt", "cluster", "query", False,
+        "", upload(example), "bundled-enpt", "cluster", "symmetric", False,
         api_name="/similarity_compare")
     assert first["type"] == second["type"] == "plotly"
     texts = textio.read_texts(example).texts

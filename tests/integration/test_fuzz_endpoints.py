@@ -138,7 +138,7 @@ def test_every_endpoint_answers_hostile_values_with_a_result_or_a_sentence(serve
     assert {"/similarity", "/neighbours", "/map", "/bitext", "/align", "/explain",
             "/pair_score"} <= set(api)
     # Another session's download: its path is the kind of thing a client could learn.
-    kind, outputs = call(base, "/similarity", ["a\nb", None, "input", "query", False])
+    kind, outputs = call(base, "/similarity", ["a\nb", None, "input", "symmetric", False])
     other = outputs[4][0]["path"]
     rng = random.Random(SEED)
     outcomes = {"complete": 0, "error": 0}
@@ -160,13 +160,12 @@ def test_every_endpoint_answers_hostile_values_with_a_result_or_a_sentence(serve
 def test_the_same_app_answers_a_normal_request_correctly_afterwards(served):
     client, _, _, encoder = served
     texts = ["The train is late.", "Der Zug hat Verspätung.", "I like green tea."]
-    files = client.predict("\n".join(texts), None, "input", "query", False,
+    files = client.predict("\n".join(texts), None, "input", "symmetric", False,
                            api_name="/similarity")[4]
     matrix_csv = next(Path(f) for f in files if str(f).endswith(".csv"))
     with matrix_csv.open(encoding="utf-8", newline="") as f:
         rows = list(csv.reader(f))
     got = np.array([[float(v) for v in row[1:]] for row in rows[1:]])
-    # Independent reference: the fake encoder's vectors (the symmetric prompt, which the
-    # app's "query" choice means for similarity), multiplied here.
+    # Independent reference: the fake encoder's vectors (the symmetric prompt), multiplied here.
     vectors = encoder.encode(texts, kind="symmetric")
     np.testing.assert_allclose(got, vectors @ vectors.T, atol=1e-4)

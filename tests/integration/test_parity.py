@@ -64,13 +64,13 @@ def test_similarity_app_and_cli_write_the_same_files(app_client, bundled_encoder
 
     example = EX / "one_meaning_ten_languages.tsv"
     _fig, _summary, _notes, _table, files, *_ = app_client.predict(
-        "", upload(example), "cluster", "query", api_name="/similarity")
+        "", upload(example), "cluster", "symmetric", api_name="/similarity")
     names = ["embeddings.npy", "similarity.csv"]
     cli("similarity", example, "--order", "cluster", "--kind", "symmetric",
         *[a for n in [*names, "heatmap.html"] for a in ("--out", tmp_path / n)])
     assert_same_files(files, tmp_path, names)
     assert app_figure(bundled_encoder, similarity, "e5ui similarity heatmap", str(example),
-                      "cluster", "query") == (tmp_path / "heatmap.html").read_bytes()
+                      "cluster", "symmetric") == (tmp_path / "heatmap.html").read_bytes()
 
 
 def test_neighbours_app_and_cli_write_the_same_files(app_client, tmp_path):

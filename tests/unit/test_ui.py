@@ -372,6 +372,24 @@ def test_the_central_check_passes_what_fits(app):
         assert got == passed and type(got) is type(passed), name
 
 
+def test_the_similarity_kind_takes_query_as_the_older_name_of_symmetric(app):
+    from e5ui.ui import params
+
+    demo = ui.build_demo(holder=app.holder)
+    for api in ("similarity", "similarity_compare"):
+        fn = next(f for f in demo.fns.values() if f.api_name == api)
+        at = list(fn.input_parameter_names).index("kind")
+        kind = fn.inputs[at]
+        assert kind.api_info()["enum"] == ["symmetric", "passage"]  # the API lists the new name
+        for sent, passed in [("query", "symmetric"), ("symmetric", "symmetric"),
+                             ("passage", "passage")]:
+            inputs = [c.value for c in fn.inputs]
+            inputs[at] = sent
+            assert params.check_inputs(fn, inputs, app)[at] == passed, (api, sent)
+        with pytest.raises(ValueError, match="kind must be one of: symmetric, passage; got"):
+            params.check_value(kind, "document", "kind", app)
+
+
 def test_every_input_of_every_event_goes_through_the_central_check(app):
     from e5ui.ui import params
 
