@@ -112,7 +112,7 @@ def main() -> None:
 
             def first_map_answer(p=path) -> float:
                 start = time.perf_counter()
-                job = client.submit("", handle_file(str(p)), "umap", 2, api_name="/projection")
+                job = client.submit("", handle_file(str(p)), "umap", 2, api_name="/map")
                 while not job.outputs() and not job.done():
                     time.sleep(0.02)
                 first = time.perf_counter() - start

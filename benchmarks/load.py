@@ -55,7 +55,7 @@ def make_requests(sessions: int, per_session: int, seed: int = 0) -> list[list[t
                 requests.append(("/neighbours", ("\n".join(fresh(10)), "\n".join(fresh(60)))))
             elif kind.startswith("map"):
                 method = kind.split("-")[1]
-                requests.append(("/projection", ("\n".join(fresh(40)), None, method, 2)))
+                requests.append(("/map", ("\n".join(fresh(40)), None, method, 2)))
             elif kind == "bitext":
                 requests.append(("/bitext", ("\n".join(fresh(20)), "\n".join(fresh(20)))))
             elif kind == "explain":

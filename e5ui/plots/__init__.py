@@ -11,7 +11,7 @@ One module per concern, one entry here for each public name:
 - ``theme``: colours, palette, fonts, the base layout, ``message_figure`` and ``themed``;
 - ``text``: user text in figures (escaping, bidi isolation, shortening, wrapping);
 - ``heatmap``: ``similarity_heatmap`` and ``cluster_heatmap``;
-- ``scatter``: the map (``projection_scatter``);
+- ``scatter``: the map (``map_scatter``);
 - ``histogram``: ``score_histogram``;
 - ``alignment``: ``alignment_heatmap``;
 - ``export``: the one HTML writer (``figure_html``, ``report_html``, ``write_html``).
@@ -31,7 +31,7 @@ from e5ui.plots.heatmap import (
     similarity_heatmap,
 )
 from e5ui.plots.histogram import score_histogram
-from e5ui.plots.scatter import projection_scatter
+from e5ui.plots.scatter import map_scatter
 from e5ui.plots.text import user_text
 from e5ui.plots.theme import ACCENT, FONT_FAMILY, PALETTE, THEMES, message_figure, themed
 
@@ -47,7 +47,7 @@ __all__ = [
     "cluster_heatmap",
     "figure_html",
     "message_figure",
-    "projection_scatter",
+    "map_scatter",
     "report_html",
     "score_histogram",
     "similarity_heatmap",

@@ -43,7 +43,7 @@ FIT_MIN_POINTS = 20  # smaller maps show every point where it is
 FAR_GAP = 0.25  # a tail past the 5-95% core, this far from it (x core span), is drawn at the edge
 VIEW_PAD = 0.04  # room around the points on each side, a share of their larger extent
 
-PROJECTION_TITLE = "Map of the texts"
+MAP_TITLE = "Map of the texts"
 _FAR_NOTE = "<br><i>far from the rest: drawn at the edge of the map</i>"
 
 
@@ -351,13 +351,13 @@ def _edge_note(method_note: str, fit: _MapFit) -> str:
     return f"{method_note} · {far_note}" if method_note else far_note
 
 
-def projection_scatter(
+def map_scatter(
     coords: Any,
     texts: Sequence[str],
     color_by: Sequence[str],
     ids: Sequence[Any] | None = None,
     highlight: Any | None = None,
-    title: str = PROJECTION_TITLE,
+    title: str = MAP_TITLE,
     method_note: str = "",
     langs: Sequence[str] | None = None,
     labels: Sequence[str] | None = None,

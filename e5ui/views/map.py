@@ -70,7 +70,7 @@ class MapResult:
         by_label = self.color_by == "label" and bool(corpus.labels)
         colours = [x or "(none)" for x in corpus.labels] if by_label else self.data.langs
         ids = corpus.ids if self.connect and corpus.ids else None
-        return plots.projection_scatter(
+        return plots.map_scatter(
             proj.coords, corpus.texts, colours, ids=ids, highlight=self._highlight,
             title=f"{proj.method.upper()} map of {len(corpus)} texts"
                   f"{' (languages centred)' if self.data.centred else ''}",

@@ -342,7 +342,7 @@ def test_cluster_heatmap_marks_the_median_too():
     assert len(fig.layout.shapes) == 1
 
 
-# --- projection_scatter ------------------------------------------------------------------------
+# --- map_scatter ----------------------------------------------------------------------------------
 
 
 def _points(n: int, dim: int = 2, seed: int = 0) -> np.ndarray:
@@ -360,7 +360,7 @@ def _marker_traces(fig: go.Figure) -> list:
 
 def test_scatter_has_one_trace_per_category_in_order_of_appearance():
     cats = ["en", "de", "en", "ja", "de", "en"]
-    fig = plots.projection_scatter(_wide_points(6), _texts(6), cats)
+    fig = plots.map_scatter(_wide_points(6), _texts(6), cats)
     traces = _marker_traces(fig)
     assert all(isinstance(t, go.Scatter) for t in fig.data)
     assert [t.name for t in traces] == ["en", "de", "ja"]
@@ -379,7 +379,7 @@ def test_scatter_has_one_trace_per_category_in_order_of_appearance():
 def test_scatter_styles_stay_distinct_12_colours_then_shapes():
     n = 100
     cats = [f"c{i}" for i in range(n)]
-    traces = _marker_traces(plots.projection_scatter(_points(n), _texts(n), cats))
+    traces = _marker_traces(plots.map_scatter(_points(n), _texts(n), cats))
     assert [t.name for t in traces] == cats  # no point is far: 100 normal points
     styles = [(t.marker.color, t.marker.symbol) for t in traces]
     assert len({c for c, _ in styles[:12]}) == 12  # 12 colours before any repeat
@@ -391,11 +391,11 @@ def test_scatter_styles_stay_distinct_12_colours_then_shapes():
 
 def test_scatter_uses_webgl_above_1000_points_and_scatter3d_in_3d():
     n = 1001
-    big = plots.projection_scatter(_points(n), [""] * n, ["a"] * n)
+    big = plots.map_scatter(_points(n), [""] * n, ["a"] * n)
     assert all(isinstance(t, go.Scattergl) for t in big.data)
-    small = plots.projection_scatter(_points(1000), [""] * 1000, ["a"] * 1000)
+    small = plots.map_scatter(_points(1000), [""] * 1000, ["a"] * 1000)
     assert all(isinstance(t, go.Scatter) for t in small.data)
-    three = plots.projection_scatter(_points(5, 3), _texts(5), ["a", "b", "a", "b", "a"],
+    three = plots.map_scatter(_points(5, 3), _texts(5), ["a", "b", "a", "b", "a"],
                                      ids=[1, 1, 2, 2, None])
     assert all(isinstance(t, go.Scatter3d) for t in three.data)
     assert three.layout.scene.xaxis.showticklabels is False
@@ -404,7 +404,7 @@ def test_scatter_uses_webgl_above_1000_points_and_scatter3d_in_3d():
 def test_translation_lines_connect_exactly_the_points_sharing_an_id():
     xy = _points(7)
     ids = ["s1", "s2", "s1", "s1", None, "s2", "solo"]
-    fig = plots.projection_scatter(xy, _texts(7), ["a"] * 7, ids=ids)
+    fig = plots.map_scatter(xy, _texts(7), ["a"] * 7, ids=ids)
     (lines,) = [t for t in fig.data if t.mode == "lines"]
     assert fig.data[0] is lines  # drawn first, under the points
     x, y = list(lines.x), list(lines.y)
@@ -421,7 +421,7 @@ def test_translation_lines_connect_exactly_the_points_sharing_an_id():
 
 
 def test_scatter_without_shared_ids_draws_no_lines():
-    fig = plots.projection_scatter(_points(3), _texts(3), ["a"] * 3, ids=["x", "y", float("nan")])
+    fig = plots.map_scatter(_points(3), _texts(3), ["a"] * 3, ids=["x", "y", float("nan")])
     assert all(t.mode == "markers" for t in fig.data)
     assert "id" in fig.data[0].hovertemplate
 
@@ -430,8 +430,8 @@ def test_highlight_enlarges_outlines_and_keeps_opaque_exactly_the_masked_points(
     cats = ["a", "b"] * 5
     mask = np.zeros(10, dtype=bool)
     mask[[1, 4, 7]] = True
-    fig = plots.projection_scatter(_points(10), _texts(10), cats, highlight=mask)
-    plain = plots.projection_scatter(_points(10), _texts(10), cats)
+    fig = plots.map_scatter(_points(10), _texts(10), cats, highlight=mask)
+    plain = plots.map_scatter(_points(10), _texts(10), cats)
     base = plain.data[0].marker.size
     for trace, members in zip(_marker_traces(fig), ([0, 2, 4, 6, 8], [1, 3, 5, 7, 9]), strict=True):
         hit = [bool(mask[i]) for i in members]
@@ -447,7 +447,7 @@ def test_highlight_enlarges_outlines_and_keeps_opaque_exactly_the_masked_points(
 def test_highlight_in_3d_grows_matches_and_fades_the_rest_by_colour():
     mask = np.array([True, False, False])
     trace = _marker_traces(
-        plots.projection_scatter(_points(3, 3), _texts(3), ["a"] * 3, highlight=mask)
+        plots.map_scatter(_points(3, 3), _texts(3), ["a"] * 3, highlight=mask)
     )[0]
     sizes = list(trace.marker.size)
     assert sizes[0] > sizes[1] == sizes[2]
@@ -456,25 +456,25 @@ def test_highlight_in_3d_grows_matches_and_fades_the_rest_by_colour():
 
 
 def test_highlight_that_matches_nothing_changes_nothing():
-    plain = plots.projection_scatter(_points(4), _texts(4), ["a"] * 4)
-    none = plots.projection_scatter(_points(4), _texts(4), ["a"] * 4, highlight=[False] * 4)
+    plain = plots.map_scatter(_points(4), _texts(4), ["a"] * 4)
+    none = plots.map_scatter(_points(4), _texts(4), ["a"] * 4, highlight=[False] * 4)
     assert none.data[0].marker.size == plain.data[0].marker.size
     assert none.data[0].marker.opacity == plain.data[0].marker.opacity
 
 
 def test_scatter_corner_cases_and_note():
-    assert _is_message(plots.projection_scatter(np.zeros((0, 2)), [], []))
-    one = plots.projection_scatter(np.zeros((1, 2)), ["<i>only</i>"], [""], method_note="PCA")
+    assert _is_message(plots.map_scatter(np.zeros((0, 2)), [], []))
+    one = plots.map_scatter(np.zeros((1, 2)), ["<i>only</i>"], [""], method_note="PCA")
     (trace,) = one.data
     assert trace.name == "(none)"
     assert trace.customdata[0][0] == "&lt;i&gt;only&lt;/i&gt;"
     assert "PCA" in _annotation_texts(one)
     with pytest.raises(ValueError, match="coords"):
-        plots.projection_scatter(np.zeros((2, 4)), ["a", "b"], ["x", "y"])
+        plots.map_scatter(np.zeros((2, 4)), ["a", "b"], ["x", "y"])
     with pytest.raises(ValueError, match="categories"):
-        plots.projection_scatter(np.zeros((2, 2)), ["a", "b"], ["x"])
+        plots.map_scatter(np.zeros((2, 2)), ["a", "b"], ["x"])
     with pytest.raises(ValueError, match="highlight"):
-        plots.projection_scatter(np.zeros((2, 2)), ["a", "b"], ["x", "y"], highlight=[True])
+        plots.map_scatter(np.zeros((2, 2)), ["a", "b"], ["x", "y"], highlight=[True])
 
 
 # --- the map fills its frame -------------------------------------------------------------------
@@ -557,7 +557,7 @@ def _coverage(fig: go.Figure, points: np.ndarray, frame: int) -> float:
 @pytest.mark.parametrize("frame", [1200, FRAME])
 def test_map_points_cover_at_least_half_of_the_plot_area(layout, frame):
     xy, langs, ids = layout()
-    fig = plots.projection_scatter(xy, [f"t{i}" for i in range(len(xy))], langs, ids=ids,
+    fig = plots.map_scatter(xy, [f"t{i}" for i in range(len(xy))], langs, ids=ids,
                                    title="UMAP map", legend_title="language")
     assert fig.layout.yaxis.scaleanchor == "x" and fig.layout.yaxis.scaleratio == 1
     shown = _drawn_where_they_are(fig, xy)
@@ -575,7 +575,7 @@ def test_map_points_cover_at_least_half_of_the_plot_area(layout, frame):
 
 def test_far_points_are_drawn_at_the_edge_as_triangles_in_their_category():
     xy, langs, ids = _clusters_and_outliers()
-    fig = plots.projection_scatter(xy, [f"t{i}" for i in range(len(xy))], langs, ids=ids)
+    fig = plots.map_scatter(xy, [f"t{i}" for i in range(len(xy))], langs, ids=ids)
     (x0, x1), (y0, y1) = fig.layout.xaxis.range, fig.layout.yaxis.range
     edge = [t for t in _marker_traces(fig) if t.showlegend is False]
     assert sorted(len(t.x) for t in edge) == [1, 1]
@@ -604,7 +604,7 @@ def test_far_points_are_drawn_at_the_edge_as_triangles_in_their_category():
 def test_small_maps_show_every_point_where_it_is():
     xy = _wide_points(19)
     xy[0] = [40.0, 0.0]  # far, but a map of 19 points shows it where it is
-    fig = plots.projection_scatter(xy, _texts(19), ["a"] * 19)
+    fig = plots.map_scatter(xy, _texts(19), ["a"] * 19)
     (trace,) = _marker_traces(fig)
     assert list(trace.x) == pytest.approx(xy[:, 0]) and list(trace.y) == pytest.approx(xy[:, 1])
     (x0, x1) = fig.layout.xaxis.range
@@ -615,7 +615,7 @@ def test_a_map_with_missing_or_infinite_coordinates_still_has_finite_ranges():
     xy = _wide_points(30)
     xy[0] = [np.nan, 0.0]
     xy[1] = [np.inf, 0.0]
-    fig = plots.projection_scatter(xy, _texts(30), ["a"] * 30)
+    fig = plots.map_scatter(xy, _texts(30), ["a"] * 30)
     assert np.isfinite(fig.layout.xaxis.range).all() and np.isfinite(fig.layout.yaxis.range).all()
     (edge,) = [t for t in _marker_traces(fig) if t.showlegend is False]
     assert edge.x[0] < fig.layout.xaxis.range[1]  # the infinite one, at the right edge
@@ -623,7 +623,7 @@ def test_a_map_with_missing_or_infinite_coordinates_still_has_finite_ranges():
 
 def test_a_map_taller_than_wide_is_turned_on_its_side():
     xy = _wide_points(8)[:, ::-1]  # three times taller than wide
-    fig = plots.projection_scatter(xy, _texts(8), ["a"] * 8)
+    fig = plots.map_scatter(xy, _texts(8), ["a"] * 8)
     (trace,) = _marker_traces(fig)
     assert list(trace.x) == pytest.approx(xy[:, 1]) and list(trace.y) == pytest.approx(xy[:, 0])
     (x0, x1), (y0, y1) = fig.layout.xaxis.range, fig.layout.yaxis.range
@@ -635,7 +635,7 @@ def test_marker_size_and_line_width_follow_the_number_of_points():
     looks = {}
     for n in (10, 100, 200, 1000, 5000):
         xy = _points(n, seed=1)
-        fig = plots.projection_scatter(xy, [""] * n, ["a", "b"] * (n // 2),
+        fig = plots.map_scatter(xy, [""] * n, ["a", "b"] * (n // 2),
                                        ids=[i // 2 for i in range(n)])
         (lines,) = [t for t in fig.data if t.mode == "lines"]
         marker = _marker_traces(fig)[0].marker
@@ -650,7 +650,7 @@ def test_marker_size_and_line_width_follow_the_number_of_points():
 
 def test_legend_click_isolates_a_category_and_hover_names_language_and_label():
     langs = ["de", "en", "fr", "en"]
-    fig = plots.projection_scatter(_wide_points(4), ["Hallo", "Hello", "Bonjour", "Hi"], langs,
+    fig = plots.map_scatter(_wide_points(4), ["Hallo", "Hello", "Bonjour", "Hi"], langs,
                                    ids=["g", "g", "g", "h"], langs=langs,
                                    labels=["greeting", "greeting", "<b>", ""],
                                    legend_title="language")
@@ -794,7 +794,7 @@ def test_dark_theme_gives_light_ink_on_the_page_surface_and_leaves_the_figure_al
 
 def test_dark_map_keeps_its_colours_and_turns_lines_and_rings_for_a_dark_page():
     xy = _wide_points(6)
-    light = plots.projection_scatter(xy, _texts(6), ["a", "b"] * 3, ids=[1, 1, 2, 2, 3, 3],
+    light = plots.map_scatter(xy, _texts(6), ["a", "b"] * 3, ids=[1, 1, 2, 2, 3, 3],
                                      highlight=[True] + [False] * 5)
     dark = plots.themed(light, "dark")
     for lt, dt in zip(light.data, dark.data, strict=True):
@@ -811,7 +811,7 @@ def test_dark_map_keeps_its_colours_and_turns_lines_and_rings_for_a_dark_page():
 
 
 def test_exports_stay_light():
-    fig = plots.projection_scatter(_wide_points(3), _texts(3), ["a"] * 3)
+    fig = plots.map_scatter(_wide_points(3), _texts(3), ["a"] * 3)
     doc = plots.figure_html(fig, "Map")
     assert '"paper_bgcolor":"white"' in doc.replace(" ", "")
     assert "background:#fff" in doc
@@ -1004,7 +1004,7 @@ def test_quotes_in_texts_are_shown_as_quotes():
     shown = trace.y[0]
     assert '"hi"' in shown and "it's" in shown and "&lt;fine&gt; &amp; done" in shown
     assert "&quot;" not in shown and "&#x27;" not in shown
-    scatter = plots.projection_scatter(np.array([[0.0, 0.0], [1.0, 1.0]]), [said, "x"],
+    scatter = plots.map_scatter(np.array([[0.0, 0.0], [1.0, 1.0]]), [said, "x"],
                                        ['lang "q"', "en"])
     names = [t.name for t in scatter.data]
     assert 'lang "q"' in names
@@ -1083,7 +1083,7 @@ def test_stray_closers_and_right_to_left_labels_cannot_reach_the_app_words():
 
 def test_direction_controls_stay_inside_map_cluster_alignment_and_histogram_text():
     coords = np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 0.5]])
-    fig = plots.projection_scatter(coords, ["a \u202etext", "b", "c"],
+    fig = plots.map_scatter(coords, ["a \u202etext", "b", "c"],
                                    [RLO_LABEL, "en", RLO_LABEL], ids=["\u202bident", "2", "3"],
                                    langs=["heb\u202e", "en", "heb\u202e"],
                                    labels=[RLO_LABEL, "x", RLO_LABEL])
