@@ -114,9 +114,9 @@ def case_umap(n: int, d: int, twice: bool, warm: bool = False) -> dict:
         runtime.warm_up(background=False)
         out["warm_up_seconds"] = time.perf_counter() - t
     rng = np.random.default_rng(2)
-    # Clustered data (like real embeddings): 40 centres in 24 directions plus noise.
-    centres = unit(rng, 40, d)
-    x = centres[rng.integers(0, 40, n)] + 0.7 * unit(rng, n, d)
+    # Clustered data (like real embeddings): 40 centers in 24 directions plus noise.
+    centers = unit(rng, 40, d)
+    x = centers[rng.integers(0, 40, n)] + 0.7 * unit(rng, n, d)
     t = time.perf_counter()
     proj = projection.project(x, method="umap", dim=2, preservation_k=10)
     out["first_fit_seconds"] = time.perf_counter() - t

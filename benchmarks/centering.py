@@ -1,4 +1,4 @@
-"""Meaning vs language: what centring each language's embeddings does, measured.
+"""Meaning vs language: what centering each language's embeddings does, measured.
 
     python benchmarks/centering.py                  # bundled model, float32 (~5 min on 2 cores)
     python benchmarks/centering.py --json out.json  # also write the rows
@@ -156,19 +156,19 @@ def main() -> None:
     started = time.perf_counter()
     for name, (texts, langs, ids) in sets.items():
         emb = encoder.encode(texts)
-        centring = center_languages(emb, langs)
+        centering = center_languages(emb, langs)
         row = {"set": name, "n": len(texts), "langs": len(set(langs)),
-               "centred": centring.centred, "skipped": centring.skipped,
+               "centered": centering.centered, "skipped": centering.skipped,
                "off": measure(emb, langs, ids, args.seed),
-               "on": measure(centring.embeddings, langs, ids, args.seed)}
+               "on": measure(centering.embeddings, langs, ids, args.seed)}
         rows.append(row)
         print(f"{name}: done ({time.perf_counter() - started:.0f} s)", file=sys.stderr,
               flush=True)
     print(f"command: python {' '.join(sys.argv)}")
     print(f"cpu: {cpu()}")
-    print(f"model: {encoder.model_id} ({encoder.dtype}); centring min_texts 5; "
+    print(f"model: {encoder.model_id} ({encoder.dtype}); centering min_texts 5; "
           f"map: 2-D, seed {args.seed}, UMAP n_neighbors 15, map kNN k={MAP_K}")
-    print("cells: centring off -> on\n")
+    print("cells: centering off -> on\n")
     print(table(rows))
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2))

@@ -711,9 +711,9 @@ def _trace(backs: list[np.ndarray], gains: list[np.ndarray], lo: np.ndarray,
 # -- the first pass: 1-1 anchors in a band --------------------------------------------------------
 def _band(n: int, m: int, half: int) -> tuple[np.ndarray, np.ndarray]:
     """Rows 0..n of the band |j - i m / n| <= half, clipped to 0..m (with the corners)."""
-    centre = np.round(np.arange(n + 1) * (m / max(n, 1))).astype(np.int64)
-    lo = np.clip(centre - half, 0, m)
-    hi = np.clip(centre + half, 0, m)
+    center = np.round(np.arange(n + 1) * (m / max(n, 1))).astype(np.int64)
+    lo = np.clip(center - half, 0, m)
+    hi = np.clip(center + half, 0, m)
     lo[0], hi[-1] = 0, m
     # Consecutive rows must overlap, or no path joins them (only when m >> n).
     lo[1:] = np.minimum(lo[1:], hi[:-1])

@@ -20,7 +20,7 @@ from e5ui.analysis.similarity import as_matrix, normalize_rows
 
 logger = logging.getLogger(__name__)
 
-# A language is centred only with at least this many texts. The m centred vectors of one
+# A language is centered only with at least this many texts. The m centered vectors of one
 # language sum to zero, so (at equal norms) their mean pairwise cosine is forced to
 # -1 / (m - 1): exactly -1 for two texts whatever they say, -1/3 for four, -1/4 for five,
 # shrinking from there; the mean itself is also noisy for a handful of texts.
@@ -40,10 +40,10 @@ class Centering:
     """Embeddings with each language's mean removed.
 
     Attributes:
-        embeddings: Float32 (n, d) L2-normalised rows: centred and re-normalised for the
-            languages in ``centred``, the normalised input rows for all others (an all-zero
+        embeddings: Float32 (n, d) L2-normalised rows: centered and re-normalised for the
+            languages in ``centered``, the normalised input rows for all others (an all-zero
             row stays zero).
-        centred: Language -> number of texts, for the languages that were centred.
+        centered: Language -> number of texts, for the languages that were centered.
         skipped: Language -> number of texts, for languages left as they are because they
             have fewer than ``min_texts`` texts.
         unlabelled: Texts without a language, left as they are.
@@ -51,15 +51,15 @@ class Centering:
     """
 
     embeddings: np.ndarray
-    centred: dict[str, int]
+    centered: dict[str, int]
     skipped: dict[str, int]
     unlabelled: int
     min_texts: int
 
     @property
     def applied(self) -> bool:
-        """Whether at least one language was centred."""
-        return bool(self.centred)
+        """Whether at least one language was centered."""
+        return bool(self.centered)
 
 
 def center_languages(emb: Any, langs: Sequence[Any], min_texts: int = MIN_TEXTS) -> Centering:
@@ -82,26 +82,26 @@ def center_languages(emb: Any, langs: Sequence[Any], min_texts: int = MIN_TEXTS)
     if len(langs) != n:
         raise ValueError(f"got {len(langs)} languages for {n} embeddings")
     if min_texts < 2:
-        raise ValueError("min_texts must be at least 2 (one text centred is a zero vector)")
+        raise ValueError("min_texts must be at least 2 (one text centered is a zero vector)")
     keys = [_lang_key(lang) for lang in langs]
     groups: dict[str, list[int]] = {}
     for i, key in enumerate(keys):
         if key is not None:
             groups.setdefault(key, []).append(i)
     out = x.copy()
-    centred, skipped = {}, {}
+    centered, skipped = {}, {}
     for lang, rows in groups.items():
         if len(rows) < min_texts:
             skipped[lang] = len(rows)
             continue
         block = x[rows].astype(np.float64)
         out[rows] = normalize_rows(block - block.mean(axis=0))
-        centred[lang] = len(rows)
+        centered[lang] = len(rows)
     if skipped:
-        logger.info("Not centred (fewer than %d texts): %s", min_texts,
+        logger.info("Not centered (fewer than %d texts): %s", min_texts,
                     ", ".join(f"{k} ({v})" for k, v in sorted(skipped.items())))
     unlabelled = sum(key is None for key in keys)
-    return Centering(out, centred, skipped, unlabelled, min_texts)
+    return Centering(out, centered, skipped, unlabelled, min_texts)
 
 
 @dataclass(eq=False)

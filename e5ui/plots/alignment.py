@@ -30,7 +30,7 @@ ALIGN_HEIGHT = 760
 
 def _path_shapes(path: np.ndarray) -> list[dict[str, Any]]:
     """The alignment path as two SVG paths (a dark outline under a white line), in cell
-    coordinates shifted to plotly's category positions (cell k is centred on k)."""
+    coordinates shifted to plotly's category positions (cell k is centered on k)."""
     points = " L ".join(f"{c - 0.5:.3f},{r - 0.5:.3f}" for r, c in path)
     return [{"type": "path", "path": f"M {points}", "xref": "x", "yref": "y",
              "line": {"color": colour, "width": width}, "layer": "above"}

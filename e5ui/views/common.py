@@ -120,20 +120,20 @@ def check_suffix(path: str | Path, allowed: Sequence[str], what: str) -> str:
     return suffix
 
 
-def centred(emb: np.ndarray, langs: list[str], notes: list[str]) -> np.ndarray:
+def centered(emb: np.ndarray, langs: list[str], notes: list[str]) -> np.ndarray:
     """The embeddings with each language's mean subtracted (``analysis.centering``), and a note
-    saying which languages were centred and which had too few texts to be."""
+    saying which languages were centered and which had too few texts to be."""
     from e5ui.analysis.centering import center_languages
 
     result = center_languages(emb, langs)
     if not result.applied:
-        notes.append(f"Centring changed nothing: no language has {result.min_texts} or more "
+        notes.append(f"Centering changed nothing: no language has {result.min_texts} or more "
                      "texts.")
         return result.embeddings
-    listed = ", ".join(f"{lang} ({n})" for lang, n in sorted(result.centred.items()))
-    note = f"Languages centred (each language's mean embedding subtracted): {listed}."
+    listed = ", ".join(f"{lang} ({n})" for lang, n in sorted(result.centered.items()))
+    note = f"Languages centered (each language's mean embedding subtracted): {listed}."
     if result.skipped:
         few = ", ".join(f"{lang} ({n})" for lang, n in sorted(result.skipped.items()))
-        note += f" Not centred, fewer than {result.min_texts} texts: {few}."
+        note += f" Not centered, fewer than {result.min_texts} texts: {few}."
     notes.append(note)
     return result.embeddings

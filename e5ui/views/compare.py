@@ -1,6 +1,6 @@
 """The comparisons a stakeholder demo needs: E5 against keyword search (BM25) in the neighbours
 view, and one model against another in the similarity view. (Meaning against language — the
-centring switch — is an option of the similarity and map views themselves.)"""
+centering switch — is an option of the similarity and map views themselves.)"""
 
 from __future__ import annotations
 

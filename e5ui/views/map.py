@@ -13,7 +13,7 @@ from e5ui.analysis import projection
 from e5ui.views.common import (
     Progress,
     Table,
-    centred,
+    centered,
     check_suffix,
     embed,
     notes_for,
@@ -30,7 +30,7 @@ class MapData:
     embeddings: np.ndarray
     langs: list[str]
     notes: list[str]
-    centred: bool = False
+    centered: bool = False
 
 
 @dataclass(eq=False)
@@ -73,7 +73,7 @@ class MapResult:
         return plots.map_scatter(
             proj.coords, corpus.texts, colours, ids=ids, highlight=self._highlight,
             title=f"{proj.method.upper()} map of {len(corpus)} texts"
-                  f"{' (languages centred)' if self.data.centred else ''}",
+                  f"{' (languages centered)' if self.data.centered else ''}",
             method_note=proj.note,
             langs=self.data.langs, labels=corpus.labels or None,
             legend_title="label" if by_label else "language")
@@ -159,7 +159,7 @@ def map_data(encoder, corpus: textio.Corpus, progress: Progress | None = None,
     encoded = embed(encoder, corpus, "symmetric", progress, 0.0, 0.6, "texts")
     langs = langid.detect(corpus.texts, corpus.langs)
     notes = notes_for(corpus, encoded, encoder.max_length, "Input")
-    emb = centred(encoded.embeddings, langs, notes) if center else encoded.embeddings
+    emb = centered(encoded.embeddings, langs, notes) if center else encoded.embeddings
     return MapData(corpus, emb, langs, notes, center)
 
 

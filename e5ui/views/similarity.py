@@ -14,7 +14,7 @@ from e5ui.analysis.calibration import Baseline, calibrate
 from e5ui.views.common import (
     Progress,
     Table,
-    centred,
+    centered,
     check_suffix,
     embed,
     labels_for,
@@ -43,7 +43,7 @@ class SimilarityResult:
         notes: remarks for the user.
         span: the lowest and highest cosine between two different texts (None below 2 texts).
         clusters: the cluster summary shown instead of cells above ``AGGREGATE_ABOVE`` texts.
-        centred: each language's mean embedding was subtracted (the title says so).
+        centered: each language's mean embedding was subtracted (the title says so).
     """
 
     corpus: textio.Corpus
@@ -57,7 +57,7 @@ class SimilarityResult:
     notes: list[str]
     span: tuple[float, float] | None = None
     clusters: similarity.ClusterView | None = None
-    centred: bool = False
+    centered: bool = False
 
     @property
     def n(self) -> int:
@@ -84,11 +84,11 @@ class SimilarityResult:
         """The heatmap laid out for a frame ``frame`` px wide."""
         n = self.n
         median = self.baseline.median
-        centred_note = " (languages centred)" if self.centred else ""
+        centered_note = " (languages centered)" if self.centered else ""
         if self.clusters is not None:
             return plots.cluster_heatmap(self.clusters, self.corpus.texts,
                                          title=f"{n} texts in {self.clusters.k} clusters: "
-                                         f"mean cosine{centred_note}", baseline_median=median,
+                                         f"mean cosine{centered_note}", baseline_median=median,
                                          frame=frame)
         sim = self.matrix()
         cal = calibrate(sim, self.baseline)
@@ -97,7 +97,7 @@ class SimilarityResult:
             sim, [self.labels[i] for i in o], [self.corpus.texts[i] for i in o],
             [self.langs[i] for i in o], cal.percentile, cal.rescaled,
             title=f"Cosine similarity of {n} texts ({self.order_method} order"
-                  f"{', languages centred' if self.centred else ''})",
+                  f"{', languages centered' if self.centered else ''})",
             baseline_median=median, frame=frame)
 
     def write(self, path: str | Path) -> Path:
@@ -131,7 +131,7 @@ def similarity_view(encoder, corpus: textio.Corpus, order: str = "cluster",
         baseline: the model's baseline; None looks it up (``baselines.reference_baseline``).
         progress: progress callback.
         center: subtract each language's mean embedding first (meaning, not language); the
-            exported embeddings are then the centred ones.
+            exported embeddings are then the centered ones.
 
     Returns:
         The result.
@@ -147,7 +147,7 @@ def similarity_view(encoder, corpus: textio.Corpus, order: str = "cluster",
     labels = labels_for(corpus, langs)
     notes = notes_for(corpus, encoded, encoder.max_length, "Input")
     if center:
-        emb = centred(emb, langs, notes)
+        emb = centered(emb, langs, notes)
     stage(progress, 0.85, "Ordering")
     clusters = None
     if n > similarity.AGGREGATE_ABOVE:

@@ -107,7 +107,7 @@ def heatmap_fit(page, selector: str) -> dict:
         const size = gd._fullLayout._size;
         const square = gd.querySelector('.nsewdrag').getBoundingClientRect();
         // A label's box is taller than its glyphs (tall scripts add to it), so rows collide
-        // when their centres are less than one font size apart.
+        // when their centers are less than one font size apart.
         const rows = [...gd.querySelectorAll('.ytick text')]
             .map(t => ({r: t.getBoundingClientRect(), em: parseFloat(t.style.fontSize)}))
             .filter(x => x.r.height > 0)
@@ -280,8 +280,8 @@ def test_comparisons_drawn(projector, app_server, screens_dir):
     panel.get_by_text("Options: method, colours, meaning vs. language").click()
     page.locator("#map-center input").check()
     panel.get_by_role("button", name="24 sentences × 8 languages", exact=True).click()
-    # The PCA preview comes first, centred too: wait for UMAP's map, then shoot.
-    run_and_shoot(page, app_server, screens_dir, "centred-map",
+    # The PCA preview comes first, centered too: wait for UMAP's map, then shoot.
+    run_and_shoot(page, app_server, screens_dir, "centered-map",
                   "(document.querySelector('#map-plot .gtitle')?.textContent || '')"
-                  f".includes('languages centred') && {VIEWS[2].done}", timeout=MAP_MS)
+                  f".includes('languages centered') && {VIEWS[2].done}", timeout=MAP_MS)
     assert page.js_errors == []

@@ -1,5 +1,5 @@
 """The comparisons, checked against direct computations: MRR@10 and Recall@k of E5 and BM25
-from plain loops over their rankings, Spearman against scipy, centring against numpy."""
+from plain loops over their rankings, Spearman against scipy, centering against numpy."""
 
 from __future__ import annotations
 
@@ -134,7 +134,7 @@ def test_model_names_in_the_comparison_titles_are_escaped(tmp_path):
     assert "<h2>org/R&amp;D &lt;beta&gt;</h2>" in page
 
 
-def test_centring_subtracts_each_language_mean():
+def test_centering_subtracts_each_language_mean():
     rng = np.random.default_rng(5)
     vectors = {f"en {i}": rng.normal(size=8) + 3 for i in range(6)}
     vectors.update({f"de {i}": rng.normal(size=8) - 3 for i in range(6)})
@@ -150,14 +150,14 @@ def test_centring_subtracts_each_language_mean():
         block = x[rows] - x[rows].mean(axis=0)
         expected[rows] = block / np.linalg.norm(block, axis=1, keepdims=True)
     np.testing.assert_allclose(result.embeddings, expected, atol=1e-6)
-    assert any("Languages centred" in n and "hi (2)" in n for n in result.notes)
-    assert "languages centred" in result.figure.layout.title.text
+    assert any("Languages centered" in n and "hi (2)" in n for n in result.notes)
+    assert "languages centered" in result.figure.layout.title.text
     plain = views.similarity_view(enc, corpus, "input", baseline=baseline_for(enc))
     assert not np.allclose(plain.embeddings, result.embeddings)
 
 
-def test_map_centring_moves_languages_together():
-    """Two languages far apart in raw space: centred, their embeddings match numpy's centred
+def test_map_centering_moves_languages_together():
+    """Two languages far apart in raw space: centered, their embeddings match numpy's centered
     vectors and the PCA map no longer separates the languages along its first axis."""
     rng = np.random.default_rng(9)
     meaning = rng.normal(size=(6, 8))
@@ -167,19 +167,19 @@ def test_map_centring_moves_languages_together():
     table = "text\tlang\n" + "".join(f"{t}\t{t.split()[0]}\n" for t in vectors)
     corpus = textio.parse_table(table, "\t")
     plain = views.map_view(views.map_data(enc, corpus), method="pca")
-    centred = views.map_view(views.map_data(enc, corpus, center=True), method="pca")
+    centered = views.map_view(views.map_data(enc, corpus, center=True), method="pca")
     x = np.stack([v / np.linalg.norm(v) for v in vectors.values()])
     expected = x.copy()
     for rows in (range(6), range(6, 12)):
         block = x[list(rows)] - x[list(rows)].mean(axis=0)
         expected[list(rows)] = block / np.linalg.norm(block, axis=1, keepdims=True)
-    np.testing.assert_allclose(centred.data.embeddings, expected, atol=1e-6)
+    np.testing.assert_allclose(centered.data.embeddings, expected, atol=1e-6)
 
-    def gap(result):  # distance between the two languages' centres on the map, over spread
+    def gap(result):  # distance between the two languages' centers on the map, over spread
         xy = np.asarray(result.projection.coords)
         return np.linalg.norm(xy[:6].mean(0) - xy[6:].mean(0)) / xy.std()
 
     assert gap(plain) > 1.5
-    assert gap(centred) < 0.5
-    assert "languages centred" in centred.figure.layout.title.text
-    assert "languages centred" not in plain.figure.layout.title.text
+    assert gap(centered) < 0.5
+    assert "languages centered" in centered.figure.layout.title.text
+    assert "languages centered" not in plain.figure.layout.title.text

@@ -521,8 +521,8 @@ def _example_map() -> tuple[np.ndarray, list[str], list[str]]:
 def _clusters_and_outliers(seed: int = 3) -> tuple[np.ndarray, list[str], list[str]]:
     """A seeded UMAP-like layout: 8 tight clusters of 24 in a tall region, 2 far outliers."""
     rng = np.random.default_rng(seed)
-    centres = rng.uniform([0, 0], [9, 12], size=(8, 2))
-    xy = np.concatenate([c + rng.normal(0, 0.35, size=(24, 2)) for c in centres])
+    centers = rng.uniform([0, 0], [9, 12], size=(8, 2))
+    xy = np.concatenate([c + rng.normal(0, 0.35, size=(24, 2)) for c in centers])
     xy = np.vstack([xy, [[4.0, 40.0], [-25.0, 6.0]]])  # one far above, one far left
     langs = [_LANGS8[i % 8] for i in range(len(xy))]
     ids = [f"s{i // 8}" for i in range(len(xy))]

@@ -76,8 +76,8 @@ def test_project_rejects_bad_arguments():
 @pytest.fixture(scope="module")
 def three_blobs() -> np.ndarray:
     rng = np.random.default_rng(1)
-    centres = rng.normal(size=(3, 16)) * 4
-    return (np.repeat(centres, 15, axis=0) + rng.normal(size=(45, 16))).astype(np.float32)
+    centers = rng.normal(size=(3, 16)) * 4
+    return (np.repeat(centers, 15, axis=0) + rng.normal(size=(45, 16))).astype(np.float32)
 
 
 def test_umap_is_deterministic_and_keeps_clusters(three_blobs):

@@ -1,4 +1,4 @@
-"""Retrieval measures, top-k overlap, model-vs-model pair agreement and language centring,
+"""Retrieval measures, top-k overlap, model-vs-model pair agreement and language centering,
 each against hand-computed values, a plain loop, scipy or numpy."""
 
 from __future__ import annotations
@@ -186,20 +186,20 @@ def test_pair_agreement_corner_cases():
 
 
 # -- meaning vs language ----------------------------------------------------------------------
-def test_centring_equals_numpy_and_respects_min_texts():
+def test_centering_equals_numpy_and_respects_min_texts():
     x = rand_rows(18, 6, seed=9) + 3.0  # a shared offset, like E5's common direction
     langs = ["en"] * 6 + ["de"] * 5 + ["ja"] * 4 + [None, "", "de"]
     got = center_languages(x, langs)
     assert got.min_texts == MIN_TEXTS == 5
-    assert got.centred == {"en": 6, "de": 6} and got.skipped == {"ja": 4}
+    assert got.centered == {"en": 6, "de": 6} and got.skipped == {"ja": 4}
     assert got.unlabelled == 2 and got.applied
 
     unit = x / np.linalg.norm(x, axis=1, keepdims=True)
     expected = unit.copy()
     for lang in ("en", "de"):  # de: rows 6-10 and 17
         rows = [i for i, v in enumerate(langs) if v == lang]
-        centred = unit[rows] - unit[rows].mean(axis=0)
-        expected[rows] = centred / np.linalg.norm(centred, axis=1, keepdims=True)
+        centered = unit[rows] - unit[rows].mean(axis=0)
+        expected[rows] = centered / np.linalg.norm(centered, axis=1, keepdims=True)
     np.testing.assert_allclose(got.embeddings, expected, atol=1e-6)
     assert got.embeddings.dtype == np.float32
     # The skipped language and the unlabelled texts are the normalised input.
@@ -207,14 +207,14 @@ def test_centring_equals_numpy_and_respects_min_texts():
     assert not np.allclose(got.embeddings[17], unit[17])
 
     strict = center_languages(x, langs, min_texts=7)
-    assert strict.centred == {} and not strict.applied
+    assert strict.centered == {} and not strict.applied
     assert strict.skipped == {"en": 6, "de": 6, "ja": 4}
     np.testing.assert_allclose(strict.embeddings, unit, atol=1e-6)
     loose = center_languages(x, langs, min_texts=2)
-    assert set(loose.centred) == {"en", "de", "ja"}
+    assert set(loose.centered) == {"en", "de", "ja"}
 
 
-def test_centring_removes_a_language_offset():
+def test_centering_removes_a_language_offset():
     rng = np.random.default_rng(0)
     meaning = rng.normal(size=(10, 16))
     offsets = {"en": rng.normal(size=16) * 3, "fr": rng.normal(size=16) * 3}
@@ -226,7 +226,7 @@ def test_centring_removes_a_language_offset():
     assert after.p_at_1 == 1.0 and after.p_at_1 >= before.p_at_1
 
 
-def test_centring_invalid():
+def test_centering_invalid():
     with pytest.raises(ValueError, match="languages for 3"):
         center_languages(rand_rows(3), ["en"])
     with pytest.raises(ValueError, match="at least 2"):

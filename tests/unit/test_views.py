@@ -129,11 +129,11 @@ def test_neighbours_table_against_brute_force(fake_encoder):
 
 def test_neighbours_flags_the_hub_a_direct_count_finds():
     rng = np.random.default_rng(3)
-    centre = rng.normal(size=16)
-    queries = {f"q{i}": centre + 0.7 * np.linalg.norm(centre) * u / np.linalg.norm(u)
+    center = rng.normal(size=16)
+    queries = {f"q{i}": center + 0.7 * np.linalg.norm(center) * u / np.linalg.norm(u)
                for i, u in enumerate(rng.normal(size=(24, 16)))}
     corpus = {f"c{i}": v for i, v in enumerate(rng.normal(size=(24, 16)))}
-    corpus["the hub"] = centre
+    corpus["the hub"] = center
     enc = VectorEncoder({**queries, **corpus})
     q = textio.parse_lines("\n".join(queries))
     c = textio.parse_lines("\n".join(corpus))
