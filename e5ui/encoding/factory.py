@@ -1,5 +1,5 @@
 """The one place an encoder is built from settings: the command line and the app's model
-loader both call ``build_encoder``."""
+holder (``holder.ModelHolder``) both call ``build_encoder``."""
 
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ import gradio as gr
 from starlette.middleware import Middleware
 
 from e5ui import plots, registry, resources, runtime
-from e5ui.loader import ModelHolder
+from e5ui.holder import ModelHolder
 from e5ui.settings import Settings
 from e5ui.ui import panel
 from e5ui.ui.common import PRIVATE, App, Wiring, bind

@@ -19,7 +19,7 @@ from typing import Any
 import gradio as gr
 
 from e5ui import plots, resources, textio
-from e5ui.loader import ModelHolder
+from e5ui.holder import ModelHolder
 from e5ui.settings import Settings
 from e5ui.ui.storage import ExportStore, scratch_store
 

@@ -7,7 +7,7 @@ import time
 import gradio as gr
 
 from e5ui import hub, models, resources, views
-from e5ui.loader import ModelStatus
+from e5ui.holder import ModelStatus
 from e5ui.ui.common import PRIVATE, App, bind, guard
 
 

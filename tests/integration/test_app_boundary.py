@@ -63,7 +63,7 @@ def served(tmp_path_factory):
     from gradio_client import Client
 
     from e5ui import ui
-    from e5ui.loader import ModelHolder
+    from e5ui.holder import ModelHolder
     from e5ui.settings import Limits, Settings
     from e5ui.ui.storage import ExportStore
 
@@ -203,7 +203,7 @@ def test_an_example_the_page_put_in_a_file_input_is_read(served):
 @pytest.fixture(scope="module")
 def with_login():
     from e5ui import ui
-    from e5ui.loader import ModelHolder
+    from e5ui.holder import ModelHolder
     from e5ui.settings import Settings
 
     settings = Settings(model="fake", port=free_port(), auth=("ada", "correct horse"))

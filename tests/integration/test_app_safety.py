@@ -26,7 +26,7 @@ def served(tmp_path_factory):
     from gradio_client import Client
 
     from e5ui import ui
-    from e5ui.loader import ModelHolder
+    from e5ui.holder import ModelHolder
     from e5ui.settings import Limits, Settings
     from e5ui.ui.storage import ExportStore
 

@@ -18,7 +18,7 @@ import pytest
 
 from e5ui import hub, models
 from e5ui.encoding import Encoder, FallbackWarning, ModelUnavailableError
-from e5ui.loader import ModelHolder, Settings
+from e5ui.holder import ModelHolder, Settings
 from tests.conftest import FakeEncoder
 from tests.fake_hub import FakeHub, Pause
 

@@ -47,7 +47,7 @@ def assert_same_files(app_files: list[str], folder: Path, names: list[str]) -> N
 def app_figure(encoder, tab, title: str, *args) -> bytes:
     """The figure's HTML as the app's "Save the figure" button writes it (that button is not
     part of the API): the tab's handler, then the page's figure handler on its report state."""
-    from e5ui.loader import ModelHolder
+    from e5ui.holder import ModelHolder
     from e5ui.settings import Settings
     from e5ui.ui import common
 

@@ -14,7 +14,7 @@ import pytest
 
 from e5ui import segment, views
 from e5ui.__main__ import main
-from e5ui.loader import ModelHolder
+from e5ui.holder import ModelHolder
 from e5ui.settings import Limits, Settings
 from e5ui.ui import align, common
 from tests.conftest import FakeEncoder

@@ -284,7 +284,7 @@ def test_app_with_a_full_disk_store_warns_once(tiny_model_dir, tmp_path, full_di
     import warnings
 
     from e5ui.encoding import Encoder
-    from e5ui.loader import ModelHolder, Settings
+    from e5ui.holder import ModelHolder, Settings
 
     def factory(model, settings, cache):
         return Encoder(model, dtype="float32", cache=cache)
@@ -409,7 +409,7 @@ def test_open_stores_are_closed_at_exit(tmp_path):
 
     from tests.conftest import ROOT
 
-    # The cache is still referenced at exit (by a daemon thread, as the app's model loader
+    # The cache is still referenced at exit (by a daemon thread, as the app's ModelHolder
     # holds it), so only an exit hook closes it.
     script = (
         "import threading, time\n"

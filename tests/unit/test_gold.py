@@ -13,7 +13,7 @@ import pytest
 from e5ui import textio
 from e5ui.__main__ import main
 from e5ui.analysis import alignment
-from e5ui.loader import ModelHolder
+from e5ui.holder import ModelHolder
 from e5ui.settings import Settings
 from e5ui.ui import align, bitext, common
 from tests.conftest import FakeEncoder

@@ -13,7 +13,7 @@ import pytest
 from e5ui import registry, segment, textio, ui, views
 from e5ui.__main__ import main
 from e5ui.cli.common import records
-from e5ui.loader import ModelHolder
+from e5ui.holder import ModelHolder
 from e5ui.registry import Column, Endpoint, View
 from e5ui.settings import Settings
 from e5ui.ui import common

@@ -11,7 +11,7 @@ import gradio as gr
 import pytest
 
 from e5ui import ui, views
-from e5ui.loader import ModelHolder
+from e5ui.holder import ModelHolder
 from e5ui.settings import Limits, Settings
 from e5ui.ui import bitext, common, explain, map, neighbours, panel, similarity
 from tests.conftest import ASSETS, FakeEncoder

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from e5ui.loader import ModelHolder, Settings
+from e5ui.holder import ModelHolder, Settings
 from tests.conftest import FakeEncoder
 
 
