@@ -130,7 +130,7 @@ def check_outs(paths: list[str] | None, allowed: tuple[str, ...],
 
 # -- running and printing -----------------------------------------------------------------------
 def progress_bar(args: argparse.Namespace):
-    """A views.Progress drawing one tqdm bar on stderr (None with -q), and its closer."""
+    """A views.ViewProgress drawing one tqdm bar on stderr (None with -q), and its closer."""
     if args.quiet:
         return None, lambda: None
     from tqdm import tqdm

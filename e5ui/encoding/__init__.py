@@ -11,17 +11,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from e5ui.encoding.base import (
+    EncodeProgress,
     EncodeResult,
     PipelineEncoder,
-    Progress,
     TextEncoder,
     Truncation,
     TruncationWarning,
 )
 from e5ui.hub import ModelUnavailableError
 
-__all__ = ["EncodeMemoryError", "EncodeResult", "Encoder", "FallbackWarning",
-           "ModelUnavailableError", "PipelineEncoder", "Progress", "RemoteEncoder", "RemoteError",
+__all__ = ["EncodeMemoryError", "EncodeProgress", "EncodeResult", "Encoder", "FallbackWarning",
+           "ModelUnavailableError", "PipelineEncoder", "RemoteEncoder", "RemoteError",
            "TextEncoder", "Truncation", "TruncationWarning", "build_encoder"]
 
 if TYPE_CHECKING:

@@ -21,7 +21,8 @@ import numpy as np
 from e5ui import models
 from e5ui.cache import EmbeddingCache
 
-Progress = Callable[[int, int], None]
+# progress(texts done, texts in all), distinct texts only (a view's progress is ViewProgress)
+EncodeProgress = Callable[[int, int], None]
 # What a backend yields as batches finish: the texts (as sent) and their raw float32 vectors.
 Batches = Iterator[tuple[list[str], np.ndarray]]
 
@@ -125,12 +126,12 @@ class TextEncoder(Protocol, metaclass=_StaticCheck):
     max_length: int
 
     def encode(self, texts: str | Sequence[str], kind: str = "query", normalize: bool = True,
-               progress: Progress | None = None) -> np.ndarray:
+               progress: EncodeProgress | None = None) -> np.ndarray:
         """float32 (n, dim) embeddings; (dim,) for a single string."""
 
     def encode_detailed(self, texts: Sequence[str], kind: str = "query",
                         normalize: bool = True,
-                        progress: Progress | None = None) -> EncodeResult:
+                        progress: EncodeProgress | None = None) -> EncodeResult:
         """Embeddings with truncations, token counts and cache hits."""
 
     def count_tokens(self, texts: Sequence[str], kind: str = "query") -> list[int]:
@@ -219,7 +220,7 @@ class PipelineEncoder:
         texts: str | Sequence[str],
         kind: str = "query",
         normalize: bool = True,
-        progress: Progress | None = None,
+        progress: EncodeProgress | None = None,
     ) -> np.ndarray:
         """Embeds texts.
 
@@ -253,7 +254,7 @@ class PipelineEncoder:
         texts: Sequence[str],
         kind: str = "query",
         normalize: bool = True,
-        progress: Progress | None = None,
+        progress: EncodeProgress | None = None,
     ) -> EncodeResult:
         """Like encode(), for a sequence, returning truncations, token counts and cache hits."""
         texts = checked_texts(texts)

@@ -274,7 +274,7 @@ def bind(handler: Callable, first: Any) -> Callable:
 
 
 def progress_adapter(progress) -> Callable[[float, str], None]:
-    """A views.Progress that drives gradio's progress bar."""
+    """A views.ViewProgress that drives gradio's progress bar."""
     return lambda fraction, what: progress(fraction, desc=what)
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from e5ui.views.align import AlignResult, align_view
 from e5ui.views.bitext import BitextResult, bitext_view
-from e5ui.views.common import Progress, Table, fmt_pct, labels_for, notes_for
+from e5ui.views.common import Table, ViewProgress, fmt_pct, labels_for, notes_for
 from e5ui.views.compare import (
     MAX_COMPARE_TEXTS,
     KeywordComparison,
@@ -35,7 +35,8 @@ __all__ = [
     "AlignResult", "align_view", "MAX_COMPARE_TEXTS", "KeywordComparison", "ModelComparison",
     "compare_models_view",
     "MAX_MATRIX_CSV", "NEIGHBOUR_HEADER", "TOP_PAIRS", "BitextResult", "ExplainResult",
-    "MapData", "MapResult", "NeighboursResult", "PairScore", "Progress", "SimilarityResult",
-    "Table", "bitext_view", "explain_view", "fmt_pct", "labels_for", "map_data", "map_preview",
-    "map_view", "neighbours_view", "notes_for", "pair_score", "report", "similarity_view",
+    "MapData", "MapResult", "NeighboursResult", "PairScore", "SimilarityResult", "Table",
+    "ViewProgress", "bitext_view", "explain_view", "fmt_pct", "labels_for", "map_data",
+    "map_preview", "map_view", "neighbours_view", "notes_for", "pair_score", "report",
+    "similarity_view",
 ]

@@ -11,7 +11,7 @@ from pathlib import Path
 from e5ui import plots, registry, textio
 from e5ui.analysis import alignment
 from e5ui.segment import Document
-from e5ui.views.common import Progress, Table, check_suffix, stage
+from e5ui.views.common import Table, ViewProgress, check_suffix, stage
 
 VIEW = registry.get("align")
 ALIGN_HEADER = VIEW.header("links")
@@ -164,7 +164,7 @@ def align_view(encoder, source: Document, target: Document,
                max_merge: int = alignment.DEFAULT_MAX_MERGE,
                threshold: float | None = alignment.DEFAULT_THRESHOLD,
                gold: list[tuple[tuple[int, ...], tuple[int, ...]]] | None = None,
-               progress: Progress | None = None) -> AlignResult:
+               progress: ViewProgress | None = None) -> AlignResult:
     """Aligns a document with its translation, in order.
 
     Args:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from e5ui import langid, registry, textio
 from e5ui.analysis import bitext
-from e5ui.views.common import Progress, Table, check_suffix, embed, notes_for, stage
+from e5ui.views.common import Table, ViewProgress, check_suffix, embed, notes_for, stage
 
 # The pairs table (.tsv / .csv, DESIGN.md): 0-based line numbers into the inputs, then scores.
 PAIR_HEADER = registry.get("bitext").header("pairs")
@@ -110,7 +110,7 @@ def bitext_view(encoder, source: textio.Corpus, target: textio.Corpus, method: s
                 one_to_one: bool = True, threshold: float | None = None,
                 gold: list[tuple[int, int]] | None = None, k: int = 4,
                 src_lang: str | None = None, tgt_lang: str | None = None,
-                progress: Progress | None = None) -> BitextResult:
+                progress: ViewProgress | None = None) -> BitextResult:
     """Matches source to target sentences (in any order).
 
     Args:

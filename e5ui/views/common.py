@@ -12,8 +12,8 @@ import numpy as np
 
 from e5ui import plots, textio
 
-# progress(fraction done, what is happening)
-Progress = Callable[[float, str], None]
+# progress(fraction done, what is happening); encode() reports texts instead (EncodeProgress)
+ViewProgress = Callable[[float, str], None]
 
 
 @dataclass
@@ -71,7 +71,7 @@ def fmt_pct(p: float) -> str:
 
 
 # -- shared steps -------------------------------------------------------------------------------
-def embed(encoder, corpus: textio.Corpus, kind: str, progress: Progress | None, lo: float,
+def embed(encoder, corpus: textio.Corpus, kind: str, progress: ViewProgress | None, lo: float,
            hi: float, what: str):
     def cb(done: int, total: int) -> None:
         if progress is not None and total:
@@ -80,7 +80,7 @@ def embed(encoder, corpus: textio.Corpus, kind: str, progress: Progress | None, 
     return encoder.encode_detailed(corpus.texts, kind=kind, progress=cb)
 
 
-def stage(progress: Progress | None, fraction: float, what: str) -> None:
+def stage(progress: ViewProgress | None, fraction: float, what: str) -> None:
     if progress is not None:
         progress(fraction, what)
 

@@ -13,7 +13,7 @@ import numpy as np
 from e5ui import plots, registry, textio
 from e5ui.analysis import retrieval, similarity
 from e5ui.analysis.calibration import calibrate
-from e5ui.views.common import Progress, Table, check_suffix
+from e5ui.views.common import Table, ViewProgress, check_suffix
 from e5ui.views.similarity import SimilarityResult, similarity_view
 
 METRIC_K = 10  # MRR@10, the model card's measure (Mr. TyDi)
@@ -150,7 +150,7 @@ def _rank(value: float) -> int | float:
 
 def compare_models_view(first_encoder, second_encoder, corpus: textio.Corpus,
                         order: str = "cluster", kind: str = "symmetric", center: bool = False,
-                        progress: Progress | None = None) -> ModelComparison:
+                        progress: ViewProgress | None = None) -> ModelComparison:
     """The same texts encoded by two models: two heatmaps in one order, the Spearman
     correlation of their pair scores, each model's calibrated scores, and the pairs they
     disagree on most.
@@ -172,7 +172,7 @@ def compare_models_view(first_encoder, second_encoder, corpus: textio.Corpus,
     if len(corpus) < 3:
         raise ValueError("Comparing two models needs at least 3 texts (3 pairs to rank)")
 
-    def half(lo: float) -> Progress | None:
+    def half(lo: float) -> ViewProgress | None:
         if progress is None:
             return None
         return lambda fraction, what: progress(lo + fraction / 2, what)

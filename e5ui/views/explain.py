@@ -12,7 +12,7 @@ import numpy as np
 from e5ui import baselines, plots, registry, resources, textio
 from e5ui.analysis import similarity
 from e5ui.analysis.calibration import Baseline, calibrate
-from e5ui.views.common import Progress, check_suffix, embed, notes_for
+from e5ui.views.common import ViewProgress, check_suffix, embed, notes_for
 
 
 @dataclass(eq=False)
@@ -59,7 +59,7 @@ class ExplainResult:
 
 
 def explain_view(encoder, corpus: textio.Corpus | None, baseline: Baseline | None = None,
-                 progress: Progress | None = None) -> ExplainResult:
+                 progress: ViewProgress | None = None) -> ExplainResult:
     """Where the pairwise cosines of the user's texts (if any) fall among unrelated pairs."""
     pair = np.zeros(0, np.float32)
     notes: list[str] = []

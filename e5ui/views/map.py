@@ -11,8 +11,8 @@ import numpy as np
 from e5ui import langid, plots, registry, textio
 from e5ui.analysis import projection
 from e5ui.views.common import (
-    Progress,
     Table,
+    ViewProgress,
     centered,
     check_suffix,
     embed,
@@ -152,7 +152,7 @@ class MapResult:
         return [str(f) for f in files]
 
 
-def map_data(encoder, corpus: textio.Corpus, progress: Progress | None = None,
+def map_data(encoder, corpus: textio.Corpus, progress: ViewProgress | None = None,
              center: bool = False) -> MapData:
     """Embeds the texts of the map view (symmetric prompt) and detects their languages; with
     ``center``, each language's mean embedding is subtracted (meaning, not language)."""

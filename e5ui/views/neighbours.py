@@ -8,7 +8,7 @@ from pathlib import Path
 from e5ui import baselines, langid, registry, textio
 from e5ui.analysis import neighbours
 from e5ui.analysis.calibration import Baseline
-from e5ui.views.common import Progress, Table, check_suffix, embed, notes_for, stage
+from e5ui.views.common import Table, ViewProgress, check_suffix, embed, notes_for, stage
 from e5ui.views.compare import METRIC_K, KeywordComparison, keyword_comparison
 
 # -- neighbours ---------------------------------------------------------------------------------
@@ -51,7 +51,7 @@ class NeighboursResult:
 
 def neighbours_view(encoder, queries: textio.Corpus, corpus: textio.Corpus, k: int = 5,
                     cross_lingual: bool = False, margin: bool = False, symmetric: bool = False,
-                    baseline: Baseline | None = None, progress: Progress | None = None,
+                    baseline: Baseline | None = None, progress: ViewProgress | None = None,
                     compare_bm25: bool = False) -> NeighboursResult:
     """Top-k corpus texts per query, with raw and calibrated scores, languages and hub flags.
 

@@ -12,8 +12,8 @@ from e5ui import baselines, langid, plots, registry, textio
 from e5ui.analysis import similarity
 from e5ui.analysis.calibration import Baseline, calibrate
 from e5ui.views.common import (
-    Progress,
     Table,
+    ViewProgress,
     centered,
     check_suffix,
     embed,
@@ -119,7 +119,7 @@ class SimilarityResult:
 
 def similarity_view(encoder, corpus: textio.Corpus, order: str = "cluster",
                     kind: str = "symmetric", baseline: Baseline | None = None,
-                    progress: Progress | None = None, center: bool = False
+                    progress: ViewProgress | None = None, center: bool = False
                     ) -> SimilarityResult:
     """Pairwise cosines of texts, ordered for a heatmap, with the most similar pairs.
 
