@@ -76,6 +76,13 @@ def add_common(parser: argparse.ArgumentParser) -> None:
 
 
 # -- inputs and outputs -------------------------------------------------------------------------
+def add_center_flag(parser: argparse.ArgumentParser) -> None:
+    """--center-languages, for the views that can show meaning rather than language."""
+    parser.add_argument("--center-languages", action="store_true",
+                        help="subtract each language's mean embedding first (meaning, not "
+                        "language)")
+
+
 def read(path: str, what: str):
     """A text file (.txt, .csv, .tsv) read exactly; an empty one is an error naming ``what``."""
     from e5ui import textio

@@ -6,7 +6,15 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from e5ui.cli.common import CliError, EncoderFactory, check_outs, finish, progress_bar, read
+from e5ui.cli.common import (
+    CliError,
+    EncoderFactory,
+    add_center_flag,
+    check_outs,
+    finish,
+    progress_bar,
+    read,
+)
 
 HELP = "2-D / 3-D map of the texts (UMAP or PCA)"
 
@@ -21,8 +29,7 @@ def add_arguments(p) -> None:
                    help="coords.csv / coords.tsv, map.html, or map.parquet (for Apple's "
                    "Embedding Atlas: embedding-atlas map.parquet --text text --x x --y y); "
                    "repeat for several")
-    p.add_argument("--center-languages", action="store_true",
-                   help="subtract each language's mean embedding first (meaning, not language)")
+    add_center_flag(p)
     p.add_argument("--projector", default=None, metavar="DIR",
                    help="also write vectors.tsv and metadata.tsv for the TensorFlow Embedding "
                    "Projector into this folder")

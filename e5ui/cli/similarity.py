@@ -8,6 +8,7 @@ from pathlib import Path
 
 from e5ui.cli.common import (
     EncoderFactory,
+    add_center_flag,
     check_outs,
     finish,
     read,
@@ -30,8 +31,7 @@ def add_arguments(p) -> None:
                    help="matrix.csv / .tsv (labelled, in --order), embeddings .npy (input "
                    "order) or heatmap .html; repeat for several. With --compare: every pair "
                    ".csv / .tsv, or both heatmaps .html")
-    p.add_argument("--center-languages", action="store_true",
-                   help="subtract each language's mean embedding first (meaning, not language)")
+    add_center_flag(p)
     p.add_argument("--compare", default=None, metavar="MODEL",
                    help="also encode with MODEL and compare: Spearman correlation of the pair "
                    "scores, each model's calibrated scores, the pairs they disagree on most")
