@@ -128,11 +128,13 @@ def build(app: common.App, report_state: gr.State, theme: gr.State) -> common.Wi
                 threshold = gr.Slider(-0.5, 1.0, value=alignment.DEFAULT_THRESHOLD, step=0.01,
                                       label="Flag links scoring below", elem_id="al-threshold")
             with gr.Column(scale=3, min_width=360):
-                summary = gr.Markdown(elem_id="al-summary")
-                metrics = gr.Markdown(elem_id="al-metrics")
+                # The summary and metrics under the figure: the whole path fits a 1080-px
+                # projector above the fold.
                 plot = gr.Plot(plots.message_figure("Add two documents and press Align"),
                                label="Alignment path",
                                elem_id="al-plot")
+                summary = gr.Markdown(elem_id="al-summary")
+                metrics = gr.Markdown(elem_id="al-metrics")
         table = gr.Dataframe(label="Links (red: below the threshold, amber: no partner)",
                              wrap=True, max_height=600, elem_id="al-table",
                              column_widths=TABLE_WIDTHS)

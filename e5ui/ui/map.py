@@ -75,9 +75,10 @@ def build(app: common.App, report_state: gr.State, theme: gr.State) -> common.Wi
                     center = gr.Checkbox(False, label="Meaning, not language: subtract each "
                                          "language's mean embedding", elem_id="map-center")
             with gr.Column(scale=3, min_width=360):
-                summary = gr.Markdown(elem_id="map-summary")
+                # The summary under the map, so that the whole map fits a 1080-px projector.
                 plot = gr.Plot(plots.message_figure("Add texts and press Draw map"),
                                label="Map", elem_id="map-plot")
+                summary = gr.Markdown(elem_id="map-summary")
         notes = gr.Markdown(elem_classes=["notes"])
         files = common.downloads(app, report_state, REPORT_KEY, VIEW.figure_title)
     wiring = common.Wiring(common.bind(run, app),

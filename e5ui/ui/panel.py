@@ -46,13 +46,18 @@ def status_md(status: ModelStatus) -> str:
 
 
 def banner(status: ModelStatus):
-    """The fallback banner: shown while the bundled model stands in for the requested one."""
+    """The fallback banner, shown while the bundled model stands in for the requested one: one
+    line that says so, and the reason when it is opened (a projector keeps the figure in
+    sight; the reason is there for whoever wants it)."""
     reason = status.fallback_reason
     if status.state == "ready" and reason:
         info = status.info or {}
         text = resources.text("fallback_banner.md").format(requested=info.get("requested"),
                                                            reason=reason)
-        return gr.update(value=text, visible=True)
+        # The file's first line is the summary, the rest what opening it shows.
+        summary, _, details = text.strip().partition("\n")
+        return gr.update(value=f"<details><summary>{summary}</summary>\n\n{details.strip()}"
+                               "\n\n</details>", visible=True)
     return gr.update(value="", visible=False)
 
 
@@ -106,19 +111,23 @@ def make_report(app: App, state: dict | None, request: gr.Request | None = None)
 def build_panel(app: App) -> list:
     """The header: intro, fallback banner, model status and the model switch; returns the
     components a page load updates (``on_load``)."""
-    with gr.Row(elem_id="e5ui-header"):
-        gr.Markdown(resources.text("intro.md"), elem_id="e5ui-intro")
-    note = gr.Markdown(visible=False, elem_id="e5ui-banner", elem_classes=["banner"])
+    # One compact row, so the tabs and each view's figure start high on a 1080-px projector:
+    # the title, the model in use with its source (and the fallback notice, one line that
+    # opens), and the model switch.
     allowed = app.settings.switchable
-    with gr.Row(elem_id="e5ui-model-row"):
-        line = gr.Markdown(status_md(app.holder.status()), elem_id="e5ui-model-status")
-        with gr.Column(scale=0, min_width=320, visible=bool(allowed)):
-            with gr.Row():
-                current_name = in_use(app.holder.status())
-                pick = gr.Dropdown(allowed, value=current_name if current_name in allowed else None,
-                                   label="Model", scale=3, info=" · ".join(allowed),
-                                   elem_id="e5ui-model-pick", allow_custom_value=False)
-                load = gr.Button("Load", scale=1, elem_id="e5ui-model-load")
+    with gr.Row(elem_id="e5ui-header", equal_height=False):
+        gr.Markdown(resources.text("intro.md"), elem_id="e5ui-intro")
+        with gr.Column(scale=1, min_width=300, elem_id="e5ui-model-box"):
+            line = gr.Markdown(status_md(app.holder.status()), elem_id="e5ui-model-status")
+            note = gr.Markdown(visible=False, elem_id="e5ui-banner", elem_classes=["banner"])
+        with gr.Row(visible=bool(allowed), elem_id="e5ui-model-switch", equal_height=True):
+            current_name = in_use(app.holder.status())
+            # The names are the dropdown's choices; the label stays for screen readers.
+            pick = gr.Dropdown(allowed, value=current_name if current_name in allowed else None,
+                               label="Model", show_label=False, container=False,
+                               min_width=180, elem_id="e5ui-model-pick",
+                               allow_custom_value=False)
+            load = gr.Button("Load", min_width=80, elem_id="e5ui-model-load")
     timer = gr.Timer(1.5)
     outputs = [line, note]
     last = gr.State(None)

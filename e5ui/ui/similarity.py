@@ -85,9 +85,11 @@ def build(app: common.App, report_state: gr.State, theme: gr.State) -> common.Wi
             # At least the width the heatmap is laid out for: a narrower screen puts the figure
             # under the inputs rather than squeezing its square under labels sized for it.
             with gr.Column(scale=3, min_width=plots.HEATMAP_FRAME + 16):
-                summary = gr.Markdown()
+                # The summary under the figure, so that the whole heatmap fits a 1080-px
+                # projector above the fold.
                 plot = gr.Plot(plots.message_figure("Add texts and press Compare"),
                                label="Heatmap", elem_id="sim-plot")
+                summary = gr.Markdown(elem_id="sim-summary")
         notes = gr.Markdown(elem_classes=["notes"])
         table = gr.Dataframe(label="Most similar pairs", wrap=True, max_height=420,
                              elem_id="sim-table", column_widths=TABLE_WIDTHS)
