@@ -132,11 +132,54 @@ def launch(demo: gr.Blocks, settings: Settings, **kwargs):
         allowed_paths=[str(resources.path("examples"))], app_kwargs=app_kwargs, **kwargs)
 
 
+# On a phone, each table shows the columns a reader reads a row by (its texts and its score);
+# the others fold away (the downloads hold them all). Element id -> (view, table, columns).
+PHONE_COLUMNS = {
+    "sim-table": ("similarity", None, ("cosine", "text_a", "text_b")),
+    "sim-compare-table": ("similarity", "compare", ("cosine_1", "cosine_2", "text_a", "text_b")),
+    # The BM25 table is the neighbours table with three more columns at its end.
+    "nb-table": ("neighbours", "bm25", ("cosine", "query", "neighbour", "bm25_score",
+                                        "bm25_text")),
+    "bt-table": ("bitext", None, ("score", "source", "target")),
+    "al-table": ("align", None, ("score", "source", "target")),
+}
+PHONE_SCORE_PX = 72  # "0.9599" and its header, wrapped
+PHONE_TEXT_PX = 136  # two texts and a score fit a 390-px phone's table (~316 px)
+
+
+def phone_table_css() -> str:
+    """Phone rules for the tables of ``PHONE_COLUMNS``: the other columns hidden, the shown
+    ones a readable width (gradio sizes columns as shares of the table's width, which a phone
+    squeezes to a character or two); a table wider than the screen scrolls sideways."""
+    text_names = {"text_a", "text_b", "query", "neighbour", "bm25_text", "source", "target"}
+    rules = []
+    for elem, (view_name, table, keep) in PHONE_COLUMNS.items():
+        header = registry.get(view_name).header(table)
+        missing = [name for name in keep if name not in header]
+        if missing:
+            raise ValueError(f"Unknown columns of {elem}: {missing}. Must be among: {header}")
+        for i, name in enumerate(header):
+            cells = (f"#{elem} thead th:nth-child({i + 1}), "
+                     f"#{elem} .body-cell[data-col=\"{i}\"]")
+            if name not in keep:
+                rules.append(f"  {cells} {{ display: none !important; }}")
+                continue
+            px = PHONE_TEXT_PX if name in text_names else PHONE_SCORE_PX
+            rules.append(f"  {cells} {{ width: {px}px !important; min-width: {px}px !important;"
+                         f" max-width: {px}px !important; flex: 0 0 {px}px !important; }}")
+        rules.append(f"  #{elem} table.header-table {{ width: auto !important; }}\n"
+                     f"  #{elem} .virtual-body {{ width: max-content !important;"
+                     f" min-width: 100%; }}")
+    return "@media (max-width: 700px) {\n" + "\n".join(rules) + "\n}\n"
+
+
 def page_css() -> str:
     """assets/style.css, plus the phone widths of the heatmaps: the widths their labels were
-    laid out for (plots), so a phone scrolls a heatmap sideways rather than squeeze it."""
+    laid out for (plots), so a phone scrolls a heatmap sideways rather than squeeze it; and
+    the phone columns of the tables (``phone_table_css``)."""
     pair = ", ".join(f"#sim-compare-{i} .js-plotly-plot" for i in (1, 2))
     return (resources.path("style.css").read_text(encoding="utf-8")
             + "\n@media (max-width: 700px) {\n"
             f"  #sim-plot .js-plotly-plot {{ min-width: {plots.HEATMAP_FRAME}px; }}\n"
-            f"  {pair} {{ min-width: {plots.HEATMAP_PAIR_FRAME}px; }}\n}}\n")
+            f"  {pair} {{ min-width: {plots.HEATMAP_PAIR_FRAME}px; }}\n}}\n"
+            + phone_table_css())

@@ -1,8 +1,9 @@
 """Ready for a projector: every view's example at three screen sizes — 1920×1080 (projector),
 1366×768 (laptop), 390×844 (phone) — with screenshots under artifacts/screens/<size>/, and what
 a presenter relies on asserted: the example's texts in the boxes, no horizontal scrollbar on
-the two larger screens, the figure in sight without scrolling on the projector, the model
-dropdown naming the model in use, a map that fills its frame, figures readable in the dark
+the two larger screens, the whole figure in sight without scrolling on the projector, upload
+boxes whose labels clear their words, tables whose texts and score a phone shows readably, the
+model dropdown naming the model in use, a map that fills its frame, figures readable in the dark
 theme, and each comparison drawn.
 """
 
@@ -129,10 +130,48 @@ def assert_heatmap_fits(page, selector: str, where: str) -> None:
     assert fit["rows"] and fit["overlaps"] == 0 and fit["intrude"] == 0, f"{where}: {fit}"
 
 
-def figure_top(page, selector: str) -> float:
-    """The figure's top edge, in pixels from the top of the page scrolled to its start."""
+def figure_box(page, selector: str) -> dict:
+    """The figure's top and bottom edges, in pixels from the top of the page scrolled to its
+    start."""
     page.evaluate("window.scrollTo(0, 0)")
-    return page.evaluate(f"document.querySelector('{selector}').getBoundingClientRect().top")
+    return page.evaluate(f"""(() => {{
+        const r = document.querySelector('{selector}').getBoundingClientRect();
+        return {{top: r.top, bottom: r.bottom}}; }})()""")
+
+
+def upload_labels(page) -> list[dict]:
+    """Each visible upload box: its label's rectangle, the rectangle of its words ("Drop File
+    Here · or · Click to Upload"), and whether the two are clear of each other."""
+    return page.evaluate("""() => {
+        const box = r => ({l: r.left, r: r.right, t: r.top, b: r.bottom});
+        const out = [];
+        for (const label of document.querySelectorAll('[data-testid="block-label"]')) {
+            const words = label.closest('.block')?.querySelector('[data-testid="upload-text"]');
+            if (!words || !label.offsetParent) continue;
+            const range = document.createRange();
+            range.selectNodeContents(words);
+            const a = box(label.getBoundingClientRect()), b = box(range.getBoundingClientRect());
+            const clear = a.r <= b.l || b.r <= a.l || a.b <= b.t || b.b <= a.t;
+            out.push({label: label.innerText.trim(), clear, labelBox: a, words: b});
+        }
+        return out;
+    }""")
+
+
+# The tables a phone shows, and the columns it must show readably (the texts, the score).
+PHONE_TABLES = {"#sim-table": ("cosine", "text_a", "text_b"),
+                "#nb-table": ("cosine", "query", "neighbour"),
+                "#bt-table": ("score", "source", "target"),
+                "#al-table": ("score", "source", "target")}
+PHONE_MIN_COLUMN_PX = 64  # "0.9599" or three words a line
+
+
+def visible_columns(page, selector: str) -> dict[str, float]:
+    """The header cells drawn (not folded away) and their widths in px."""
+    return page.evaluate("""(sel) => Object.fromEntries(
+        [...document.querySelectorAll(sel + ' thead th')]
+            .filter(th => th.innerText.trim() && th.getBoundingClientRect().width > 0)
+            .map(th => [th.innerText.trim(), th.getBoundingClientRect().width]))""", selector)
 
 
 @pytest.mark.parametrize("view", VIEWS, ids=[v.tab.lower().replace(" ", "-") for v in VIEWS])
@@ -168,8 +207,25 @@ def test_view_at_three_sizes(screen, app_server, screens_dir, size, view):
         overlap = title_clear_of_label(page, view.figure)
         assert overlap["clear"], f"the figure's title is under the panel label: {overlap}"
     if size == "1920x1080" and view.figure:
-        top = figure_top(page, view.figure)
-        assert top < SIZES[size][1] - 150, f"the figure starts {top:.0f} px down at 1920x1080"
+        # The whole figure on a projector's screen, the page not scrolled.
+        edges = figure_box(page, view.figure)
+        assert 0 <= edges["top"] and edges["bottom"] <= SIZES[size][1], \
+            f"the figure spans {edges} px of a 1080-px screen"
+    for upload in upload_labels(page):
+        assert upload["clear"], f"an upload box's label lies over its words at {size}: {upload}"
+    if size == "390x844":
+        # The tables of this tab that hold rows.
+        shown = [t for t in PHONE_TABLES if page.locator(f"{t} [role=gridcell]").count()
+                 and page.locator(t).is_visible()]
+        assert shown or view.tab in ("Map", "Scores explained"), f"no table drawn: {view.tab}"
+        for table in shown:
+            widths = visible_columns(page, table)
+            for name in PHONE_TABLES[table]:
+                assert widths.get(name, 0) >= PHONE_MIN_COLUMN_PX, f"{table}: {widths}"
+            # What is drawn fits the phone's screen, or scrolls inside the table.
+            assert sum(widths.values()) <= 390 or page.evaluate(
+                f"getComputedStyle(document.querySelector('{table} .virtual-table-viewport'))"
+                ".overflowX") in ("auto", "scroll"), f"{table}: {widths}"
     assert toast_texts(page) == [] and page.js_errors == []
 
 

@@ -408,3 +408,15 @@ def test_every_input_of_every_event_goes_through_the_central_check(app):
                      ("map", "file"), ("explain", "file")}
     dim = next(c for c in demo.blocks.values() if getattr(c, "label", None) == "Dimensions")
     assert dim.api_info()["type"] == "integer"
+
+
+def test_phone_css_folds_all_but_the_texts_and_score():
+    from e5ui import registry
+    from e5ui.ui import PHONE_COLUMNS, page_css
+
+    css = page_css()
+    for elem, (view, table, keep) in PHONE_COLUMNS.items():
+        header = registry.get(view).header(table)
+        for i, name in enumerate(header):
+            rule = f'#{elem} .body-cell[data-col="{i}"] {{ display: none'
+            assert (rule in css) == (name not in keep), (elem, name)
