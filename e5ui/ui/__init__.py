@@ -143,8 +143,8 @@ PHONE_COLUMNS = {
     "bt-table": ("bitext", None, ("score", "source", "target")),
     "al-table": ("align", None, ("score", "source", "target")),
 }
-PHONE_SCORE_PX = 72  # "0.9599" and its header, wrapped
-PHONE_TEXT_PX = 136  # two texts and a score fit a 390-px phone's table (~316 px)
+PHONE_SCORE_PX = 84  # "0.9599" on one line in the table's monospace font
+PHONE_TEXT_PX = 116  # two texts and a score fit a 390-px phone's table (~316 px)
 
 
 def phone_table_css() -> str:
