@@ -237,10 +237,22 @@ register(View(
 register(View(
     "map", "e5ui.ui.map:build", "e5ui.cli.map",
     # "projection" and "project": the names before it was called "map"; old scripts work.
-    endpoints=(Endpoint("map", aliases=("projection",)),), subcommand_aliases=("project",),
-    # z only in 3-D
-    tables={"map": _columns(("index", 1), ("x", 1), ("y", 1), ("z", 1), ("lang", 1),
-                            ("label", 1), ("id", 1), ("text", 4))},
+    # /map_neighbours: a point's neighbours in the embedding space; /map_search: search by
+    # meaning over the map's texts.
+    endpoints=(Endpoint("map", aliases=("projection",)), Endpoint("map_neighbours"),
+               Endpoint("map_search")),
+    subcommand_aliases=("project",),
+    tables={"map": _columns(("index", 1), ("x", 1), ("y", 1), ("z", 1), ("lang", 1),  # z: 3-D
+                            ("label", 1), ("id", 1), ("text", 4)),
+            # map --clusters / --search: columns inserted before the map table's text
+            "clusters": _columns(("cluster", 1), ("cluster_label", 3)),
+            "search": _columns(("search_cosine", 1), ("search_percentile", 1)),
+            "neighbours": _columns(("rank", 3), ("index", 4), ("cosine", 5), ("percentile", 6),
+                                   ("rescaled", 5), ("lang", 3), ("cross_lingual", 4),
+                                   ("hub", 3), ("translation", 4), ("map_rank", 4),
+                                   ("far_on_map", 4), ("text", 30)),
+            "matches": _columns(("rank", 3), ("index", 4), ("cosine", 5), ("percentile", 6),
+                                ("lang", 3), ("text", 30))},
     figure_title="e5ui map"))
 register(View(
     "bitext", "e5ui.ui.bitext:build", "e5ui.cli.bitext",

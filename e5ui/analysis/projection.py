@@ -41,6 +41,8 @@ class Projection:
         preservation: Neighbour preservation (kNN recall, see ``neighbour_preservation``),
             or None when not computed or n < 3.
         note: Empty, or why the result differs from the request (e.g. a PCA fallback).
+        model: The fitted reducer (umap.UMAP or sklearn PCA) that places new points
+            (``place``); None when there is none (fewer than 2 points).
     """
 
     coords: np.ndarray
@@ -48,11 +50,40 @@ class Projection:
     dim: int
     preservation: float | None = None
     note: str = ""
+    model: Any = None
+
+    def place(self, vectors: Any) -> np.ndarray:
+        """Map coordinates (m, dim) of new embeddings (m, d) on this map: UMAP's
+        ``transform`` or the PCA projection (rows L2-normalised first, as the map's were).
+
+        Raises:
+            ValueError: the map has no fitted model.
+        """
+        if self.model is None:
+            raise ValueError("This map cannot place new points (too few texts)")
+        x = normalize_rows(as_matrix(vectors))
+        out = np.zeros((x.shape[0], self.dim), dtype=np.float32)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", (UserWarning, RuntimeWarning))
+            if self.method == "pca":
+                placed = self.model.transform(x.astype(np.float64))
+            else:
+                placed = self.model.transform(x)
+        placed = np.nan_to_num(np.asarray(placed, dtype=np.float32))
+        out[:, : placed.shape[1]] = placed
+        return out
 
 
 def fit_umap(x: np.ndarray, dim: int, seed: int, n_neighbors: int, min_dist: float,
              approximate: bool = False) -> np.ndarray:
     """UMAP coordinates (n, dim) with the cosine metric; ``approximate`` forces pynndescent."""
+    return fit_umap_model(x, dim, seed, n_neighbors, min_dist, approximate)[0]
+
+
+def fit_umap_model(x: np.ndarray, dim: int, seed: int, n_neighbors: int, min_dist: float,
+                   approximate: bool = False) -> tuple[np.ndarray, Any]:
+    """``fit_umap``'s coordinates and the fitted ``umap.UMAP`` (whose ``transform`` places
+    new points on the same map)."""
     import umap  # lazy: importing umap triggers numba compilation
 
     with warnings.catch_warnings():
@@ -67,24 +98,26 @@ def fit_umap(x: np.ndarray, dim: int, seed: int, n_neighbors: int, min_dist: flo
             n_jobs=1,  # random_state forces one thread anyway; saying so silences the warning
             force_approximation_algorithm=approximate,
         )
-        return np.asarray(reducer.fit_transform(x), dtype=np.float32)
+        return np.asarray(reducer.fit_transform(x), dtype=np.float32), reducer
 
 
-def _pca(x: np.ndarray, dim: int, seed: int) -> np.ndarray:
-    """PCA coordinates (n, dim), zero-padded when the data have fewer than dim components."""
+def _pca(x: np.ndarray, dim: int, seed: int) -> tuple[np.ndarray, Any]:
+    """PCA coordinates (n, dim), zero-padded when the data have fewer than dim components,
+    and the fitted sklearn PCA (None for fewer than 2 points)."""
     n, d = x.shape
     out = np.zeros((n, dim), dtype=np.float32)
     r = min(dim, n - 1, d)
     if r < 1:
-        return out
+        return out, None
     from sklearn.decomposition import PCA
 
     with warnings.catch_warnings():
         # Components with zero variance (duplicates) make sklearn divide by zero; they are 0.
         warnings.simplefilter("ignore", RuntimeWarning)
-        coords = PCA(n_components=r, random_state=seed).fit_transform(x.astype(np.float64))
+        pca = PCA(n_components=r, random_state=seed)
+        coords = pca.fit_transform(x.astype(np.float64))
     out[:, :r] = np.nan_to_num(coords)
-    return out
+    return out, pca
 
 
 def project(
@@ -134,25 +167,27 @@ def project(
 
     ran, note = method, ""
     coords: np.ndarray | None = None
+    model = None
     if method == "umap" and n < MIN_UMAP_TEXTS:
         ran = "pca"
         note = f"{n} {'text is' if n == 1 else 'texts are'} too few for UMAP; showing PCA"
     elif method == "umap":
         stage("UMAP")
         try:
-            coords = fit_umap(x, dim, seed, min(n_neighbors, n - 1), min_dist)
+            coords, model = fit_umap_model(x, dim, seed, min(n_neighbors, n - 1), min_dist)
         except Exception as exc:  # degrade to a map the user can still read
             logger.warning("UMAP failed (%s); falling back to PCA", exc)
             ran, note = "pca", f"UMAP failed ({exc}); showing PCA"
     if coords is None:
         stage("PCA")
-        coords = _pca(x, dim, seed)
+        coords, model = _pca(x, dim, seed)
 
     score = None
     if preservation_k is not None and n >= 3:
         stage("neighbour preservation")
         score = neighbour_preservation(x, coords, k=preservation_k, seed=seed)
-    return Projection(coords=coords, method=ran, dim=dim, preservation=score, note=note)
+    return Projection(coords=coords, method=ran, dim=dim, preservation=score, note=note,
+                      model=model)
 
 
 def _euclidean_knn(low: np.ndarray, rows: np.ndarray, k: int) -> np.ndarray:

@@ -14,6 +14,7 @@ from e5ui.cli.common import (
     finish,
     progress_bar,
     read,
+    records,
 )
 
 HELP = "2-D / 3-D map of the texts (UMAP or PCA)"
@@ -30,6 +31,14 @@ def add_arguments(p) -> None:
                    "Embedding Atlas: embedding-atlas map.parquet --text text --x x --y y); "
                    "repeat for several")
     add_center_flag(p)
+    p.add_argument("--clusters", action="store_true",
+                   help="find clusters (HDBSCAN on the map) and name them in every language: "
+                   "adds cluster and cluster_label columns and prints the names")
+    p.add_argument("--search", default=None, metavar="QUERY",
+                   help="search the texts by meaning: adds search_cosine and search_percentile "
+                   "columns and prints the matches, best first")
+    p.add_argument("--search-threshold", type=float, default=0.99, metavar="P",
+                   help="percentile of unrelated pairs a match reaches (default 0.99)")
     p.add_argument("--projector", default=None, metavar="DIR",
                    help="also write vectors.tsv and metadata.tsv for the TensorFlow Embedding "
                    "Projector into this folder")
@@ -53,9 +62,28 @@ def run(args, encoder: EncoderFactory) -> int:
     finally:
         close()
     result = views.map_view(data, args.method, args.dim, seed=args.seed,
-                            n_neighbors=args.neighbors)
+                            n_neighbors=args.neighbors, clusters=args.clusters)
     print(result.summary)
+    if args.clusters:
+        _print_clusters(result)
+    if args.search is not None:
+        if not 0 <= args.search_threshold <= 1:
+            raise CliError("--search-threshold must be between 0 and 1")
+        found = views.map_search(result, args.search, enc, args.search_threshold)
+        result = found.map
+        print(found.summary)
+        for line in records(found.table):
+            print(f"{line['rank']:>3}. {line['cosine']:.3f} ({line['percentile']:.1%})  "
+                  f"[{line['index']}] {line['text']}")
     if args.projector:
         for path in result.write_projector(args.projector):
             print(f"e5ui: wrote {path}", file=sys.stderr)
     return finish(result, outs, f"{result.projection.method.upper()}, {args.dim}-D")
+
+
+def _print_clusters(result) -> None:
+    """Each cluster's name and size, largest first."""
+    named = result.named_clusters
+    sizes = {c: int((named.labels == c).sum()) for c in named.names}
+    for c in sorted(sizes, key=lambda c: (-sizes[c], c)):
+        print(f"cluster {c} ({sizes[c]} texts): {named.names[c]}")

@@ -363,6 +363,8 @@ def map_scatter(
     labels: Sequence[str] | None = None,
     legend_title: str = "",
     frame_width: int = MAP_FRAME_WIDTH,
+    clusters: Any | None = None,
+    cluster_names: dict[int, str] | None = None,
 ) -> go.Figure:
     """Scatter plot of a 2-D or 3-D map, one coloured trace per category.
 
@@ -398,6 +400,10 @@ def map_scatter(
         frame_width: The plot's expected width in px, which the height is planned for (the
             app's page column on a 1920-px screen by default). Wider frames leave the sides
             of a map with the usual aspect empty beyond the 880-px height cap.
+        clusters: Optional cluster per point (-1: none); with ``cluster_names``, each named
+            cluster's name is written at its centre (the median of its points as drawn):
+            one annotation per cluster, so the figure's JSON grows by a line each.
+        cluster_names: Cluster -> name.
 
     Returns:
         The figure; a message figure when there are no points.
@@ -421,4 +427,29 @@ def map_scatter(
     fig = go.Figure(traces)
     fig.update_layout(_scatter_layout(dim, title, _edge_note(method_note, fit), fit,
                                       legend_title))
+    if clusters is not None and cluster_names:
+        _name_clusters(fig, fit.xy, np.asarray(clusters), cluster_names)
     return fig
+
+
+CLUSTER_NAME_CHARS = 40  # a name on the map is a few words; the legend and table hold the rest
+
+
+def _name_clusters(fig: go.Figure, xy: np.ndarray, clusters: np.ndarray,
+                   names: dict[int, str]) -> None:
+    """Writes each named cluster's name at the median of its drawn points."""
+    notes = []
+    for c, name in sorted(names.items()):
+        members = xy[clusters == c]
+        if not members.size or not name:
+            continue
+        centre = np.median(members, axis=0)
+        text = user_text(_shorten(name, CLUSTER_NAME_CHARS))
+        note = {"text": f"<b>{text}</b>", "showarrow": False,
+                "bgcolor": "rgba(255,255,255,0.75)", "font": {"size": 12}}
+        notes.append({**note, "x": float(centre[0]), "y": float(centre[1]),
+                      **({"z": float(centre[2])} if xy.shape[1] == 3 else {})})
+    if xy.shape[1] == 3:
+        fig.update_layout(scene={"annotations": notes})
+    else:
+        fig.update_layout(annotations=[*fig.layout.annotations, *notes])

@@ -26,6 +26,12 @@ from e5ui.views.compare import (
     compare_models_view,
 )
 from e5ui.views.explain import ExplainResult, PairScore, explain_view, pair_score
+from e5ui.views.explore import (
+    MapNeighboursResult,
+    MapSearchResult,
+    map_neighbours,
+    map_search,
+)
 from e5ui.views.map import MapData, MapResult, map_data, map_preview, map_view
 from e5ui.views.neighbours import NEIGHBOUR_HEADER, NeighboursResult, neighbours_view
 from e5ui.views.report import report
@@ -35,7 +41,8 @@ __all__ = [
     "AlignResult", "align_view", "MAX_COMPARE_TEXTS", "KeywordComparison", "ModelComparison",
     "compare_models_view",
     "MAX_MATRIX_CSV", "NEIGHBOUR_HEADER", "TOP_PAIRS", "BitextResult", "ExplainResult",
-    "MapData", "MapResult", "NeighboursResult", "PairScore", "SimilarityResult", "Table",
+    "MapData", "MapNeighboursResult", "MapResult", "MapSearchResult", "map_neighbours",
+    "map_search", "NeighboursResult", "PairScore", "SimilarityResult", "Table",
     "ViewProgress", "bitext_view", "explain_view", "fmt_pct", "labels_for", "map_data",
     "map_preview", "map_view", "neighbours_view", "notes_for", "pair_score", "report",
     "similarity_view",

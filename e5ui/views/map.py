@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from e5ui import langid, plots, registry, textio
-from e5ui.analysis import projection
+from e5ui import labels, langid, plots, registry, textio
+from e5ui.analysis import clustering, explore, projection
 from e5ui.views.common import (
     Table,
     ViewProgress,
@@ -33,6 +33,11 @@ class MapData:
     centered: bool = False
 
 
+def _short(name: str, limit: int = 28) -> str:
+    """A cluster's name short enough for the legend (the table has it whole)."""
+    return name if len(name) <= limit else name[: limit - 1].rstrip() + "…"
+
+
 @dataclass(eq=False)
 class MapResult:
     """Texts on a 2-D or 3-D map.
@@ -40,10 +45,14 @@ class MapResult:
     Attributes:
         data: the embedded texts.
         projection: the coordinates and how they were made.
-        color_by: "language" or "label".
+        color_by: "language", "label" or "cluster".
         connect: join texts that share an ``id`` with lines.
         search: highlight texts containing this (case-insensitive).
         preview: a quick PCA shown while UMAP computes (no score, no downloads).
+        clusters: name the clusters at their centres on the figure and add ``cluster`` and
+            ``cluster_label`` to the table.
+        meaning: a search by meaning (``views.map_search``): adds ``search_cosine`` and
+            ``search_percentile`` to the table.
     """
 
     data: MapData
@@ -52,10 +61,31 @@ class MapResult:
     connect: bool = True
     search: str = ""
     preview: bool = False
+    clusters: bool = False
+    meaning: explore.MeaningSearch | None = None
 
-    def restyled(self, color_by: str, connect: bool, search: str) -> MapResult:
-        """The same map with other colours, lines or highlights (no new projection)."""
-        return replace(self, color_by=color_by, connect=connect, search=search)
+    def restyled(self, color_by: str, connect: bool, search: str, clusters: bool = False
+                 ) -> MapResult:
+        """The same map with other colours, lines, highlights or cluster names (no new
+        projection; the clusters, once computed, are kept)."""
+        out = replace(self, color_by=color_by, connect=connect, search=search,
+                      clusters=clusters)
+        for kept in ("named_clusters", "hubs"):
+            if kept in self.__dict__:
+                out.__dict__[kept] = self.__dict__[kept]
+        return out
+
+    @cached_property
+    def named_clusters(self) -> clustering.ClusterNames:
+        """HDBSCAN clusters of the map's points, named in every language they hold."""
+        corpus = self.data.corpus
+        found = clustering.cluster(self.projection.coords)
+        return labels.name_clusters(corpus.texts, found, self.data.langs, corpus.ids or None)
+
+    @cached_property
+    def hubs(self):
+        """The hubs among the map's texts (``analysis.explore.map_hubs``), computed once."""
+        return explore.map_hubs(self.data.embeddings)
 
     @property
     def _highlight(self) -> np.ndarray | None:
@@ -69,14 +99,23 @@ class MapResult:
         corpus, proj = self.data.corpus, self.projection
         by_label = self.color_by == "label" and bool(corpus.labels)
         colours = [x or "(none)" for x in corpus.labels] if by_label else self.data.langs
+        legend = "label" if by_label else "language"
+        named = None
+        if self.color_by == "cluster" or self.clusters:
+            named = self.named_clusters
+        if self.color_by == "cluster":
+            colours = [f"{c}: {_short(named.names[c])}" if c >= 0 else "(no cluster)"
+                       for c in named.labels.tolist()]
+            legend = "cluster"
         ids = corpus.ids if self.connect and corpus.ids else None
         return plots.map_scatter(
             proj.coords, corpus.texts, colours, ids=ids, highlight=self._highlight,
             title=f"{proj.method.upper()} map of {len(corpus)} texts"
                   f"{' (languages centered)' if self.data.centered else ''}",
             method_note=proj.note,
-            langs=self.data.langs, labels=corpus.labels or None,
-            legend_title="label" if by_label else "language")
+            langs=self.data.langs, labels=corpus.labels or None, legend_title=legend,
+            clusters=named.labels if named is not None and self.clusters else None,
+            cluster_names=named.names if named is not None and self.clusters else None)
 
     @property
     def notes(self) -> list[str]:
@@ -84,6 +123,12 @@ class MapResult:
         notes = list(self.data.notes)
         if self.projection.note:
             notes.append(self.projection.note)
+        if self.clusters or self.color_by == "cluster":
+            named = self.named_clusters
+            found = len(set(named.names))
+            noise = int((named.labels < 0).sum())
+            notes.append(f"{found} cluster(s) found by HDBSCAN on the map's points"
+                         f"{f'; {noise} text(s) in none' if noise else ''}.")
         if self.color_by == "label" and not corpus.labels:
             notes.append("This input has no 'label' column; colouring by language.")
         highlight = self._highlight
@@ -112,10 +157,20 @@ class MapResult:
         corpus = self.data.corpus
         labels = corpus.labels or [""] * len(corpus)
         ids = corpus.ids or [""] * len(corpus)
+        extra: list[list] = [[] for _ in range(len(corpus))]
+        header = [c for c in VIEW.header() if c not in ("x", "y", "z")[self.projection.dim:]]
+        if self.clusters:
+            named = self.named_clusters
+            for i, row in enumerate(extra):
+                row += [int(named.labels[i]), named.name_of(i)]
+            header[-1:-1] = VIEW.header("clusters")
+        if self.meaning is not None:
+            for i, row in enumerate(extra):
+                row += [float(self.meaning.cosines[i]), float(self.meaning.percentile[i])]
+            header[-1:-1] = VIEW.header("search")
         rows = [[corpus.rows[i], *map(float, self.projection.coords[i]), self.data.langs[i],
-                 labels[i], ids[i], corpus.texts[i]] for i in range(len(corpus))]
-        beyond = ("x", "y", "z")[self.projection.dim:]  # the registry's header is 3-D's
-        return Table([c for c in VIEW.header() if c not in beyond], rows)
+                 labels[i], ids[i], *extra[i], corpus.texts[i]] for i in range(len(corpus))]
+        return Table(header, rows)
 
     def write(self, path: str | Path) -> Path:
         """Writes the coordinates (.csv / .tsv), the map (.html), or a Parquet file for Apple's
@@ -137,6 +192,7 @@ class MapResult:
         into ``folder``."""
         table = self.table
         keep = [k for k, name in enumerate(table.header) if name not in ("x", "y", "z")]
+        # (cluster and search columns, when asked for, travel as metadata too)
         return textio.write_projector(folder, self.data.embeddings,
                                       [table.header[k] for k in keep],
                                       [[row[k] for k in keep] for row in table.rows])
@@ -164,18 +220,18 @@ def map_data(encoder, corpus: textio.Corpus, progress: ViewProgress | None = Non
 
 
 def map_preview(data: MapData, dim: int = 2, color_by: str = "language", connect: bool = True,
-                search: str = "") -> MapResult | None:
+                search: str = "", clusters: bool = False) -> MapResult | None:
     """A PCA map to show at once while UMAP computes, or None when UMAP will not run long
     enough to need one (too few texts)."""
     if len(data.corpus) <= projection.MIN_UMAP_TEXTS:
         return None
     pca = projection.project(data.embeddings, method="pca", dim=int(dim), preservation_k=None)
-    return MapResult(data, pca, color_by, connect, search, preview=True)
+    return MapResult(data, pca, color_by, connect, search, preview=True, clusters=clusters)
 
 
 def map_view(data: MapData, method: str = "umap", dim: int = 2, color_by: str = "language",
-             connect: bool = True, search: str = "", seed: int = 42, n_neighbors: int = 15
-             ) -> MapResult:
+             connect: bool = True, search: str = "", seed: int = 42, n_neighbors: int = 15,
+             clusters: bool = False) -> MapResult:
     """Projects embedded texts (``map_data``) to 2-D or 3-D, with the neighbour-preservation
     score.
 
@@ -183,15 +239,16 @@ def map_view(data: MapData, method: str = "umap", dim: int = 2, color_by: str = 
         data: the embedded texts.
         method: "umap" or "pca".
         dim: 2 or 3.
-        color_by: "language" or "label".
+        color_by: "language", "label" or "cluster".
         connect: join texts sharing an ``id``.
         search: highlight texts containing this.
         seed: random state of UMAP.
         n_neighbors: UMAP's neighbourhood size.
+        clusters: name the clusters on the figure; ``cluster`` columns in the table.
 
     Returns:
         The result.
     """
     proj = projection.project(data.embeddings, method=method, dim=int(dim), seed=seed,
                               n_neighbors=n_neighbors)
-    return MapResult(data, proj, color_by, connect, search)
+    return MapResult(data, proj, color_by, connect, search, clusters=clusters)

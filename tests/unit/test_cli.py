@@ -99,3 +99,35 @@ def test_serving_beyond_loopback_needs_a_login(capsys, monkeypatch):
     assert bad.value.code == 2 and "argument --max-texts" in capsys.readouterr().err
     assert main(["serve", "--max-rows", "0"]) == 2
     assert "--max-rows must be at least 1" in one_error_line(capsys)
+
+
+def test_map_clusters_and_search_columns(tmp_path, capsys, monkeypatch, private_cache):
+    import csv
+    import re
+
+    import numpy as np
+
+    import e5ui.__main__ as cli
+    from tests.conftest import ASSETS, FakeEncoder
+
+    enc = FakeEncoder()
+    monkeypatch.setattr(cli, "_encoder", lambda args: enc)
+    src = ASSETS / "examples/map_parallel.tsv"
+    out = tmp_path / "coords.tsv"
+    query = "The train to Berlin leaves at a quarter past eight from platform four."
+    assert main(["map", str(src), "--method", "pca", "--clusters", "--search", query,
+                 "--search-threshold", "0.9", "--out", str(out), "-q"]) == 0
+    printed = capsys.readouterr().out
+    with open(out, encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh, delimiter="\t"))
+    assert list(rows[0])[-5:] == ["cluster", "cluster_label", "search_cosine",
+                                  "search_percentile", "text"]
+    for row in rows:
+        if row["cluster"] != "-1":
+            assert f"cluster {row['cluster']} (" in printed and row["cluster_label"] in printed
+    best = max(rows, key=lambda r: float(r["search_cosine"]))
+    matches = [line for line in printed.splitlines() if re.match(r"\s*\d+\. ", line)]
+    assert matches and best["text"] in matches[0]
+    cos = [float(r["search_cosine"]) for r in rows if float(r["search_percentile"]) >= 0.9]
+    assert len(matches) == len(cos) and np.isclose(float(matches[0].split()[1]), max(cos),
+                                                   atol=1e-3)

@@ -170,6 +170,7 @@ def test_every_endpoint_of_the_app_is_declared_and_every_declared_one_exists(hol
     declared = {f"/{n}" for v in registry.views() for n in v.api_names}
     assert set(demo.get_api_info()["named_endpoints"]) == declared
     assert declared == {"/similarity", "/similarity_compare", "/neighbours", "/map",
+                        "/map_neighbours", "/map_search",
                         "/projection", "/bitext", "/align", "/explain", "/pair_score"}
 
 

@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import gradio as gr
+import numpy as np
 import pytest
 
 from e5ui import ui, views
@@ -128,11 +129,34 @@ def test_map_handler_previews_then_draws_and_redraws(app):
     assert final[1].startswith("UMAP")
     assert sorted(Path(f).name for f in final[3]) == MAP_FILES
     saved = final[4]
-    figure, notes = map.redraw(saved, "language", True, "cat")
+    figure, notes, kept = map.redraw(saved, "language", True, "cat")
     assert "matching text" in notes and figure is not None
+    assert kept.projection is saved.projection
     assert map.redraw(None, "language", True, "")[0] == gr.update()
     (only,) = list(map.run(app, "a\nb\nc", None, "pca", 2, progress=noop))
     assert only[1].startswith("PCA ·")
+
+
+def test_map_explore_handlers_reuse_the_sessions_map(app):
+    texts = (ASSETS / "examples/map_parallel.tsv").read_text(encoding="utf-8")
+    saved = list(map.run(app, texts, None, "pca", 2, clusters=True, progress=noop))[-1][4]
+    assert saved.clusters and saved.table.header[-3:] == ["cluster", "cluster_label", "text"]
+    table, summary, notes = map.neighbours(app, texts, None, 4, 5, saved, "pca", 2,
+                                           progress=noop)
+    assert len(table) == 5 and list(table.columns) == map.VIEW.header("neighbours")
+    assert "line 4" in summary
+    x = saved.data.embeddings.astype(np.float64)
+    cos = x @ x[4]
+    cos[4] = -np.inf
+    assert list(table["index"]) == list(np.argsort(-cos, kind="stable")[:5])
+    table, summary = map.search_meaning(app, texts, None, saved.data.corpus.texts[0], 0.5,
+                                        saved, "pca", 2, progress=noop)
+    assert list(table.columns) == map.VIEW.header("matches") and "lands at" in summary
+    with pytest.raises(gr.Error, match="index"):
+        map.neighbours(app, texts, None, 999, 5, saved, "pca", 2, progress=noop)
+    figure, _, kept = map.redraw(saved, "cluster", True, "", clusters=True)
+    assert kept.named_clusters is saved.named_clusters  # not clustered again
+    assert any("·" in a.text for a in figure.layout.annotations)
 
 
 def test_bitext_handler_with_gold(app):
@@ -194,7 +218,7 @@ def test_user_text_renders_as_typed(text):
 def test_a_search_for_markdown_is_shown_not_followed(app):
     beacon = HOSTILE_MARKDOWN[0]
     saved = list(map.run(app, "a\nb\nc", None, "pca", 2, search=beacon, progress=noop))[-1][4]
-    _, notes = map.redraw(saved, "language", True, beacon)
+    _, notes, _ = map.redraw(saved, "language", True, beacon)
     from markdown_it import MarkdownIt
 
     rendered = MarkdownIt("commonmark").render(notes)

@@ -349,3 +349,45 @@ def test_align_table_and_exports_cover_every_sentence_once(fake_encoder, tmp_pat
     flagged = result.restyled(2.0)  # every link scores below 2
     assert len(flagged.low_confidence) == len(result.alignment.pairs)
     assert flagged.alignment.links[0].src == result.alignment.links[0].src  # no new search
+
+
+def test_map_neighbours_view_against_numpy(fake_encoder, tmp_path):
+    corpus = textio.read_texts(ASSETS / "examples/map_parallel.tsv")
+    data = views.map_data(fake_encoder, corpus)
+    result = views.map_view(data, "pca", 2)
+    base = baseline_for(fake_encoder)
+    got = views.map_neighbours(result, 3, 5, baseline=base)
+    assert got.table.header == views.explore.VIEW.header("neighbours")
+    x = data.embeddings.astype(np.float64)
+    cos = x @ x[3]
+    cos[3] = -np.inf
+    want = np.lexsort((np.arange(len(cos)), -cos))[:5]
+    assert [row[1] for row in got.table.rows] == [corpus.rows[j] for j in want]
+    for row, j in zip(got.table.rows, want, strict=True):
+        assert row[2] == pytest.approx(cos[j], abs=1e-6)
+        assert row[3] == pytest.approx(ref_percentile(base, cos[j]))
+        assert row[5] == data.langs[j] and row[-1] == corpus.texts[j]
+        assert (row[8] == "yes") == (corpus.ids[j] == corpus.ids[3] and data.langs[j]
+                                     != data.langs[3])
+    assert read_rows(got.write(tmp_path / "n.tsv"))[0] == got.table.header
+    with pytest.raises(ValueError, match="no text of this map"):
+        views.map_neighbours(result, 10_000, 5, baseline=base)
+
+
+def test_map_search_view_and_map_columns(fake_encoder):
+    corpus = textio.read_texts(ASSETS / "examples/map_parallel.tsv")
+    result = views.map_view(views.map_data(fake_encoder, corpus), "pca", 2, clusters=True)
+    base = baseline_for(fake_encoder)
+    found = views.map_search(result, corpus.texts[7], fake_encoder, 0.5, baseline=base)
+    q = fake_encoder.encode([corpus.texts[7]], kind="query")[0].astype(np.float64)
+    cos = result.data.embeddings.astype(np.float64) @ q
+    pct = np.array([ref_percentile(base, c) for c in cos])
+    want = [j for j in np.argsort(-cos, kind="stable") if pct[j] >= 0.5]
+    assert [row[1] for row in found.table.rows] == [corpus.rows[j] for j in want]
+    header = found.map.table.header
+    assert header[-5:] == ["cluster", "cluster_label", "search_cosine", "search_percentile",
+                           "text"]
+    assert [r[-2] for r in found.map.table.rows] == pytest.approx(pct.tolist())
+    assert found.found.place is not None and found.found.place.shape == (2,)
+    with pytest.raises(ValueError, match="search for"):
+        views.map_search(result, "  ", fake_encoder, baseline=base)
