@@ -104,31 +104,35 @@ def ctfidf(tokens: Sequence[Sequence[str]], labels: Any) -> dict[int, dict[str, 
 
 
 def _linked(labels: np.ndarray, ids: Sequence[Any] | None) -> list[list[int]]:
-    """Clusters that hold translations of each other (texts sharing an id), as groups: two
-    clusters join when at least half of the ids of the smaller one are also in the other."""
+    """Clusters that hold translations of each other (texts sharing an id), as groups.
+
+    A cluster joins a group when more than half of its ids are in the group and they make up
+    more than half of the group's ids; otherwise it starts a group of its own. Not a union
+    of pairwise links: on a map where clusters mix topics, pairs that share a few ids would
+    chain every cluster into one group, and every cluster would get the same name.
+    """
     clusters = sorted({int(c) for c in labels if c >= 0})
-    parent = {c: c for c in clusters}
-
-    def root(c: int) -> int:
-        while parent[c] != c:
-            parent[c] = parent[parent[c]]
-            c = parent[c]
-        return c
-
+    held: dict[int, set] = {c: set() for c in clusters}
     if ids is not None:
-        held: dict[int, set] = {c: set() for c in clusters}
         for c, i in zip(labels, ids, strict=True):
             if c >= 0 and i not in (None, ""):
                 held[int(c)].add(i)
-        for a in clusters:
-            for b in clusters:
-                small = min(len(held[a]), len(held[b]))
-                if a < b and small and len(held[a] & held[b]) * 2 >= small:
-                    parent[root(b)] = root(a)
-    groups: dict[int, list[int]] = {}
-    for c in clusters:
-        groups.setdefault(root(c), []).append(c)
-    return list(groups.values())
+    groups: list[list[int]] = []
+    group_ids: list[set] = []
+    for c in sorted(clusters, key=lambda c: (-len(held[c]), c)):  # largest first
+        best, best_shared = None, 0
+        for g, members_ids in enumerate(group_ids):
+            shared = len(held[c] & members_ids)
+            if (shared * 2 > len(held[c]) and shared * 2 > len(members_ids)
+                    and shared > best_shared):
+                best, best_shared = g, shared
+        if best is None:
+            groups.append([c])
+            group_ids.append(set(held[c]))
+        else:
+            groups[best].append(c)
+            group_ids[best] |= held[c]
+    return [sorted(members) for members in sorted(groups, key=min)]
 
 
 @dataclass(eq=False)

@@ -113,3 +113,14 @@ def test_label_words_drop_stop_words_numbers_and_particles():
     assert labels.label_words("Der Zug und die Bahn", "de") == ["zug", "bahn"]
     assert "の電" not in labels.label_words("東京の電車", "ja")
     assert labels.label_words("我的火车", "zh") == ["火车"]
+
+
+def test_clusters_that_share_a_few_ids_are_not_chained_into_one_name():
+    from e5ui.analysis import clustering
+
+    # Two clusters of translations (the same ids in two languages), then three clusters that
+    # each share one id with the next: pairwise links would chain those three into one group.
+    labels = np.array([0, 0, 1, 1, 2, 2, 3, 3, 4, 4])
+    ids = ["a", "b", "a", "b", "p", "q", "q", "r", "r", "s"]
+    groups = sorted(sorted(g) for g in clustering._linked(labels, ids))
+    assert groups == [[0, 1], [2], [3], [4]]
