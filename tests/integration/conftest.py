@@ -51,6 +51,36 @@ def serving_app(encoder, **settings):
         demo.close()
 
 
+@contextmanager
+def small_app(root: Path, encoder, **limits):
+    """The app around ``encoder`` with small ``limits`` (e5ui.settings.Limits fields), its
+    own cache, download store and client download folder under ``root``; yields
+    (client, store)."""
+    from gradio_client import Client
+
+    from e5ui import ui
+    from e5ui.holder import ModelHolder
+    from e5ui.settings import Limits, Settings
+    from e5ui.ui.storage import ExportStore
+
+    mp = pytest.MonkeyPatch()
+    mp.setenv("E5UI_CACHE_DIR", str(root / "cache"))
+    config = Limits(**limits)
+    settings = Settings(model="fake", port=free_port(), limits=config)
+    store = ExportStore(root / "exports", config.export_age_s, config.export_mb * 2**20)
+    demo = ui.build_demo(settings=settings, holder=ModelHolder(settings, encoder=encoder),
+                         store=store)
+    ui.launch(demo, settings, prevent_thread_lock=True, quiet=True)
+    try:
+        # The client saves what it downloads in a folder of its own, not in gradio's upload
+        # folder (its default), so that folder holds only what the server keeps.
+        yield Client(f"http://127.0.0.1:{settings.port}/", verbose=False,
+                     download_files=str(root / "client")), store
+    finally:
+        demo.close()
+        mp.undo()
+
+
 @pytest.fixture(scope="session")
 def app_client(bundled_encoder):
     """A gradio_client Client of the app serving the bundled model (float32) on loopback."""

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import FakeEncoder
-from tests.integration.conftest import free_port, rows
+from tests.integration.conftest import rows, small_app
 
 pytestmark = pytest.mark.integration
 
@@ -23,32 +23,10 @@ def folder_bytes(path: Path) -> int:
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     """The app with small limits, a fake encoder and its own temp folders."""
-    from gradio_client import Client
-
-    from e5ui import ui
-    from e5ui.holder import ModelHolder
-    from e5ui.settings import Limits, Settings
-    from e5ui.ui.storage import ExportStore
-
     root = tmp_path_factory.mktemp("app")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("E5UI_CACHE_DIR", str(root / "cache"))
-    limits = Limits(max_texts=50, max_side=60, max_chars=300, max_upload_mb=1, max_rows=20,
-                    export_mb=64)
-    settings = Settings(model="fake", port=free_port(), limits=limits)
-    store = ExportStore(root / "exports", limits.export_age_s, limits.export_mb * 2**20)
-    holder = ModelHolder(settings, encoder=FakeEncoder())
-    demo = ui.build_demo(settings=settings, holder=holder, store=store)
-    ui.launch(demo, settings, prevent_thread_lock=True, quiet=True)
-    try:
-        # The client saves what it downloads in a folder of its own, not in gradio's upload
-        # folder (its default), so that folder holds only what the server keeps.
-        client = Client(f"http://127.0.0.1:{settings.port}/", verbose=False,
-                        download_files=str(root / "client"))
+    with small_app(root, FakeEncoder(), max_texts=50, max_side=60, max_chars=300,
+                   max_upload_mb=1, max_rows=20, export_mb=64) as (client, store):
         yield client, store, root
-    finally:
-        demo.close()
-        mp.undo()
 
 
 def test_limits_hold_on_the_server_side(served):

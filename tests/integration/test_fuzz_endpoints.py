@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import FakeEncoder
-from tests.integration.conftest import free_port
+from tests.integration.conftest import small_app
 
 pytestmark = pytest.mark.integration
 
@@ -30,38 +30,14 @@ CALLS_PER_ENDPOINT = 14
 EMPTY_MESSAGES = {"", "none", "null", "error"}
 
 
-def folder_bytes(path: Path) -> int:
-    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.exists() else 0
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     """The app with small limits, a fake encoder and its own temp folders."""
-    from gradio_client import Client
-
-    from e5ui import ui
-    from e5ui.holder import ModelHolder
-    from e5ui.settings import Limits, Settings
-    from e5ui.ui.storage import ExportStore
-
     root = tmp_path_factory.mktemp("fuzz")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("E5UI_CACHE_DIR", str(root / "cache"))
-    limits = Limits(max_texts=40, max_side=50, max_chars=400, max_upload_mb=1, max_rows=20,
-                    export_mb=32)
-    settings = Settings(model="fake", port=free_port(), limits=limits)
-    store = ExportStore(root / "exports", limits.export_age_s, limits.export_mb * 2**20)
     encoder = FakeEncoder()
-    holder = ModelHolder(settings, encoder=encoder)
-    demo = ui.build_demo(settings=settings, holder=holder, store=store)
-    ui.launch(demo, settings, prevent_thread_lock=True, quiet=True)
-    try:
-        client = Client(f"http://127.0.0.1:{settings.port}/", verbose=False,
-                        download_files=str(root / "client"))
+    with small_app(root, encoder, max_texts=40, max_side=50, max_chars=400, max_upload_mb=1,
+                   max_rows=20, export_mb=32) as (client, store):
         yield client, store, root, encoder
-    finally:
-        demo.close()
-        mp.undo()
 
 
 def hostile_string(rng: random.Random) -> str:
