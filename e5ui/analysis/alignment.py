@@ -939,16 +939,8 @@ def align(
     types = bead_types(max_merge)
     scorer = _Scorer(src_side, tgt_side, types, background, char_ratio, length_weight,
                      merge_penalty, neighbour_weight)
-    notes: list[str] = []
-    anchors: list[tuple[int, int]] = []
-    if search == "full" or (search == "auto" and n * m <= FULL_SEARCH_CELLS):
-        used = "full"
-        lo, hi = np.zeros(n + 1, dtype=np.int64), np.full(n + 1, m, dtype=np.int64)
-    else:
-        used = "windowed"
-        anchors, half = _anchors(src_side.singles, tgt_side.singles, background, top_k)
-        notes += _drift_notes(anchors, n, m, half)
-        lo, hi = _windows(anchors, n, m, max(window, max_merge))
+    used, lo, hi, anchors, notes = _search_area(search, src_side.singles, tgt_side.singles,
+                                                background, top_k, max(window, max_merge))
     beads = _dp(lo, hi, types, _RowBlocks(scorer, lo, hi), skip)
     links = [Link(tuple(range(i - a, i)), tuple(range(j - b, j)), score,
                   scorer.cosine(a, i, b, j)) if a and b else
@@ -963,6 +955,20 @@ def align(
         tgt_vectors=tgt_side.singles.copy(), threshold=threshold, max_merge=max_merge,
         background=background, search=used, anchors=len(anchors), cells=cells, notes=notes,
     )
+
+
+def _search_area(search: str, src: np.ndarray, tgt: np.ndarray, background: float,
+                 top_k: int, window: int):
+    """Where the DP looks: every cell ("full", when asked for or small enough under "auto"),
+    or windows around 1-1 anchors ("windowed"). Returns the search used, each source row's
+    lowest and highest target (lo, hi), the anchors and notes on the anchors' drift."""
+    n, m = len(src), len(tgt)
+    if search == "full" or (search == "auto" and n * m <= FULL_SEARCH_CELLS):
+        return ("full", np.zeros(n + 1, dtype=np.int64), np.full(n + 1, m, dtype=np.int64),
+                [], [])
+    anchors, half = _anchors(src, tgt, background, top_k)
+    lo, hi = _windows(anchors, n, m, window)
+    return "windowed", lo, hi, anchors, _drift_notes(anchors, n, m, half)
 
 
 def _order_omissions(links: list[Link]) -> list[Link]:
