@@ -274,7 +274,8 @@ def _scatter_layout(dim: int, title: str, method_note: str, fit: _MapFit,
 def _point_hover(texts: Sequence[str], cats: list[str], ids: Sequence[Any] | None,
                  langs: Sequence[str] | None, labels: Sequence[str] | None,
                  far: np.ndarray) -> tuple[list[list[str]], str]:
-    """Per-point customdata ``[text, category, id, language, label, note]`` and its template.
+    """Per-point customdata ``[text, category, id, language, label, note, position]`` and its
+    template.
 
     The grey line names the category as before when neither languages nor labels are given;
     otherwise "language de · label greeting", with the category only where it is neither.
@@ -301,8 +302,10 @@ def _point_hover(texts: Sequence[str], cats: list[str], ids: Sequence[Any] | Non
     if ids is not None:
         parts.append("id %{customdata[2]}")
     notes = np.where(far.any(axis=1), _FAR_NOTE, "")
+    # The last entry is the point's position in the map's order: a click or a selection in
+    # the page names its points by it (the app's explore panel, the exported map's script).
     custom = [[_hover_text(texts[i]), cat_col[i], id_col[i], lang_col[i], label_col[i],
-               str(notes[i])] for i in range(n)]
+               str(notes[i]), i] for i in range(n)]
     template = (f"%{{customdata[0]}}<br><span style='color:{MUTED}'>{' · '.join(parts)}</span>"
                 "%{customdata[5]}<extra></extra>")
     return custom, template

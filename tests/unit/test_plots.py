@@ -660,14 +660,16 @@ def test_legend_click_isolates_a_category_and_hover_names_language_and_label():
     (lines,) = [t for t in fig.data if t.mode == "lines"]
     assert lines.legendrank > 1000  # "same id" is listed after the languages
     fr = {t.name: t for t in _marker_traces(fig)}["fr"]
-    text, _cat, ident, lang, label, note = fr.customdata[0]
+    text, _cat, ident, lang, label, note, position = fr.customdata[0]
     assert (text, ident, lang, label, note) == ("Bonjour", "g", "fr", "&lt;b&gt;", "")
+    assert position == 2  # the third text: a click in the page names the point by it
     template = fr.hovertemplate
     assert "language %{customdata[3]}" in template and "label %{customdata[4]}" in template
     assert "id %{customdata[2]}" in template
     assert "%{customdata[1]}" not in template  # the colour is the language: said once
     en = {t.name: t for t in _marker_traces(fig)}["en"]
     assert en.customdata[1][4] == "–"  # no label
+    assert [row[-1] for row in en.customdata] == [1, 3]
 
 
 # --- palette -----------------------------------------------------------------------------------
@@ -1092,7 +1094,7 @@ def test_direction_controls_stay_inside_map_cluster_alignment_and_histogram_text
     _assert_app_words_plain(trace.name, [])
     hover = trace.hovertemplate
     for k, value in enumerate(trace.customdata[0]):
-        hover = hover.replace(f"%{{customdata[{k}]}}", value)
+        hover = hover.replace(f"%{{customdata[{k}]}}", str(value))
     for piece in ("text", "abc", "ident", "heb"):
         _assert_isolated(hover, piece)
     _assert_app_words_plain(hover, ["language", "label", "id ", "</span>"])
