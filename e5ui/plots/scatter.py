@@ -7,6 +7,7 @@ at its edge as triangles, so one distant cluster cannot shrink everything else t
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Sequence
 from typing import Any, NamedTuple
@@ -86,6 +87,18 @@ class _MapFit(NamedTuple):
     far: np.ndarray  # (n, dim) -1 / 0 / +1: beyond the view's low end, inside, beyond its high end
     ranges: list[list[float]] | None  # [x range, y range] in 2-D
     height: int
+    swapped: bool = False  # x and y swapped (a map taller than wide, turned on its side)
+    clip: list[tuple[float, float]] | None = None  # per axis, where far points are drawn
+
+    def place(self, point: np.ndarray) -> np.ndarray:
+        """Where a new point (a query placed on the map) is drawn: as the map's own points."""
+        drawn = np.asarray(point, dtype=np.float64).reshape(-1)
+        if self.swapped:
+            drawn = drawn[::-1]
+        if self.clip is not None:
+            drawn = np.array([min(max(v, lo), hi) for v, (lo, hi) in zip(drawn, self.clip,
+                                                                         strict=True)])
+        return drawn
 
 
 def _core_extent(values: np.ndarray) -> tuple[float, float]:
@@ -126,19 +139,22 @@ def _fit_map(coords: np.ndarray, frame_width: int = MAP_FRAME_WIDTH) -> _MapFit:
         return _MapFit(coords, np.zeros(coords.shape, dtype=np.int8), None, 680)
     xy = coords.copy()
     extents = [_core_extent(xy[:, d]) for d in range(2)]
-    if extents[0][1] - extents[0][0] < extents[1][1] - extents[1][0]:
+    swapped = extents[0][1] - extents[0][0] < extents[1][1] - extents[1][0]
+    if swapped:
         xy, extents = xy[:, ::-1].copy(), extents[::-1]
     pad = VIEW_PAD * max(hi - lo for lo, hi in extents) or 1.0  # 1.0: a single point
     far = np.zeros(xy.shape, dtype=np.int8)
-    ranges = []
+    ranges, clip = [], []
     for d, (lo, hi) in enumerate(extents):
         far[:, d] = np.where(xy[:, d] < lo, -1, 0) + np.where(xy[:, d] > hi, 1, 0)
-        xy[:, d] = np.clip(xy[:, d], lo - pad / 2, hi + pad / 2)
+        clip.append((lo - pad / 2, hi + pad / 2))
+        xy[:, d] = np.clip(xy[:, d], *clip[-1])
         ranges.append([lo - pad, hi + pad])
     aspect = (ranges[0][1] - ranges[0][0]) / (ranges[1][1] - ranges[1][0])
     plot_width = frame_width - MAP_MARGIN["l"] - MAP_MARGIN["r"] - MAP_LEGEND_WIDTH
     height = plot_width / aspect + MAP_MARGIN["t"] + MAP_MARGIN["b"]
-    return _MapFit(xy, far, ranges, int(round(min(max(height, MAP_HEIGHTS[0]), MAP_HEIGHTS[1]))))
+    return _MapFit(xy, far, ranges, int(round(min(max(height, MAP_HEIGHTS[0]), MAP_HEIGHTS[1]))),
+                   swapped, clip)
 
 
 _EDGE_SYMBOLS = {(1, 0): "triangle-right", (-1, 0): "triangle-left", (0, 1): "triangle-up",
@@ -368,6 +384,8 @@ def map_scatter(
     frame_width: int = MAP_FRAME_WIDTH,
     clusters: Any | None = None,
     cluster_names: dict[int, str] | None = None,
+    focus: MapFocus | None = None,
+    query: tuple[str, Any] | None = None,
 ) -> go.Figure:
     """Scatter plot of a 2-D or 3-D map, one coloured trace per category.
 
@@ -407,6 +425,13 @@ def map_scatter(
             cluster's name is written at its centre (the median of its points as drawn):
             one annotation per cluster, so the figure's JSON grows by a line each.
         cluster_names: Cluster -> name.
+        focus: A clicked text and its nearest texts in the embedding space: lines from it to
+            each (dashed red for those the map put far away), in traces after the others.
+        query: (query text, its place on the map in ``coords``' space) of a search by meaning:
+            drawn as a star where the map's own points would be drawn.
+
+    The layout's ``uirevision`` is the same for every figure of the same coordinates, so the
+    page keeps the user's zoom and hidden legend items when the map is redrawn.
 
     Returns:
         The figure; a message figure when there are no points.
@@ -425,14 +450,100 @@ def map_scatter(
     custom, template = _point_hover(texts, cats, ids, langs, labels, fit.far)
     links = _link_trace(trace_type, ids, fit, dimmed=mask is not None)
     traces: list[Any] = [links] if links is not None else []
-    traces.extend(_category_traces(trace_type, fit, cats, custom, template,
-                                   _marker_style(n, dim), mask))
+    look = _marker_style(n, dim)
+    traces.extend(_category_traces(trace_type, fit, cats, custom, template, look, mask))
+    if focus is not None:
+        traces.extend(_focus_traces(trace_type, fit.xy, focus, texts, look["size"]))
+    if query is not None:
+        traces.append(_query_trace(trace_type, fit.place(query[1]), query[0], look["size"]))
     fig = go.Figure(traces)
     fig.update_layout(_scatter_layout(dim, title, _edge_note(method_note, fit), fit,
-                                      legend_title))
+                                      legend_title), uirevision=_revision(xy))
     if clusters is not None and cluster_names:
         _name_clusters(fig, fit.xy, np.asarray(clusters), cluster_names)
     return fig
+
+
+class MapFocus(NamedTuple):
+    """A clicked text and its nearest texts in the embedding space, drawn on the map.
+
+    Attributes:
+        point: the clicked text's position in the map's order.
+        neighbours: its nearest texts' positions, nearest first.
+        far: per neighbour, whether the map placed it far away (``Neighbourhood.far_on_map``).
+    """
+
+    point: int
+    neighbours: Sequence[int]
+    far: Sequence[bool]
+
+
+FOCUS_FAR = "#dc2626"  # a neighbour the map put far away: where the map lies
+
+
+def _star(xy: np.ndarray, hub: int, others: Sequence[int]) -> dict[str, list[float | None]]:
+    """Line segments from one point to each of others, per axis, None between segments."""
+    axes: dict[str, list[float | None]] = {}
+    for d, name in enumerate(("x", "y", "z")[: xy.shape[1]]):
+        axes[name] = [v for j in others for v in (float(xy[hub, d]), float(xy[j, d]), None)]
+    return axes
+
+
+def _focus_traces(trace_type: type, xy: np.ndarray, focus: MapFocus, texts: Sequence[str],
+                  size: float) -> list[Any]:
+    """Lines from the clicked text to its nearest texts (dashed red for those the map put far
+    away), rings on them, and a ring on the clicked text; after the category traces, so a
+    click does not renumber the traces a legend click has hidden."""
+    n = xy.shape[0]
+    point = int(focus.point)
+    if not 0 <= point < n:
+        raise ValueError(f"the clicked point {point} is not on the map (0-{n - 1})")
+    neighbours = [int(j) for j in focus.neighbours]
+    if any(not 0 <= j < n for j in neighbours) or len(focus.far) != len(neighbours):
+        raise ValueError("the clicked point's neighbours are not on the map")
+    far = np.asarray(focus.far, dtype=bool)
+    flat = xy.shape[1] == 2
+    traces = []
+    for part, name, colour, dash in (
+            ([j for j, f in zip(neighbours, far, strict=True) if not f],
+             "nearest texts (embedding space)", INK, "solid"),
+            ([j for j, f in zip(neighbours, far, strict=True) if f],
+             "nearest texts the map put far away", FOCUS_FAR, "dash")):
+        if not part:
+            continue
+        traces.append(trace_type(**_star(xy, point, part), mode="lines", name=name,
+                                 line={"color": colour, "width": 2, "dash": dash},
+                                 hoverinfo="skip", legendrank=1002))
+        traces.append(trace_type(
+            **_scatter_axes(xy, part), mode="markers", name=name, legendgroup=name,
+            showlegend=False, hoverinfo="skip",
+            marker={"symbol": "circle-open", "size": size + 6, "color": colour,
+                    **({"line": {"width": 2, "color": colour}} if flat else {})}))
+    traces.append(trace_type(
+        **_scatter_axes(xy, [point]), mode="markers", name="clicked text", legendrank=1003,
+        marker={"symbol": "circle-open", "size": size + 12, "color": INK,
+                **({"line": {"width": 3, "color": INK}} if flat else {})},
+        hovertemplate=f"{_hover_text(texts[point])}<extra>clicked</extra>"))
+    return traces
+
+
+def _query_trace(trace_type: type, place: np.ndarray, query: str, size: float) -> Any:
+    """The query of a search by meaning, placed on the map: a star (a diamond in 3-D, where
+    plotly has no star)."""
+    flat = place.shape[0] == 2
+    return trace_type(
+        **{name: [float(v)] for name, v in zip(("x", "y", "z"), place, strict=False)},
+        mode="markers", name="search query", legendrank=1004,
+        marker={"symbol": "star" if flat else "diamond", "size": size + 14, "color": "#f59e0b",
+                **({"line": {"width": 1.5, "color": INK}} if flat else {})},
+        hovertemplate=f"query: {_hover_text(query)}<extra></extra>")
+
+
+def _revision(coords: np.ndarray) -> str:
+    """plotly's ``uirevision`` for a map: the same for every redraw of one map (a click, a new
+    colour, a search keep the user's zoom and the legend's hidden items), new for a new map."""
+    return hashlib.sha256(np.ascontiguousarray(coords, dtype=np.float64).tobytes()
+                          ).hexdigest()[:16]
 
 
 CLUSTER_NAME_CHARS = 40  # a name on the map is a few words; the legend and table hold the rest

@@ -78,6 +78,7 @@ from e5ui.textio.records import MAX_QUOTED_LINES
 from e5ui.textio.tables import (
     FORMULA_STARTS,
     MATRIX_BLOCK_CELLS,
+    input_text,
     neutralise,
     write_matrix,
     write_rows,
@@ -89,8 +90,9 @@ __all__ = [
     "CHUNK_BYTES", "FORMULA_STARTS", "GOLD_HEADERS", "MATRIX_BLOCK_CELLS", "MAX_GOLD_CELL",
     "MAX_INPUT_BYTES", "MAX_QUOTED_LINES", "OPTIONAL_COLUMNS", "TABLE_SUFFIXES", "TEXT_SUFFIXES",
     "WHITESPACE", "ZERO_WIDTH", "Corpus", "GoldLink", "TooManyTexts", "TranslationUnit",
-    "is_pasted_table", "majority", "neutralise", "parse_lines", "parse_pasted", "parse_table",
-    "parse_text", "read_chunks", "read_gold", "read_input", "read_links", "read_texts",
-    "read_whole", "require_texts", "stream_texts", "tidy", "write_matrix", "write_npy",
-    "write_parquet", "write_projector", "write_rows", "write_tmx_units", "write_unquoted_tsv",
+    "input_text", "is_pasted_table", "majority", "neutralise", "parse_lines", "parse_pasted",
+    "parse_table", "parse_text", "read_chunks", "read_gold", "read_input", "read_links",
+    "read_texts", "read_whole", "require_texts", "stream_texts", "tidy", "write_matrix",
+    "write_npy", "write_parquet", "write_projector", "write_rows", "write_tmx_units",
+    "write_unquoted_tsv",
 ]

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from e5ui.textio.corpus import Corpus
 from e5ui.textio.decode import _SURROGATE
 
 
@@ -110,6 +111,36 @@ def write_rows(path: str | Path, header: list[str], rows: Iterable[list]) -> Pat
         f.write(_line([_cell(v) for v in header], delimiter, quote))
         f.writelines(_line([_cell(v) for v in row], delimiter, quote) for row in rows)
     return path
+
+
+def input_text(corpus: Corpus, positions: Iterable[int]) -> str:
+    """Some texts of a corpus as text for an input box of e5ui: one text per line, or a TSV
+    with a header when the corpus has ``lang``, ``label`` or ``id`` columns (they come along).
+    Quoted as RFC 4180 where a cell needs it, and not neutralised: this goes back into e5ui,
+    not into a spreadsheet.
+
+    Args:
+        corpus: the texts and their columns.
+        positions: which texts, by position in the corpus, in this order.
+
+    Returns:
+        The text, which ``parse_pasted`` reads back into the same texts and columns.
+    """
+    positions = list(positions)
+    columns = [("text", corpus.texts)] + [
+        (name, values) for name, values in (("lang", corpus.langs), ("label", corpus.labels),
+                                            ("id", corpus.ids)) if values is not None]
+    if len(columns) == 1 and not any(_NEEDS_TABLE.search(corpus.texts[i]) for i in positions):
+        return "\n".join(corpus.texts[i] for i in positions)
+    quote = _quoter("\t")
+    lines = [_line([name for name, _ in columns], "\t", quote)]
+    lines += [_line([values[i] for _, values in columns], "\t", quote) for i in positions]
+    return "".join(lines).rstrip("\n")
+
+
+# A text that a one-per-line box would misread: a line break, or a tab / quote that makes the
+# box take it for a table.
+_NEEDS_TABLE = re.compile(r'[\t\r\n"]')
 
 
 def write_matrix(path: str | Path, matrix: np.ndarray, labels: list[str]) -> Path:

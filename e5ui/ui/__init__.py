@@ -18,6 +18,7 @@ from starlette.middleware import Middleware
 from e5ui import plots, registry, resources, runtime
 from e5ui.holder import ModelHolder
 from e5ui.settings import Settings
+from e5ui.ui import map as map_tab
 from e5ui.ui import panel
 from e5ui.ui.common import PRIVATE, App, Wiring, bind
 from e5ui.ui.login import LoginRequired
@@ -66,10 +67,11 @@ def build_demo(encoder=None, settings: Settings | None = None,
         report_state = gr.State({})
         # Figures follow the page's theme (?__theme=dark); API callers get the light one.
         theme = gr.State("light")
-        with gr.Tabs(elem_id="e5ui-tabs"):
+        with gr.Tabs(elem_id="e5ui-tabs") as tabs:
             wirings = {view.name: view.build_tab(app, report_state, theme)
                        for view in registry.views()}
         wire_aliases(wirings)
+        map_tab.wire_sends(wirings, tabs)
         panel.build_report(app, report_state)
         demo.load(bind(panel.on_load, app), None, status_outputs, show_progress="hidden",
                   **PRIVATE)
@@ -127,7 +129,8 @@ def launch(demo: gr.Blocks, settings: Settings, **kwargs):
     app_kwargs["middleware"] = [*app_kwargs.get("middleware", []), Middleware(LoginRequired)]
     return demo.queue(default_concurrency_limit=2).launch(
         server_name=settings.host, server_port=settings.port, share=settings.share,
-        auth=settings.auth, theme=theme(), css=css, footer_links=["api", "gradio"],
+        auth=settings.auth, theme=theme(), css=css, head=page_head(),
+        footer_links=["api", "gradio"],
         show_error=False, max_file_size=f"{settings.limits.max_upload_mb}mb",
         allowed_paths=[str(resources.path("examples"))], app_kwargs=app_kwargs, **kwargs)
 
@@ -171,6 +174,13 @@ def phone_table_css() -> str:
                      f"  #{elem} .virtual-body {{ width: max-content !important;"
                      f" min-width: 100%; }}")
     return "@media (max-width: 700px) {\n" + "\n".join(rules) + "\n}\n"
+
+
+def page_head() -> str:
+    """The page's script: plotly's clicks and selections passed on to the server
+    (assets/plot_events.js; gradio's Plot has no such events)."""
+    script = resources.path("plot_events.js").read_text(encoding="utf-8")
+    return f"<script>\n{script}</script>\n"
 
 
 def page_css() -> str:

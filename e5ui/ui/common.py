@@ -230,6 +230,9 @@ class Wiring:
     fn: Callable
     inputs: list
     outputs: list
+    # Components other tabs work with, by name (the map's selection fills the Similarity
+    # view's "texts", the Neighbours view's "queries" or "corpus": (box, upload) each).
+    parts: dict[str, Any] = field(default_factory=dict)
 
     def on(self, event: Callable, **kwargs: Any):
         """Attaches the view to an event, e.g. ``wiring.on(button.click, api_name="map")``."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import gradio as gr
 import numpy as np
 
@@ -89,12 +91,155 @@ def search_meaning(app: common.App, texts: str, file: str | None = None, query: 
     """/map_search: the texts that mean what ``query`` means (above ``threshold``, the share
     of unrelated pairs they outscore), best first, and the query's place on the map: table,
     summary."""
+    found = _search(app, texts, file, query, threshold, saved, method, dim, center, progress)
+    return found.table.frame(), common.md_plain(_search_summary(found))
+
+
+def _search(app: common.App, texts: str, file: str | None, query: str, threshold: float,
+            saved: views.MapResult | None, method: str, dim: int, center: bool, progress
+            ) -> views.MapSearchResult:
     result, enc = _map_for(app, texts, file, saved, method, dim, center, progress)
-    found = views.map_search(result, query, enc, float(threshold))
+    return views.map_search(result, query, enc, float(threshold))
+
+
+def _search_summary(found: views.MapSearchResult) -> str:
     place = found.found.place
-    where = ("" if place is None else " · the query lands at ("
-             + ", ".join(f"{v:.2f}" for v in place) + ") on the map")
-    return found.table.frame(), common.md_plain(found.summary + where)
+    return found.summary + ("" if place is None else " · the query lands at ("
+                            + ", ".join(f"{v:.2f}" for v in place) + ") on the map")
+
+
+# --- the page's own interactions: clicks and selections on the figure (assets/plot_events.js),
+# the explore panel's buttons. Private events: the API has /map_neighbours and /map_search.
+
+EVENT_CHARS = 2_000_000  # a selection of 100,000 points, as JSON
+
+
+def _event(raw: str, key: str):
+    """One field of an event the page sent (plot_events.js): ``{"point": 3, "n": 7}``."""
+    try:
+        payload = json.loads(raw)
+    except (TypeError, ValueError):
+        payload = None
+    if not isinstance(payload, dict) or key not in payload:
+        raise ValueError("The page sent a map event the app cannot read; reload the page")
+    return payload[key]
+
+
+def _point_md(found: views.MapNeighboursResult) -> str:
+    """The clicked text in full, with its language, label, id and hub flag."""
+    data, i = found.map.data, found.found.index
+    corpus = data.corpus
+    facts = [f"**Text {corpus.rows[i]}**", f"language {data.langs[i] or 'unknown'}"]
+    if corpus.labels and corpus.labels[i]:
+        facts.append(f"label {common.md_plain(corpus.labels[i])}")
+    if corpus.ids and corpus.ids[i]:
+        facts.append(f"id {common.md_plain(corpus.ids[i])}")
+    if i in found.map.hubs.hubs:
+        facts.append("a hub (near many texts)")
+    return " · ".join(facts) + "\n\n> " + common.md_plain(corpus.texts[i])
+
+
+def _near_outputs(found: views.MapNeighboursResult, theme: str) -> tuple:
+    return (plots.themed(found.map.figure, theme), _point_md(found),
+            common.md_plain(found.summary), common.notes_md(found.notes), found.table.frame(),
+            found.map, gr.Tabs(selected="map-ex-near"))
+
+
+@common.guard
+def clicked(app: common.App, saved: views.MapResult | None, event: str, k: int = 10,
+            theme: str = "light", progress=gr.Progress()):
+    """A click on a point of the map: its nearest texts in the embedding space in the panel,
+    lines to them on the map (the map is not computed again)."""
+    if saved is None or not event:
+        return (gr.update(),) * 8
+    point = _event(event, "point")
+    n = len(saved.data.corpus)
+    if isinstance(point, bool) or not isinstance(point, int) or not 0 <= point < n:
+        raise ValueError("That point is not on this map; draw the map again")
+    found = views.map_neighbours(saved, saved.data.corpus.rows[point], int(k),
+                                 encoder=app.encoder(progress))
+    return (*_near_outputs(found, theme), saved.data.corpus.rows[point])
+
+
+@common.guard
+def near_typed(app: common.App, saved: views.MapResult | None, index: int, k: int = 10,
+               theme: str = "light", progress=gr.Progress()):
+    """The "Nearest texts" button: the neighbourhood of the text typed by its index."""
+    if saved is None:
+        raise ValueError("Draw the map first")
+    found = views.map_neighbours(saved, int(index), int(k), encoder=app.encoder(progress))
+    return _near_outputs(found, theme)
+
+
+@common.guard
+def search_on_map(app: common.App, texts: str, file: str | None, query: str, threshold: float,
+                  saved: views.MapResult | None, method: str, dim: int, center: bool,
+                  theme: str = "light", progress=gr.Progress()):
+    """The Search button: matches highlighted on the map and listed, the query drawn where it
+    lands."""
+    found = _search(app, texts, file, query, threshold, saved, method, dim, center, progress)
+    return (plots.themed(found.map.figure, theme), common.md_plain(_search_summary(found)),
+            found.table.frame(), found.map, gr.Tabs(selected="map-ex-search"))
+
+
+@common.guard
+def cleared(saved: views.MapResult | None, theme: str = "light"):
+    """The Clear button: the map without a clicked text's lines and a search's highlights."""
+    if saved is None:
+        return gr.update(), gr.update()
+    result = saved.changed(focus=None, meaning=None, query="")
+    return plots.themed(result.figure, theme), result
+
+
+@common.guard
+def selected(app: common.App, saved: views.MapResult | None, event: str,
+             request: gr.Request | None = None):
+    """A box or lasso selection on the map: its texts in a table with their language counts,
+    as CSV and TSV downloads, and kept for sending to another view."""
+    if saved is None or not event:
+        return (gr.update(),) * 5
+    positions = _event(event, "points")
+    if not isinstance(positions, list):
+        raise ValueError("The page sent a map event the app cannot read; reload the page")
+    found = views.map_selection(saved, positions)
+    if not positions:
+        return common.md_plain(SELECT_HELP), found.table.frame(), None, "", gr.update()
+    folder = app.folder(request, "map-selection")
+    files = [str(found.write(folder / "selection.csv")),
+             str(found.write(folder / "selection.tsv"))]
+    notes: list[str] = []
+    table = common.table_for_page(app, found.table, notes)
+    summary = common.md_plain(found.summary) + "".join(f"\n\n{common.md_plain(n)}"
+                                                       for n in notes)
+    return summary, table, files, found.text, gr.Tabs(selected="map-ex-sel")
+
+
+SELECT_HELP = ("Choose Box Select or Lasso Select in the map's toolbar and drag over points: "
+               "the texts inside are listed here, and can be sent to Similarity or Neighbours.")
+SENDS = {"similarity": ("Similarity heatmap of the selection", "similarity", "texts"),
+         "queries": ("Neighbours: the selection as queries", "neighbours", "queries"),
+         "corpus": ("Neighbours: the selection as corpus", "neighbours", "corpus")}
+
+
+@common.guard
+def send(text: str, tab: str):
+    """Puts the selection into another view's text box (and empties its upload) and opens
+    that view."""
+    if not text:
+        raise ValueError("Select texts on the map first: " + SELECT_HELP)
+    return text, None, gr.Tabs(selected=tab)
+
+
+def wire_sends(wirings: dict[str, common.Wiring], tabs: gr.Tabs) -> None:
+    """The selection's send buttons: each fills another view's box; the Similarity view then
+    runs (its heatmap is the point), Neighbours waits for the other list."""
+    parts = wirings[VIEW.name].parts
+    for name, (_, view, box) in SENDS.items():
+        target = wirings[view]
+        event = parts["send"][name].click(send, [parts["selection"], gr.State(view)],
+                                          [*target.parts[box], tabs], **common.PRIVATE)
+        if view == "similarity":
+            target.on(event.success, **common.PRIVATE)
 
 
 def build(app: common.App, report_state: gr.State, theme: gr.State) -> common.Wiring:
@@ -108,6 +253,15 @@ def build(app: common.App, report_state: gr.State, theme: gr.State) -> common.Wi
                 texts, upload = common.text_input("Texts (one per line)", 6)
                 run_btn = gr.Button("Draw map", variant="primary", elem_id="map-run")
                 examples = common.examples_row([label for label, _ in EXAMPLES])
+                with gr.Row(equal_height=True):
+                    query = gr.Textbox("", label="Search by meaning (any language)",
+                                       max_lines=1, max_length=views.explore.QUERY_CHARS,
+                                       elem_id="map-query", scale=3)
+                    query_btn = gr.Button("Search", elem_id="map-search-run", scale=1,
+                                          min_width=90)
+                threshold = gr.Slider(0.5, 1.0, value=0.99, step=0.001,
+                                      label="A match beats this share of unrelated pairs "
+                                      "(0.99: the top 1%)", elem_id="map-threshold")
                 search = gr.Textbox("", label="Highlight texts containing…", max_lines=1,
                                     max_length=SEARCH_CHARS, elem_id="map-search")
                 with gr.Accordion("Options: method, colours, meaning vs. language",
@@ -128,25 +282,18 @@ def build(app: common.App, report_state: gr.State, theme: gr.State) -> common.Wi
                 plot = gr.Plot(plots.message_figure("Add texts and press Draw map"),
                                label="Map", elem_id="map-plot")
                 summary = gr.Markdown(elem_id="map-summary")
+                # Where the page's script writes clicks and selections (in the page, not on
+                # screen; see assets/plot_events.js).
+                click_box = gr.Textbox("", visible="hidden", elem_id="map-plot-click",
+                                       max_length=EVENT_CHARS)
+                select_box = gr.Textbox("", visible="hidden", elem_id="map-plot-select",
+                                        max_length=EVENT_CHARS)
         notes = gr.Markdown(elem_classes=["notes"])
-        with gr.Accordion("Explore: a text's neighbours, search by meaning", open=False,
-                          elem_id="map-explore"):
-            with gr.Row():
-                index = gr.Number(0, label="Text (0-based index)", precision=0, minimum=0,
-                                  elem_id="map-point")
-                k = gr.Slider(1, 100, value=10, step=1, label="Neighbours")
-                near_btn = gr.Button("Nearest texts", elem_id="map-neighbours-run")
-            with gr.Row():
-                query = gr.Textbox("", label="Search by meaning", max_lines=1,
-                                   max_length=views.explore.QUERY_CHARS,
-                                   elem_id="map-query")
-                threshold = gr.Slider(0.5, 1.0, value=0.99, step=0.001,
-                                      label="Percentile of unrelated pairs a match beats")
-                query_btn = gr.Button("Search", elem_id="map-search-run")
-            explore_summary = gr.Markdown(elem_id="map-explore-summary")
-            explore_notes = gr.Markdown(elem_classes=["notes"])
-            explore_table = gr.Dataframe(wrap=True, max_height=420, elem_id="map-explore-table")
+        explore = _build_explore()
         files = common.downloads(app, report_state, REPORT_KEY, VIEW.figure_title)
+        selection = gr.State("")
+        # The API's endpoints, on hidden buttons: plain data out (tables and summaries).
+        api_near, api_search = gr.Button(visible=False), gr.Button(visible=False)
     wiring = common.Wiring(common.bind(run, app),
                     [texts, upload, method, dim, color, connect, search, report_state, theme,
                      center, clusters],
@@ -156,11 +303,73 @@ def build(app: common.App, report_state: gr.State, theme: gr.State) -> common.Wi
     restyle = (redraw, [saved, color, connect, search, theme, clusters], [plot, notes, saved])
     for event in (color.change, connect.change, search.submit, clusters.change):
         event(*restyle, **common.PRIVATE)
-    near_btn.click(common.bind(neighbours, app),
-                   [texts, upload, index, k, saved, method, dim, center],
-                   [explore_table, explore_summary, explore_notes], api_name="map_neighbours")
-    query_btn.click(common.bind(search_meaning, app),
-                    [texts, upload, query, threshold, saved, method, dim, center],
-                    [explore_table, explore_summary], api_name="map_search")
+    tabs, k, index = explore["tabs"], explore["k"], explore["index"]
+    near_out = [plot, explore["point"], explore["near_summary"], explore["near_notes"],
+                explore["near_table"], saved, tabs]
+    click_box.change(common.bind(clicked, app), [saved, click_box, k, theme],
+                     [*near_out, index], show_progress="minimal", **common.PRIVATE)
+    explore["near_btn"].click(common.bind(near_typed, app), [saved, index, k, theme], near_out,
+                              **common.PRIVATE)
+    explore["clear_btn"].click(cleared, [saved, theme], [plot, saved], **common.PRIVATE)
+    map_inputs = [texts, upload]
+    found_out = [plot, explore["search_summary"], explore["search_table"], saved, tabs]
+    for event in (query_btn.click, query.submit):
+        event(common.bind(search_on_map, app),
+              [*map_inputs, query, threshold, saved, method, dim, center, theme], found_out,
+              **common.PRIVATE)
+    select_box.change(common.bind(selected, app), [saved, select_box],
+                      [explore["sel_summary"], explore["sel_table"], explore["sel_files"],
+                       selection, tabs], show_progress="minimal", **common.PRIVATE)
+    api_near.click(
+        common.bind(neighbours, app),
+        [*map_inputs, index, k, saved, method, dim, center],
+        [explore["near_table"], explore["near_summary"], explore["near_notes"]],
+        api_name="map_neighbours")
+    api_search.click(
+        common.bind(search_meaning, app),
+        [*map_inputs, query, threshold, saved, method, dim, center],
+        [explore["search_table"], explore["search_summary"]], api_name="map_search")
     common.clear_upload_on_typing([(texts, upload)])
+    wiring.parts.update(texts=(texts, upload), send=explore["send"], selection=selection)
     return wiring
+
+
+def _build_explore() -> dict:
+    """The panel under the map: a clicked text's neighbourhood, the selection, the matches of
+    a search by meaning, one tab each (an interaction opens its tab)."""
+    parts: dict = {}
+    with gr.Tabs(elem_id="map-explore") as parts["tabs"]:
+        with gr.Tab("Clicked text", id="map-ex-near"):
+            parts["point"] = gr.Markdown(
+                "Click a point on the map: its nearest texts in the embedding space are listed "
+                "here and joined to it by lines (dashed red where the map put them far away).",
+                elem_id="map-point")
+            with gr.Row(equal_height=True):
+                parts["index"] = gr.Number(0, label="…or a text by its index (0-based)",
+                                           precision=0, minimum=0, elem_id="map-index")
+                parts["k"] = gr.Slider(1, 100, value=10, step=1, label="Neighbours",
+                                       elem_id="map-k")
+                parts["near_btn"] = gr.Button("Nearest texts", elem_id="map-neighbours-run")
+                parts["clear_btn"] = gr.Button("Clear lines and search", elem_id="map-clear")
+            parts["near_summary"] = gr.Markdown(elem_id="map-near-summary")
+            parts["near_notes"] = gr.Markdown(elem_classes=["notes"])
+            parts["near_table"] = gr.Dataframe(wrap=True, max_height=420,
+                                               elem_id="map-near-table")
+        with gr.Tab("Selection", id="map-ex-sel"):
+            parts["sel_summary"] = gr.Markdown(common.md_plain(SELECT_HELP),
+                                               elem_id="map-sel-summary")
+            with gr.Row():
+                parts["send"] = {name: gr.Button(label, size="sm", elem_id=f"map-send-{name}")
+                                 for name, (label, _, _) in SENDS.items()}
+            parts["sel_table"] = gr.Dataframe(wrap=True, max_height=420,
+                                              elem_id="map-sel-table")
+            parts["sel_files"] = gr.File(label="The selection (CSV, TSV)", file_count="multiple",
+                                         elem_id="map-sel-files")
+        with gr.Tab("Search by meaning", id="map-ex-search"):
+            parts["search_summary"] = gr.Markdown(
+                "Type a query beside the map and press Search: the texts that mean the same "
+                "are highlighted and listed here, best first; a star marks where the query "
+                "lands.", elem_id="map-search-summary")
+            parts["search_table"] = gr.Dataframe(wrap=True, max_height=420,
+                                                 elem_id="map-search-table")
+    return parts

@@ -88,4 +88,5 @@ def build(app: common.App, report_state: gr.State, theme: gr.State) -> common.Wi
         common.wire_example(button, lambda a=args: _fill(*a), inputs, wiring)
     bm25.change(widths, bm25, table, queue=False, **common.PRIVATE)
     common.clear_upload_on_typing([(queries, qfile), (corpus, cfile)])
+    wiring.parts.update(queries=(queries, qfile), corpus=(corpus, cfile))
     return wiring

@@ -105,6 +105,7 @@ def build(app: common.App, report_state: gr.State, theme: gr.State) -> common.Wi
                       [*outputs, report_state], api_name="similarity_compare")
     common.wire_file_examples(examples, [name for _, name in EXAMPLES], texts, upload, wiring)
     common.clear_upload_on_typing([(texts, upload)])
+    wiring.parts["texts"] = (texts, upload)
     return wiring
 
 

@@ -29,8 +29,10 @@ from e5ui.views.explain import ExplainResult, PairScore, explain_view, pair_scor
 from e5ui.views.explore import (
     MapNeighboursResult,
     MapSearchResult,
+    MapSelectionResult,
     map_neighbours,
     map_search,
+    map_selection,
 )
 from e5ui.views.map import MapData, MapResult, map_data, map_preview, map_view
 from e5ui.views.neighbours import NEIGHBOUR_HEADER, NeighboursResult, neighbours_view
@@ -41,8 +43,9 @@ __all__ = [
     "AlignResult", "align_view", "MAX_COMPARE_TEXTS", "KeywordComparison", "ModelComparison",
     "compare_models_view",
     "MAX_MATRIX_CSV", "NEIGHBOUR_HEADER", "TOP_PAIRS", "BitextResult", "ExplainResult",
-    "MapData", "MapNeighboursResult", "MapResult", "MapSearchResult", "map_neighbours",
-    "map_search", "NeighboursResult", "PairScore", "SimilarityResult", "Table",
+    "MapData", "MapNeighboursResult", "MapResult", "MapSearchResult", "MapSelectionResult",
+    "map_neighbours", "map_search", "map_selection", "NeighboursResult", "PairScore",
+    "SimilarityResult", "Table",
     "ViewProgress", "bitext_view", "explain_view", "fmt_pct", "labels_for", "map_data",
     "map_preview", "map_view", "neighbours_view", "notes_for", "pair_score", "report",
     "similarity_view",

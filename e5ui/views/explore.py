@@ -1,13 +1,15 @@
-"""Interactions with a map: a point's neighbourhood (``/map_neighbours``) and search by meaning
-(``/map_search``), each a function of the map's result and the request, with a result object
-whose tables are declared in the registry (the map view's ``neighbours`` and ``matches``)."""
+"""Interactions with a map: a point's neighbourhood (``/map_neighbours``), search by meaning
+(``/map_search``) and a selection of its points, each a function of the map's result and the
+request, with a result object whose tables are declared in the registry (the map view's
+``neighbours`` and ``matches``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
-from e5ui import baselines, registry
+from e5ui import baselines, registry, textio
 from e5ui.analysis import explore
 from e5ui.analysis.calibration import Baseline
 from e5ui.views.common import Table, check_suffix
@@ -32,7 +34,7 @@ class MapNeighboursResult:
     """A point's nearest texts in the embedding space, and where the map put them.
 
     Attributes:
-        map: the map.
+        map: the map, with lines from the text to its neighbours.
         found: the neighbourhood (``analysis.explore.neighbourhood``; positions in the map).
         table: one row per neighbour (the registry's map ``neighbours`` table; ``index`` is
             the input's 0-based line, as in the map's table).
@@ -96,8 +98,8 @@ def map_neighbours(result: MapResult, index: int, k: int = 10, *, encoder=None,
                      "the map lies.")
     summary = (f"{len(rows)} nearest texts of line {corpus.rows[i]} by cosine in the "
                f"embedding space · {far} far on the map")
-    return MapNeighboursResult(result, found, Table(VIEW.header("neighbours"), rows), summary,
-                               notes)
+    return MapNeighboursResult(result.changed(focus=found), found,
+                               Table(VIEW.header("neighbours"), rows), summary, notes)
 
 
 def _num(value: float) -> float | None:
@@ -161,8 +163,61 @@ def map_search(result: MapResult, query: str, encoder, threshold: float =
             for rank, j in enumerate(found.matches.tolist())]
     summary = (f"{len(rows)} of {len(corpus)} texts above the {threshold:.0%} percentile of "
                "unrelated pairs")
-    marked = replace(result, meaning=found)
-    for kept in ("named_clusters", "hubs"):
-        if kept in result.__dict__:
-            marked.__dict__[kept] = result.__dict__[kept]
+    marked = result.changed(meaning=found, query=query)
     return MapSearchResult(marked, query, found, Table(VIEW.header("matches"), rows), summary)
+
+
+@dataclass(eq=False)
+class MapSelectionResult:
+    """The texts selected on a map (a box or a lasso in the page).
+
+    Attributes:
+        map: the map.
+        positions: the selected texts' positions in the map, in the order given.
+        table: their rows of the map's table.
+        counts: (language, texts) of the selection, most first.
+        summary: one line.
+        text: the selection as text for another view's input box (its ``lang``, ``label`` and
+            ``id`` columns come along: ``textio.input_text``).
+    """
+
+    map: MapResult
+    positions: list[int]
+    table: Table
+    counts: list[tuple[str, int]]
+    summary: str
+    text: str
+
+    def write(self, path: str | Path) -> Path:
+        """Writes the selected rows as .tsv or .csv."""
+        check_suffix(path, (".tsv", ".csv"), "map selection")
+        return self.table.write(path)
+
+
+def map_selection(result: MapResult, positions: list[int]) -> MapSelectionResult:
+    """The selected texts of a map, with their language counts.
+
+    Args:
+        result: the map.
+        positions: positions in the map (each point's last customdata entry in the figure);
+            a repeated position counts once.
+
+    Returns:
+        The result.
+
+    Raises:
+        ValueError: for a position that is not on this map.
+    """
+    n = len(result.data.corpus)
+    if any(isinstance(p, bool) or not isinstance(p, int) or not 0 <= p < n
+           for p in positions):
+        raise ValueError("The selection names points that are not on this map; draw the map "
+                         "again and select anew")
+    positions = list(dict.fromkeys(positions))
+    table = result.table
+    counts = Counter(result.data.langs[p] or "unknown" for p in positions).most_common()
+    summary = (f"{len(positions)} of {n} texts selected"
+               + (" · " + ", ".join(f"{lang} {k}" for lang, k in counts) if counts else ""))
+    return MapSelectionResult(result, positions, Table(table.header,
+                                                       [table.rows[p] for p in positions]),
+                              counts, summary, textio.input_text(result.data.corpus, positions))

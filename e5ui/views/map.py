@@ -52,7 +52,11 @@ class MapResult:
         clusters: name the clusters at their centres on the figure and add ``cluster`` and
             ``cluster_label`` to the table.
         meaning: a search by meaning (``views.map_search``): adds ``search_cosine`` and
-            ``search_percentile`` to the table.
+            ``search_percentile`` to the table; its matches are highlighted (with the
+            substring's, if any) and the query is drawn where it lands.
+        query: the query of ``meaning``, as typed.
+        focus: a clicked text's neighbourhood (``views.map_neighbours``): lines from it to its
+            nearest texts in the embedding space.
     """
 
     data: MapData
@@ -63,16 +67,25 @@ class MapResult:
     preview: bool = False
     clusters: bool = False
     meaning: explore.MeaningSearch | None = None
+    query: str = ""
+    focus: explore.Neighbourhood | None = None
 
     def restyled(self, color_by: str, connect: bool, search: str, clusters: bool = False
                  ) -> MapResult:
         """The same map with other colours, lines, highlights or cluster names (no new
-        projection; the clusters, once computed, are kept)."""
-        out = replace(self, color_by=color_by, connect=connect, search=search,
-                      clusters=clusters)
-        for kept in ("named_clusters", "hubs"):
-            if kept in self.__dict__:
-                out.__dict__[kept] = self.__dict__[kept]
+        projection; the clusters, once computed, are kept, and so are a clicked text's lines
+        and a search by meaning)."""
+        return self.changed(color_by=color_by, connect=connect, search=search,
+                            clusters=clusters)
+
+    def changed(self, **fields) -> MapResult:
+        """The same map with some fields replaced (``dataclasses.replace``), keeping what was
+        computed once for it (its clusters and hubs) when the embeddings stay the same."""
+        out = replace(self, **fields)
+        if out.data is self.data and out.projection is self.projection:
+            for kept in ("named_clusters", "hubs"):
+                if kept in self.__dict__:
+                    out.__dict__[kept] = self.__dict__[kept]
         return out
 
     @cached_property
@@ -88,11 +101,22 @@ class MapResult:
         return explore.map_hubs(self.data.embeddings)
 
     @property
-    def _highlight(self) -> np.ndarray | None:
+    def _substring(self) -> np.ndarray | None:
         needle = (self.search or "").strip().lower()
         if not needle:
             return None
         return np.array([needle in t.lower() for t in self.data.corpus.texts])
+
+    @property
+    def _highlight(self) -> np.ndarray | None:
+        """The texts to highlight: those containing the search, and the matches of a search
+        by meaning."""
+        mask = self._substring
+        if self.meaning is not None:
+            hits = np.zeros(len(self.data.corpus), dtype=bool)
+            hits[self.meaning.matches] = True
+            mask = hits if mask is None else mask | hits
+        return mask
 
     @cached_property
     def figure(self):
@@ -108,6 +132,9 @@ class MapResult:
                        for c in named.labels.tolist()]
             legend = "cluster"
         ids = corpus.ids if self.connect and corpus.ids else None
+        focus = None if self.focus is None else plots.MapFocus(
+            self.focus.index, self.focus.indices.tolist(), self.focus.far_on_map.tolist())
+        place = None if self.meaning is None else self.meaning.place
         return plots.map_scatter(
             proj.coords, corpus.texts, colours, ids=ids, highlight=self._highlight,
             title=f"{proj.method.upper()} map of {len(corpus)} texts"
@@ -115,7 +142,8 @@ class MapResult:
             method_note=proj.note,
             langs=self.data.langs, labels=corpus.labels or None, legend_title=legend,
             clusters=named.labels if named is not None and self.clusters else None,
-            cluster_names=named.names if named is not None and self.clusters else None)
+            cluster_names=named.names if named is not None and self.clusters else None,
+            focus=focus, query=None if place is None else (self.query, place))
 
     @property
     def notes(self) -> list[str]:
@@ -131,10 +159,16 @@ class MapResult:
                          f"{f'; {noise} text(s) in none' if noise else ''}.")
         if self.color_by == "label" and not corpus.labels:
             notes.append("This input has no 'label' column; colouring by language.")
-        highlight = self._highlight
-        if highlight is not None:
-            notes.append(f"Search “{self.search.strip()}”: {int(highlight.sum())} matching "
+        substring = self._substring
+        if substring is not None:
+            notes.append(f"Search “{self.search.strip()}”: {int(substring.sum())} matching "
                          "text(s) highlighted.")
+        if self.meaning is not None:
+            notes.append(f"Search by meaning “{self.query}”: {len(self.meaning.matches)} "
+                         f"text(s) above the {self.meaning.threshold:.1%} percentile of "
+                         "unrelated pairs highlighted"
+                         + ("; the star is where the query lands." if self.meaning.place
+                            is not None else "."))
         if self.connect and not corpus.ids:
             notes.append("Lines join translations by a shared 'id' column; this input has none.")
         return notes
