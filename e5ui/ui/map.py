@@ -72,12 +72,14 @@ def _map_for(app: common.App, texts: str, file: str | None, saved: views.MapResu
 
 
 @common.guard
-def neighbours(app: common.App, texts: str, file: str | None = None, index: int = 0,
+def neighbours(app: common.App, texts: str, file: str | None = None, index: int | None = 0,
                k: int = 10, saved: views.MapResult | None = None, method: str = "umap",
                dim: int = 2, center: bool = False, progress=gr.Progress()):
     """/map_neighbours: one text's nearest texts in the embedding space (by its 0-based
     ``index``, the map table's), with calibrated scores, languages, hubs, translations and
     the ones the map put far away: table, summary, notes."""
+    if index is None:  # an emptied index box: the API's validator lets null through
+        raise ValueError("Type the 0-based index of a text (the map table's index column)")
     result, enc = _map_for(app, texts, file, saved, method, dim, center, progress)
     found = views.map_neighbours(result, int(index), int(k), encoder=enc)
     return found.table.frame(), common.md_plain(found.summary), common.notes_md(found.notes)
