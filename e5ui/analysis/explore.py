@@ -15,7 +15,7 @@ import numpy as np
 
 from e5ui.analysis.calibration import Baseline, percentile, rescale
 from e5ui.analysis.hubness import Hubness, hubness
-from e5ui.analysis.neighbours import topk
+from e5ui.analysis.neighbours import DEFAULT_CHUNK_BYTES, topk
 from e5ui.analysis.projection import Projection
 from e5ui.analysis.similarity import as_matrix, normalize_rows
 
@@ -222,3 +222,63 @@ def search_meaning(
     if projection is not None and projection.model is not None:
         place = projection.place(q[None, :])[0].astype(np.float64)
     return MeaningSearch(cos, pct, float(threshold), matches, place)
+
+
+# Neighbours per point that an exported map carries for its click panel.
+PAGE_NEIGHBOURS = 10
+
+
+@dataclass(eq=False)
+class NearestTable:
+    """Every point's k nearest other points in the embedding space (cosine).
+
+    Attributes:
+        indices: Int64 (n, k) neighbours, nearest first (ties by lower index), the point
+            itself excluded.
+        cosines: Float32 (n, k) their cosines.
+        percentile: Float64 (n, k) share of the baseline's unrelated pairs scoring <= each
+            cosine, or None without a baseline.
+    """
+
+    indices: np.ndarray
+    cosines: np.ndarray
+    percentile: np.ndarray | None
+
+
+def nearest_table(
+    emb: Any,
+    k: int = PAGE_NEIGHBOURS,
+    *,
+    baseline: Baseline | None = None,
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+) -> NearestTable:
+    """The k nearest neighbours of every point, for a page that answers clicks without a server.
+
+    The search is ``neighbours.topk`` of the points against themselves: one tile of the score
+    matrix at a time, so 20,000 points never hold a 20,000 x 20,000 matrix, only tiles of about
+    ``chunk_bytes``.
+
+    Args:
+        emb: Embeddings (n, d); rows are L2-normalised first.
+        k: Neighbours per point; clipped to n - 1.
+        baseline: The model's unrelated-pair baseline, for percentiles (``calibration``).
+        chunk_bytes: Memory budget for one tile of the score matrix.
+
+    Returns:
+        The NearestTable, (n, min(k, n - 1)) arrays.
+    """
+    if k < 1:
+        raise ValueError("k must be at least 1")
+    x = normalize_rows(as_matrix(emb))
+    n = x.shape[0]
+    k = min(int(k), max(n - 1, 0))
+    if k == 0:
+        found_idx = np.zeros((n, 0), dtype=np.int64)
+        found_cos = np.zeros((n, 0), dtype=np.float32)
+    else:
+        found = topk(x, x, k, exclude_self=True, chunk_bytes=chunk_bytes)
+        found_idx, found_cos = found.indices, found.scores
+    pct = None
+    if baseline is not None:
+        pct = np.asarray(percentile(found_cos, baseline), dtype=np.float64)
+    return NearestTable(found_idx.astype(np.int64), found_cos.astype(np.float32), pct)

@@ -45,7 +45,7 @@ def add_arguments(p) -> None:
 
 
 def run(args, encoder: EncoderFactory) -> int:
-    from e5ui import runtime, views
+    from e5ui import baselines, runtime, views
 
     outs = check_outs(args.out, (".csv", ".tsv", ".html", ".parquet"), (args.file,))
     if not outs and not args.projector:
@@ -78,7 +78,17 @@ def run(args, encoder: EncoderFactory) -> int:
     if args.projector:
         for path in result.write_projector(args.projector):
             print(f"e5ui: wrote {path}", file=sys.stderr)
-    return finish(result, outs, f"{result.projection.method.upper()}, {args.dim}-D")
+    what = f"{result.projection.method.upper()}, {args.dim}-D"
+    pages = [out for out in outs if out.suffix.lower() == ".html"]
+    code = finish(result, [out for out in outs if out not in pages], what)
+    if pages:
+        # The page lists each neighbour's percentile among the model's unrelated pairs.
+        baseline = baselines.reference_baseline(enc)
+        for out in pages:
+            result.write(out, baseline=baseline)
+            print(f"e5ui: wrote {out} ({what}; click a point for its neighbours)",
+                  file=sys.stderr)
+    return code
 
 
 def _print_clusters(result) -> None:

@@ -14,7 +14,8 @@ One module per concern, one entry here for each public name:
 - ``scatter``: the map (``map_scatter``);
 - ``histogram``: ``score_histogram``;
 - ``alignment``: ``alignment_heatmap``;
-- ``export``: the one HTML writer (``figure_html``, ``report_html``, ``write_html``).
+- ``export``: the one HTML writer (``figure_html``, ``map_page_html``, ``report_html``,
+  ``write_html``).
 
 This package imports numpy and plotly only (no gradio, torch or transformers), so figures can
 be built and tested without a browser, a server or a model.
@@ -23,7 +24,14 @@ be built and tested without a browser, a server or a model.
 from __future__ import annotations
 
 from e5ui.plots.alignment import alignment_heatmap
-from e5ui.plots.export import Markup, figure_html, report_html, write_html
+from e5ui.plots.export import (
+    MapExplore,
+    Markup,
+    figure_html,
+    map_page_html,
+    report_html,
+    write_html,
+)
 from e5ui.plots.heatmap import (
     HEATMAP_FRAME,
     HEATMAP_PAIR_FRAME,
@@ -40,6 +48,7 @@ __all__ = [
     "FONT_FAMILY",
     "HEATMAP_FRAME",
     "HEATMAP_PAIR_FRAME",
+    "MapExplore",
     "MapFocus",
     "PALETTE",
     "THEMES",
@@ -48,6 +57,7 @@ __all__ = [
     "cluster_heatmap",
     "figure_html",
     "message_figure",
+    "map_page_html",
     "map_scatter",
     "report_html",
     "score_histogram",

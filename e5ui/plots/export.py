@@ -1,6 +1,7 @@
-"""The one HTML writer: a figure as a standalone page (``figure_html``), several figures and
-texts as a report (``report_html``), and ``write_html``, which every HTML file e5ui writes goes
-through (CLI and app alike, so both write the same bytes).
+"""The one HTML writer: a figure as a standalone page (``figure_html``), a map that answers
+clicks and searches without a server (``map_page_html``), several figures and texts as a report
+(``report_html``), and ``write_html``, which every HTML file e5ui writes goes through (CLI and
+app alike, so both write the same bytes).
 
 Pages open offline (plotly.js inside) and give the same file for the same figure (fixed div
 ids); titles, headings and plain text are escaped, ``Markup`` is trusted HTML.
@@ -9,15 +10,21 @@ ids); titles, headings and plain text are escaped, ``Markup`` is trusted HTML.
 from __future__ import annotations
 
 import html
+import json
+import math
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import plotly.graph_objects as go
+import plotly.io as pio
 from plotly.offline import get_plotlyjs
 
-from e5ui.plots.theme import FONT_FAMILY, GRID, INK, MUTED
+from e5ui import resources
+from e5ui.plots.theme import ACCENT, FONT_FAMILY, GRID, INK, MUTED
 
 
 class Markup(str):
@@ -167,8 +174,127 @@ def report_html(
     return "".join(parts)
 
 
+@dataclass(eq=False)
+class MapExplore:
+    """What an exported map's page shows on a click: every text whole and its neighbours.
+
+    Rows follow the map's order, the position each marker's customdata ends with.
+
+    Attributes:
+        texts: Text per point.
+        langs: Language per point ("" when unknown).
+        labels: Label per point, or None.
+        ids: Id per point (translations share one), or None.
+        neighbours: Int (n, k) each point's nearest others in the embedding space, nearest
+            first (``analysis.explore.nearest_table``).
+        cosines: (n, k) their cosines.
+        percentile: (n, k) calibrated percentiles of the cosines, or None.
+    """
+
+    texts: Sequence[str]
+    langs: Sequence[str]
+    labels: Sequence[Any] | None
+    ids: Sequence[Any] | None
+    neighbours: np.ndarray
+    cosines: np.ndarray
+    percentile: np.ndarray | None = None
+
+
+def _cell(value: Any) -> str:
+    """A label or id as text; "" for a missing one (None, NaN)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return str(value)
+
+
+def _rounded(values: np.ndarray | None) -> list | None:
+    """Rows of 4-decimal floats (NaN as null): enough for the panel, a third of the bytes."""
+    if values is None:
+        return None
+    arr = np.round(np.asarray(values, dtype=np.float64), 4)
+    return [[None if math.isnan(v) else v for v in row] for row in arr.tolist()]
+
+
+def _json_script(element_id: str, value: Any) -> str:
+    """A ``<script type="application/json">`` block the page reads with JSON.parse.
+
+    Every "<" becomes the JSON escape \\u003c (it can only occur inside strings), so no text,
+    whatever it holds ("</script>", "<!--"), can end the block or start markup.
+    """
+    text = value if isinstance(value, str) else json.dumps(
+        value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    text = text.replace("<", "\\u003c")
+    return f'<script type="application/json" id="{element_id}">{text}</script>\n'
+
+
+def _explore_payload(explore: MapExplore, div_id: str, title: str) -> dict[str, Any]:
+    n = len(explore.texts)
+    neighbours = np.asarray(explore.neighbours, dtype=np.int64).reshape(n, -1)
+    for values, name in ((explore.langs, "languages"), (explore.labels, "labels"),
+                         (explore.ids, "ids")):
+        if values is not None and len(values) != n:
+            raise ValueError(f"got {len(values)} {name} for {n} texts")
+    return {
+        "div": div_id,
+        "config": _config(title),
+        "k": int(neighbours.shape[1]),
+        "colors": {"line": INK, "ring": ACCENT},
+        "texts": [str(t) for t in explore.texts],
+        "langs": [_cell(x) for x in explore.langs],
+        "labels": None if explore.labels is None else [_cell(x) for x in explore.labels],
+        "ids": None if explore.ids is None else [_cell(x) for x in explore.ids],
+        "neighbours": neighbours.tolist(),
+        "cosines": _rounded(explore.cosines),
+        "percentile": _rounded(explore.percentile),
+    }
+
+
+def _asset_script(name: str) -> str:
+    code = resources.path(name).read_text(encoding="utf-8")
+    if "</script" in code.lower():  # would end the inline block early
+        raise ValueError(f"{name} must not contain '</script'")
+    return code
+
+
+def map_page_html(fig: go.Figure, title: str, explore: MapExplore) -> str:
+    """A standalone map page that answers clicks and searches offline, with no server.
+
+    The figure and the explore data travel as JSON blocks; ``assets/map_explore.js`` (inlined)
+    draws the figure (SVG instead of WebGL where the browser has none), shows a clicked point's
+    text and its neighbours under the map with lines to them, and highlights the texts that
+    contain what is typed in the search box. Texts reach the page only through
+    ``textContent``, never as HTML. The same figure and data give the same bytes.
+
+    Args:
+        fig: The map (``map_scatter``); each marker's customdata ends with its position.
+        title: Page title (escaped), also the file name of PNG downloads.
+        explore: Texts and neighbours by position.
+
+    Returns:
+        The HTML document.
+    """
+    height = fig.layout.height
+    div_id = f"e5ui-{_slug(title)[:40] or 'figure'}-0"
+    payload = _explore_payload(explore, div_id, title)
+    return _head(title) + (
+        f"<style>body{{margin:16px;background:#fff;color:{INK};font-family:{FONT_FAMILY};}}"
+        "</style>\n"
+        "<script type=\"text/javascript\">window.PlotlyConfig = {MathJaxConfig: 'local'};"
+        f"</script>\n<script type=\"text/javascript\">{get_plotlyjs()}</script>\n"
+        "</head>\n<body>\n"
+        f'<div id="{div_id}" class="plotly-graph-div" '
+        f'style="height:{int(height) if height else 560}px; width:100%;"></div>\n'
+        f"{resources.path('map_explore.html').read_text(encoding='utf-8')}\n"
+        + _json_script("e5ui-figure", pio.to_json(fig, validate=False))
+        + _json_script("e5ui-explore-data", payload)
+        + f"<script type=\"text/javascript\">\n{_asset_script('map_explore.js')}</script>\n"
+        "</body>\n</html>\n"
+    )
+
+
 def write_html(path: str | Path, title: str, content: go.Figure | Sequence[tuple[str, Any]],
-               meta: Mapping[str, Any] | None = None) -> Path:
+               meta: Mapping[str, Any] | None = None, explore: MapExplore | None = None
+               ) -> Path:
     """Writes an HTML export: one figure as a standalone page, or a report.
 
     Every HTML file e5ui writes goes through here: UTF-8 with "\\n" line ends on every
@@ -180,14 +306,18 @@ def write_html(path: str | Path, title: str, content: go.Figure | Sequence[tuple
         content: A ``go.Figure`` (a page of that figure, ``figure_html``) or (heading, item)
             sections (a report, ``report_html``).
         meta: A report's facts listed at the top; a single figure's page has none.
+        explore: With a map figure: the page answers clicks and searches (``map_page_html``).
 
     Returns:
         The path written.
     """
+    if explore is not None and not isinstance(content, go.Figure):
+        raise ValueError("explore data goes with a single map figure, not a report")
     if isinstance(content, go.Figure):
         if meta:
             raise ValueError("A single figure's page lists no facts; write a report instead")
-        document = figure_html(content, title)
+        document = (figure_html(content, title) if explore is None
+                    else map_page_html(content, title, explore))
     else:
         document = report_html(title, content, meta)
     path = Path(path)

@@ -206,13 +206,21 @@ class MapResult:
                  labels[i], ids[i], *extra[i], corpus.texts[i]] for i in range(len(corpus))]
         return Table(header, rows)
 
-    def write(self, path: str | Path) -> Path:
+    def write(self, path: str | Path, baseline: explore.Baseline | None = None) -> Path:
         """Writes the coordinates (.csv / .tsv), the map (.html), or a Parquet file for Apple's
         Embedding Atlas (.parquet: index, text, lang, label, id, the coordinates and each
-        text's embedding)."""
+        text's embedding).
+
+        The .html page works offline with no server: a click on a point shows its text and
+        its nearest neighbours in the embedding space (computed now, ``explore.nearest_table``;
+        with their percentiles when ``baseline`` is given) and a box searches the texts."""
         suffix = check_suffix(path, (".csv", ".tsv", ".html", ".parquet"), "map")
         if suffix == ".html":
-            return plots.write_html(path, VIEW.figure_title, self.figure)
+            corpus = self.data.corpus
+            found = explore.nearest_table(self.data.embeddings, baseline=baseline)
+            return plots.write_html(path, VIEW.figure_title, self.figure, explore=plots.MapExplore(
+                corpus.texts, self.data.langs, corpus.labels or None, corpus.ids or None,
+                found.indices, found.cosines, found.percentile))
         if suffix == ".parquet":
             table = self.table
             columns = {name: [row[k] for row in table.rows]
