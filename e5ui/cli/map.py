@@ -37,6 +37,9 @@ def add_arguments(p) -> None:
     p.add_argument("--search", default=None, metavar="QUERY",
                    help="search the texts by meaning: adds search_cosine and search_percentile "
                    "columns and prints the matches, best first")
+    p.add_argument("--other-languages", action="store_true",
+                   help="with --search: list only texts in another language than the query's "
+                   "(its translations, not its own language's lines)")
     p.add_argument("--search-threshold", type=float, default=0.99, metavar="P",
                    help="percentile of unrelated pairs a match reaches (default 0.99)")
     p.add_argument("--projector", default=None, metavar="DIR",
@@ -69,7 +72,8 @@ def run(args, encoder: EncoderFactory) -> int:
     if args.search is not None:
         if not 0 <= args.search_threshold <= 1:
             raise CliError("--search-threshold must be between 0 and 1")
-        found = views.map_search(result, args.search, enc, args.search_threshold)
+        found = views.map_search(result, args.search, enc, args.search_threshold,
+                                 other_languages=args.other_languages)
         result = found.map
         print(found.summary)
         for line in records(found.table):

@@ -360,15 +360,19 @@ def figure_file(app: App, state: dict | None, key: str, title: str,
     return gr.update(value=str(path), visible=True)
 
 
-def downloads(app: App, report_state: gr.State, key: str, title: str) -> gr.File:
-    """The view's downloads (its data files) and a button that saves its figure as HTML."""
+def downloads(app: App, report_state: gr.State, key: str, title: str,
+              page: tuple[Callable, list] | None = None) -> gr.File:
+    """The view's downloads (its data files) and a button that saves its figure as HTML
+    (``page``: the view's own (handler, inputs) for that page, as the map's, which explores
+    offline; else the figure of the report state, ``figure_file``)."""
     files = gr.File(label="Downloads", file_count="multiple")
     with gr.Row():
         button = gr.Button("Save the figure as HTML", size="sm", scale=0, min_width=240,
                            elem_classes=["figure-save"])
         saved = gr.File(label="Figure (HTML)", visible=False, height=80)
-    button.click(bind(figure_file, app), [report_state, gr.State(key), gr.State(title)],
-                 [saved], **PRIVATE)
+    fn, inputs = page or (bind(figure_file, app), [report_state, gr.State(key),
+                                                   gr.State(title)])
+    button.click(fn, inputs, [saved], **PRIVATE)
     return files
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 
 import gradio as gr
 import numpy as np
 
-from e5ui import plots, registry, resources, views
+from e5ui import baselines, plots, registry, resources, views
 from e5ui.ui import common
 from e5ui.ui.params import number_radio
 
@@ -43,6 +44,20 @@ def run(app: common.App, texts: str, file: str | None = None, method: str = "uma
     yield (plots.themed(result.figure, theme), common.md_plain(result.summary),
            common.notes_md(result.notes),
            result.export(app.folder(request, "map")), result, state)
+
+
+@common.guard
+def figure_page(app: common.App, saved: views.MapResult | None,
+                request: gr.Request | None = None, progress=gr.Progress()):
+    """The "Save the figure as HTML" button: the map as a page that explores offline (a click
+    lists a text's nearest texts with their percentiles, a box searches), as ``map --out
+    map.html`` writes it."""
+    if saved is None or saved.preview:
+        raise ValueError("Draw the map first (wait for UMAP); then it can be saved")
+    baseline = baselines.reference_baseline(app.encoder(progress))
+    name = re.sub(r"\W+", "-", VIEW.figure_title).strip("-") + ".html"
+    path = saved.write(app.folder(request, "map-figure") / name, baseline=baseline)
+    return gr.update(value=str(path), visible=True)
 
 
 @common.guard
@@ -89,19 +104,21 @@ def neighbours(app: common.App, texts: str, file: str | None = None, index: int 
 def search_meaning(app: common.App, texts: str, file: str | None = None, query: str = "",
                    threshold: float = 0.99, saved: views.MapResult | None = None,
                    method: str = "umap", dim: int = 2, center: bool = False,
-                   progress=gr.Progress()):
+                   other_languages: bool = False, progress=gr.Progress()):
     """/map_search: the texts that mean what ``query`` means (above ``threshold``, the share
-    of unrelated pairs they outscore), best first, and the query's place on the map: table,
-    summary."""
-    found = _search(app, texts, file, query, threshold, saved, method, dim, center, progress)
+    of unrelated pairs they outscore; with ``other_languages``, only texts in another language
+    than the query's), best first, and the query's place on the map: table, summary."""
+    found = _search(app, texts, file, query, threshold, saved, method, dim, center,
+                    other_languages, progress)
     return found.table.frame(), common.md_plain(_search_summary(found))
 
 
 def _search(app: common.App, texts: str, file: str | None, query: str, threshold: float,
-            saved: views.MapResult | None, method: str, dim: int, center: bool, progress
-            ) -> views.MapSearchResult:
+            saved: views.MapResult | None, method: str, dim: int, center: bool,
+            other_languages: bool, progress) -> views.MapSearchResult:
     result, enc = _map_for(app, texts, file, saved, method, dim, center, progress)
-    return views.map_search(result, query, enc, float(threshold))
+    return views.map_search(result, query, enc, float(threshold),
+                            other_languages=bool(other_languages))
 
 
 def _search_summary(found: views.MapSearchResult) -> str:
@@ -176,10 +193,12 @@ def near_typed(app: common.App, saved: views.MapResult | None, index: int, k: in
 @common.guard
 def search_on_map(app: common.App, texts: str, file: str | None, query: str, threshold: float,
                   saved: views.MapResult | None, method: str, dim: int, center: bool,
-                  theme: str = "light", progress=gr.Progress()):
+                  other_languages: bool = False, theme: str = "light",
+                  progress=gr.Progress()):
     """The Search button: matches highlighted on the map and listed, the query drawn where it
     lands."""
-    found = _search(app, texts, file, query, threshold, saved, method, dim, center, progress)
+    found = _search(app, texts, file, query, threshold, saved, method, dim, center,
+                    other_languages, progress)
     return (plots.themed(found.map.figure, theme), common.md_plain(_search_summary(found)),
             found.table.frame(), found.map, gr.Tabs(selected="map-ex-search"))
 
@@ -264,6 +283,8 @@ def build(app: common.App, report_state: gr.State, theme: gr.State) -> common.Wi
                 threshold = gr.Slider(0.5, 1.0, value=0.99, step=0.001,
                                       label="A match beats this share of unrelated pairs "
                                       "(0.99: the top 1%)", elem_id="map-threshold")
+                other_langs = gr.Checkbox(False, label="Other languages only (find the "
+                                          "query's translations)", elem_id="map-other-langs")
                 search = gr.Textbox("", label="Highlight texts containing…", max_lines=1,
                                     max_length=SEARCH_CHARS, elem_id="map-search")
                 with gr.Accordion("Options: method, colours, meaning vs. language",
@@ -292,7 +313,8 @@ def build(app: common.App, report_state: gr.State, theme: gr.State) -> common.Wi
                                         max_length=EVENT_CHARS)
         notes = gr.Markdown(elem_classes=["notes"])
         explore = _build_explore()
-        files = common.downloads(app, report_state, REPORT_KEY, VIEW.figure_title)
+        files = common.downloads(app, report_state, REPORT_KEY, VIEW.figure_title,
+                                 page=(common.bind(figure_page, app), [saved]))
         selection = gr.State("")
         # The API's endpoints, on hidden buttons: plain data out (tables and summaries).
         api_near, api_search = gr.Button(visible=False), gr.Button(visible=False)
@@ -317,7 +339,8 @@ def build(app: common.App, report_state: gr.State, theme: gr.State) -> common.Wi
     found_out = [plot, explore["search_summary"], explore["search_table"], saved, tabs]
     for event in (query_btn.click, query.submit):
         event(common.bind(search_on_map, app),
-              [*map_inputs, query, threshold, saved, method, dim, center, theme], found_out,
+              [*map_inputs, query, threshold, saved, method, dim, center, other_langs, theme],
+              found_out,
               **common.PRIVATE)
     select_box.change(common.bind(selected, app), [saved, select_box],
                       [explore["sel_summary"], explore["sel_table"], explore["sel_files"],
@@ -329,7 +352,7 @@ def build(app: common.App, report_state: gr.State, theme: gr.State) -> common.Wi
         api_name="map_neighbours")
     api_search.click(
         common.bind(search_meaning, app),
-        [*map_inputs, query, threshold, saved, method, dim, center],
+        [*map_inputs, query, threshold, saved, method, dim, center, other_langs],
         [explore["search_table"], explore["search_summary"]], api_name="map_search")
     common.clear_upload_on_typing([(texts, upload)])
     wiring.parts.update(texts=(texts, upload), send=explore["send"], selection=selection)

@@ -6,10 +6,12 @@ request, with a result object whose tables are declared in the registry (the map
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from e5ui import baselines, registry, textio
+import numpy as np
+
+from e5ui import baselines, langid, registry, textio
 from e5ui.analysis import explore
 from e5ui.analysis.calibration import Baseline
 from e5ui.views.common import Table, check_suffix
@@ -131,8 +133,8 @@ class MapSearchResult:
 
 
 def map_search(result: MapResult, query: str, encoder, threshold: float =
-               explore.SEARCH_PERCENTILE, *, baseline: Baseline | None = None
-               ) -> MapSearchResult:
+               explore.SEARCH_PERCENTILE, *, baseline: Baseline | None = None,
+               other_languages: bool = False) -> MapSearchResult:
     """Searches the map's texts by meaning: the query is encoded with the query prompt and
     every text scored against it; matches reach ``threshold``, the share of the model's
     unrelated pairs that score lower.
@@ -144,6 +146,8 @@ def map_search(result: MapResult, query: str, encoder, threshold: float =
         threshold: the percentile in [0, 1] a match reaches (default 0.99: better than 99%
             of unrelated pairs).
         baseline: the model's baseline; None looks it up.
+        other_languages: list only texts in another language than the query's (detected):
+            its translations rather than its own language's lines.
 
     Returns:
         The result; its ``map`` is the map with the search's columns.
@@ -157,12 +161,18 @@ def map_search(result: MapResult, query: str, encoder, threshold: float =
     vector = encoder.encode([query], kind="query")[0]
     found = explore.search_meaning(result.data.embeddings, vector, baseline,
                                    threshold=float(threshold), projection=result.projection)
-    corpus = result.data.corpus
+    corpus, langs = result.data.corpus, result.data.langs
+    where = ""
+    if other_languages:
+        lang = langid.detect([query])[0]
+        found = replace(found, matches=np.array([j for j in found.matches.tolist()
+                                                 if langs[j] != lang], dtype=np.int64))
+        where = f" in other languages than the query's ({lang or 'unknown'})"
     rows = [[rank + 1, corpus.rows[j], float(found.cosines[j]), float(found.percentile[j]),
-             result.data.langs[j], corpus.texts[j]]
+             langs[j], corpus.texts[j]]
             for rank, j in enumerate(found.matches.tolist())]
-    summary = (f"{len(rows)} of {len(corpus)} texts above the {threshold:.0%} percentile of "
-               "unrelated pairs")
+    summary = (f"{len(rows)} of {len(corpus)} texts{where} above the {threshold:.0%} "
+               "percentile of unrelated pairs")
     marked = result.changed(meaning=found, query=query)
     return MapSearchResult(marked, query, found, Table(VIEW.header("matches"), rows), summary)
 

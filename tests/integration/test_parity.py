@@ -44,14 +44,21 @@ def assert_same_files(app_files: list[str], folder: Path, names: list[str]) -> N
                         f"(CLI, app): {first!r:.600}")
 
 
-def app_figure(encoder, tab, title: str, *args) -> bytes:
-    """The figure's HTML as the app's "Save the figure" button writes it (that button is not
-    part of the API): the tab's handler, then the page's figure handler on its report state."""
+def common_app(encoder):
+    """The app's context around an encoder, as the page's handlers get it."""
     from e5ui.holder import ModelHolder
     from e5ui.settings import Settings
     from e5ui.ui import common
 
-    app = common.App.for_tests(ModelHolder(Settings(model="bundled"), encoder=encoder))
+    return common.App.for_tests(ModelHolder(Settings(model="bundled"), encoder=encoder))
+
+
+def app_figure(encoder, tab, title: str, *args) -> bytes:
+    """The figure's HTML as the app's "Save the figure" button writes it (that button is not
+    part of the API): the tab's handler, then the page's figure handler on its report state."""
+    from e5ui.ui import common
+
+    app = common_app(encoder)
     outputs = tab.run(app, "", *args, progress=lambda *a, **k: None)
     if inspect.isgenerator(outputs):  # the map yields a preview first
         *_, outputs = outputs
@@ -93,8 +100,11 @@ def test_map_app_and_cli_write_the_same_files(app_client, bundled_encoder, tmp_p
         tmp_path)
     assert_same_files(files, tmp_path, ["coords.csv", "map.parquet", "vectors.tsv",
                                         "metadata.tsv"])
-    assert app_figure(bundled_encoder, map_tab, "e5ui map", str(example), "umap",
-                      2) == (tmp_path / "map.html").read_bytes()
+    # The map's button writes the page that explores offline, from the tab's map.
+    app = common_app(bundled_encoder)
+    *_, outputs = map_tab.run(app, "", str(example), "umap", 2, progress=lambda *a, **k: None)
+    update = map_tab.figure_page(app, outputs[4], progress=lambda *a, **k: None)
+    assert Path(update["value"]).read_bytes() == (tmp_path / "map.html").read_bytes()
 
 
 def test_bitext_app_and_cli_write_the_same_files(app_client, tmp_path):

@@ -391,3 +391,23 @@ def test_map_search_view_and_map_columns(fake_encoder):
     assert found.found.place is not None and found.found.place.shape == (2,)
     with pytest.raises(ValueError, match="search for"):
         views.map_search(result, "  ", fake_encoder, baseline=base)
+
+
+def test_map_search_in_other_languages_lists_no_text_in_the_querys_language(fake_encoder):
+    corpus = textio.read_texts(ASSETS / "examples/map_parallel.tsv")
+    result = views.map_view(views.map_data(fake_encoder, corpus), "pca", 2)
+    base = baseline_for(fake_encoder)
+    (german,) = [i for i, (lang, ident) in enumerate(zip(corpus.langs, corpus.ids, strict=True))
+                 if lang == "de" and ident == "p02"]
+    query = corpus.texts[german]
+    found = views.map_search(result, query, fake_encoder, 0.5, baseline=base,
+                             other_languages=True)
+    q = fake_encoder.encode([query], kind="query")[0].astype(np.float64)
+    cos = result.data.embeddings.astype(np.float64) @ q
+    pct = np.array([ref_percentile(base, c) for c in cos])
+    want = [j for j in np.argsort(-cos, kind="stable")
+            if pct[j] >= 0.5 and corpus.langs[j] != "de"]
+    assert want and [row[1] for row in found.table.rows] == [corpus.rows[j] for j in want]
+    assert "other languages than the query's (de)" in found.summary
+    # The highlight on the map follows the listed matches.
+    assert sorted(found.map.meaning.matches.tolist()) == sorted(want)
