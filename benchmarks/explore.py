@@ -13,6 +13,10 @@ interaction is timed as the app runs it, on a map already drawn:
   search          views.map_search given the query embedding (the encoder is a lookup), with
                   the query's place on the map (UMAP transform / PCA projection)
   clusters        HDBSCAN on the map + c-TF-IDF names in every language, once per map
+  page: ...       the Map tab's handlers for the page's events: a click (neighbourhood and
+                  the figure with its lines, as JSON), a search (matches and the figure with
+                  the query's star), a selection of 500 points (table and CSV/TSV files), a
+                  restyle that keeps a click's lines
 Target: each interaction < 300 ms; the figure's JSON < 10 MB.
 """
 
@@ -113,6 +117,31 @@ def main() -> None:
         return result.named_clusters
 
     rows.append(("clusters + names (once)", timed(clusters, max(1, args.repeat // 2))))
+
+    # What the page's own events cost the server, as the Map tab's handlers run them: the
+    # view, then the new figure to JSON (what gradio sends), or the selection's two files.
+    def click():
+        found = views.map_neighbours(result, int(rng.integers(args.n)), 10, baseline=baseline)
+        return found.map.figure.to_json()
+
+    def search_on_map():
+        return views.map_search(result, "query", enc, baseline=baseline).map.figure.to_json()
+
+    picked = sorted(rng.choice(args.n, size=min(500, args.n), replace=False).tolist())
+    folder = Path(tempfile.mkdtemp())
+
+    def select():
+        found = views.map_selection(result, picked)
+        found.write(folder / "selection.csv")
+        found.write(folder / "selection.tsv")
+
+    focused = views.map_neighbours(result, 0, 10, baseline=baseline).map
+    rows += [("page: click -> panel + lines", timed(click, args.repeat)),
+             ("page: search -> figure", timed(search_on_map, args.repeat)),
+             (f"page: select {len(picked)} -> table", timed(select, args.repeat)),
+             ("page: restyle (lines kept)", timed(
+                 lambda: focused.restyled("language", False, "w1", False).figure.to_json(),
+                 args.repeat))]
     for name, ms in rows:
         print(f"{name:<28} {ms:8.1f} ms  {'ok' if ms < 300 else 'OVER 300 ms'}")
     named = result.named_clusters

@@ -199,7 +199,7 @@ def _scatter_axes(xy: np.ndarray, points: Sequence[int] | np.ndarray) -> dict[st
 
 
 def _category_trace(trace_type: type, xy: np.ndarray, points: np.ndarray, cat: str,
-                    style: tuple[str, str | list[str]], custom: list, template: str,
+                    style: tuple[str, str | list[str]], custom: np.ndarray, template: str,
                     look: dict[str, float], mask: np.ndarray | None, edge: bool = False,
                     legend: bool = True) -> Any:
     """The markers of one category; with a highlight mask, hits grow and the rest fade.
@@ -229,7 +229,7 @@ def _category_trace(trace_type: type, xy: np.ndarray, points: np.ndarray, cat: s
                       hovertemplate=template)
 
 
-def _category_traces(trace_type: type, fit: _MapFit, cats: list[str], custom: list[list[str]],
+def _category_traces(trace_type: type, fit: _MapFit, cats: list[str], custom: np.ndarray,
                      template: str, look: dict[str, float], mask: np.ndarray | None) -> list[Any]:
     """Per category in order of first appearance: its markers, then its far points if any."""
     order: dict[str, list[int]] = {}
@@ -247,7 +247,7 @@ def _category_traces(trace_type: type, fit: _MapFit, cats: list[str], custom: li
             shape = ([_EDGE_SYMBOLS[(int(fit.far[i, 0]), int(fit.far[i, 1]))] for i in part]
                      if is_edge else symbol)
             traces.append(_category_trace(
-                trace_type, fit.xy, part, cat, (colour, shape), [custom[i] for i in part],
+                trace_type, fit.xy, part, cat, (colour, shape), custom[part],
                 template, look, mask, edge=is_edge, legend=not is_edge or inner.size == 0))
     return traces
 
@@ -289,7 +289,7 @@ def _scatter_layout(dim: int, title: str, method_note: str, fit: _MapFit,
 
 def _point_hover(texts: Sequence[str], cats: list[str], ids: Sequence[Any] | None,
                  langs: Sequence[str] | None, labels: Sequence[str] | None,
-                 far: np.ndarray) -> tuple[list[list[str]], str]:
+                 far: np.ndarray) -> tuple[np.ndarray, str]:
     """Per-point customdata ``[text, category, id, language, label, note, position]`` and its
     template.
 
@@ -320,8 +320,12 @@ def _point_hover(texts: Sequence[str], cats: list[str], ids: Sequence[Any] | Non
     notes = np.where(far.any(axis=1), _FAR_NOTE, "")
     # The last entry is the point's position in the map's order: a click or a selection in
     # the page names its points by it (the app's explore panel, the exported map's script).
-    custom = [[_hover_text(texts[i]), cat_col[i], id_col[i], lang_col[i], label_col[i],
-               str(notes[i]), i] for i in range(n)]
+    # An object array, not lists: plotly checks and copies it whole rather than cell by cell
+    # (~25x faster at 5,000 points; the JSON is the same).
+    custom = np.empty((n, 7), dtype=object)
+    for k, column in enumerate(([_hover_text(t) for t in texts], cat_col, id_col, lang_col,
+                                label_col, notes.tolist(), range(n))):
+        custom[:, k] = list(column)
     template = (f"%{{customdata[0]}}<br><span style='color:{MUTED}'>{' · '.join(parts)}</span>"
                 "%{customdata[5]}<extra></extra>")
     return custom, template

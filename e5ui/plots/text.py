@@ -7,6 +7,7 @@ Every piece of user text (a text, label, language, id, model name) goes into a f
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 import textwrap
@@ -109,6 +110,15 @@ def _shorten(text: Any, limit: int) -> str:
 def _hover_text(text: Any, limit: int = HOVER_CHARS, width: int = WRAP_WIDTH) -> str:
     """Escaped text for a hover label: shortened to ``limit``, wrapped at ``width`` with <br>,
     each line isolated as user text (``user_text``)."""
+    if isinstance(text, str):
+        return _hover_line(text, limit, width)
+    return _hover_line(str(text), limit, width)
+
+
+# A map's texts are drawn again at every click, search and restyle: their hover labels are
+# remembered (a 100,000-text map's worth), not wrapped and escaped anew each time.
+@functools.lru_cache(maxsize=2**17)
+def _hover_line(text: str, limit: int, width: int) -> str:
     short = _shorten(text, limit)
     if not short:
         return "<i>(empty)</i>"
