@@ -58,6 +58,9 @@ def test_the_python_api_snippet_runs_and_computes_what_it_says(tmp_path):
             "pairs": [[p.src, p.tgt] for p in pairs.pairs],
             "nb": nb.indices.tolist(), "proj": list(proj.coords.shape),
             "top": len(result.top.rows), "n": corpus.n if hasattr(corpus, "n") else len(corpus),
+            "near": [row[1] for row in near.table.rows],
+            "hit_langs": [r[4] for r in hits.table.rows],
+            "emb_map": m.data.embeddings.tolist(),
         }))
     """)
     out = run(snippet("from e5ui import Encoder") + check, tmp_path)
@@ -75,6 +78,16 @@ def test_the_python_api_snippet_runs_and_computes_what_it_says(tmp_path):
     with open(tmp_path / "matrix.csv", encoding="utf-8", newline="") as f:
         rows = list(csv.reader(f))
     assert len(rows) == facts["n"] + 1 and facts["top"] >= 3
+    # The map's part: text 0's five nearest by cosine (numpy here), translations of the German
+    # query in other languages only, three selected rows, a page with its neighbours inside.
+    x = np.asarray(facts["emb_map"])
+    cos = x @ x[0]
+    cos[0] = -np.inf
+    assert facts["near"] == np.argsort(-cos, kind="stable")[:5].tolist()
+    assert facts["hit_langs"] and "de" not in facts["hit_langs"]
+    with open(tmp_path / "selection.tsv", encoding="utf-8", newline="") as f:
+        assert len(list(csv.reader(f, delimiter="\t"))) == 4
+    assert 'type="application/json"' in (tmp_path / "map.html").read_text(encoding="utf-8")
 
 
 def test_the_gradio_client_snippet_runs_against_the_app(app_client, tmp_path):
