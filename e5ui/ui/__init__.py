@@ -145,6 +145,8 @@ PHONE_COLUMNS = {
                                         "bm25_text")),
     "bt-table": ("bitext", None, ("score", "source", "target")),
     "al-table": ("align", None, ("score", "source", "target")),
+    "map-near-table": ("map", "neighbours", ("cosine", "lang", "text")),
+    "map-search-table": ("map", "matches", ("cosine", "lang", "text")),
 }
 PHONE_SCORE_PX = 84  # "0.9599" on one line in the table's monospace font
 PHONE_TEXT_PX = 116  # two texts and a score fit a 390-px phone's table (~316 px)
@@ -154,7 +156,8 @@ def phone_table_css() -> str:
     """Phone rules for the tables of ``PHONE_COLUMNS``: the other columns hidden, the shown
     ones a readable width (gradio sizes columns as shares of the table's width, which a phone
     squeezes to a character or two); a table wider than the screen scrolls sideways."""
-    text_names = {"text_a", "text_b", "query", "neighbour", "bm25_text", "source", "target"}
+    text_names = {"text_a", "text_b", "query", "neighbour", "bm25_text", "source", "target",
+                  "text"}
     rules = []
     for elem, (view_name, table, keep) in PHONE_COLUMNS.items():
         header = registry.get(view_name).header(table)
