@@ -115,9 +115,10 @@ def write_rows(path: str | Path, header: list[str], rows: Iterable[list]) -> Pat
 
 def input_text(corpus: Corpus, positions: Iterable[int]) -> str:
     """Some texts of a corpus as text for an input box of e5ui: one text per line, or a TSV
-    with a header when the corpus has ``lang``, ``label`` or ``id`` columns (they come along).
-    Quoted as RFC 4180 where a cell needs it, and not neutralised: this goes back into e5ui,
-    not into a spreadsheet.
+    with a header when the corpus has ``lang``, ``label`` or ``id`` columns (they come along)
+    or a text would not read back as one line (a line break in it, or a first line that reads
+    as a header; an empty ``label`` column then makes it a table). Quoted as RFC 4180 where a
+    cell needs it, and not neutralised: this goes back into e5ui, not into a spreadsheet.
 
     Args:
         corpus: the texts and their columns.
@@ -127,20 +128,21 @@ def input_text(corpus: Corpus, positions: Iterable[int]) -> str:
         The text, which ``parse_pasted`` reads back into the same texts and columns.
     """
     positions = list(positions)
-    columns = [("text", corpus.texts)] + [
-        (name, values) for name, values in (("lang", corpus.langs), ("label", corpus.labels),
-                                            ("id", corpus.ids)) if values is not None]
-    if len(columns) == 1 and not any(_NEEDS_TABLE.search(corpus.texts[i]) for i in positions):
-        return "\n".join(corpus.texts[i] for i in positions)
+    texts = [corpus.texts[i] for i in positions]
+    columns = [(name, values) for name, values in (("lang", corpus.langs),
+                                                   ("label", corpus.labels),
+                                                   ("id", corpus.ids)) if values is not None]
+    if not columns:
+        if not any("\n" in t or "\r" in t for t in texts) and not (
+                texts and "\t" in texts[0]
+                and "text" in (c.strip().lower() for c in texts[0].split("\t"))):
+            return "\n".join(texts)
+        columns = [("label", [""] * len(corpus.texts))]
+    columns.insert(0, ("text", corpus.texts))
     quote = _quoter("\t")
     lines = [_line([name for name, _ in columns], "\t", quote)]
     lines += [_line([values[i] for _, values in columns], "\t", quote) for i in positions]
     return "".join(lines).rstrip("\n")
-
-
-# A text that a one-per-line box would misread: a line break, or a tab / quote that makes the
-# box take it for a table.
-_NEEDS_TABLE = re.compile(r'[\t\r\n"]')
 
 
 def write_matrix(path: str | Path, matrix: np.ndarray, labels: list[str]) -> Path:

@@ -1133,3 +1133,66 @@ def test_right_to_left_pattern_covers_every_right_to_left_character():
     assert missing == []
     plain = plots.similarity_heatmap(_sim(2), ["a · b", "c"], ["Der Hund.", "日本語"]).data[0]
     assert _row_text(plain.y[0]) == "Der Hund." and _row_text(plain.y[1]) == "日本語"
+
+
+# --- exploring: a clicked text's lines, the query's star, one uirevision per map -------------
+
+def _drawn(fig: go.Figure) -> dict[int, tuple[float, ...]]:
+    """Where each text is drawn, by its position (the last customdata entry)."""
+    out = {}
+    for trace in _marker_traces(fig):
+        if trace.customdata is None:
+            continue
+        axes = [trace.x, trace.y] + ([trace.z] if getattr(trace, "z", None) is not None else [])
+        for k, row in enumerate(trace.customdata):
+            out[int(row[-1])] = tuple(float(a[k]) for a in axes)
+    return out
+
+
+@pytest.mark.parametrize("dim", [2, 3])
+def test_a_clicked_text_is_joined_to_its_neighbours_dashed_where_the_map_put_them_far(dim):
+    xy = _points(40, seed=3)[:, :2] * np.array([1.0, 3.0])  # taller than wide: turned
+    coords = xy if dim == 2 else np.column_stack([xy, _points(40, seed=4)[:, 0]])
+    focus = plots.MapFocus(5, [7, 9, 11], [False, True, False])
+    fig = plots.map_scatter(coords, _texts(40), ["en", "de"] * 20, focus=focus)
+    drawn = _drawn(fig)
+    lines = {t.name: t for t in fig.data if t.mode == "lines"}
+    near, far = (lines["nearest texts (embedding space)"],
+                 lines["nearest texts the map put far away"])
+    assert near.line.dash == "solid" and far.line.dash == "dash"
+    axes = ("x", "y", "z")[:dim]
+
+    def segments(trace):
+        values = [list(getattr(trace, a)) for a in axes]
+        return [(tuple(v[i] for v in values), tuple(v[i + 1] for v in values))
+                for i in range(0, len(values[0]), 3)]
+
+    assert segments(near) == [(drawn[5], drawn[7]), (drawn[5], drawn[11])]
+    assert segments(far) == [(drawn[5], drawn[9])]
+    (ring,) = [t for t in fig.data if t.name == "clicked text"]
+    assert tuple(float(getattr(ring, a)[0]) for a in axes) == drawn[5]
+    # The category traces come first, in the same order as without a click: a legend click
+    # that hid a language hides the same trace after the redraw.
+    plain = plots.map_scatter(coords, _texts(40), ["en", "de"] * 20)
+    assert [t.name for t in fig.data[: len(plain.data)]] == [t.name for t in plain.data]
+    assert fig.layout.uirevision == plain.layout.uirevision
+    other = plots.map_scatter(coords + 1.0, _texts(40), ["en", "de"] * 20)
+    assert other.layout.uirevision != plain.layout.uirevision  # a new map starts afresh
+
+
+def test_the_query_is_drawn_where_the_maps_own_points_would_be():
+    xy = _points(40, seed=5) * np.array([1.0, 3.0])  # taller than wide: the map turns it
+    fig = plots.map_scatter(xy, _texts(40), ["en"] * 40, query=("Zug <b>", xy[12]))
+    (star,) = [t for t in fig.data if t.name == "search query"]
+    assert (float(star.x[0]), float(star.y[0])) == _drawn(fig)[12]  # turned like the rest
+    assert "Zug &lt;b&gt;" in star.hovertemplate
+    far_away = plots.map_scatter(xy, _texts(40), ["en"] * 40, query=("q", xy[0] * 1e6))
+    (star,) = [t for t in far_away.data if t.name == "search query"]
+    assert far_away.layout.xaxis.range[0] < star.x[0] < far_away.layout.xaxis.range[1]
+    assert far_away.layout.yaxis.range[0] < star.y[0] < far_away.layout.yaxis.range[1]
+
+
+def test_a_focus_off_the_map_is_refused():
+    with pytest.raises(ValueError, match="not on the map"):
+        plots.map_scatter(_wide_points(5), _texts(5), ["en"] * 5,
+                          focus=plots.MapFocus(9, [1], [False]))

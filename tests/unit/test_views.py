@@ -3,6 +3,7 @@ here (sklearn, scipy, numpy loops) from the same deterministic fake embeddings."
 
 from __future__ import annotations
 
+import collections
 import csv
 import shutil
 import xml.etree.ElementTree as ET
@@ -411,3 +412,32 @@ def test_map_search_in_other_languages_lists_no_text_in_the_querys_language(fake
     assert "other languages than the query's (de)" in found.summary
     # The highlight on the map follows the listed matches.
     assert sorted(found.map.meaning.matches.tolist()) == sorted(want)
+
+
+def test_a_map_selection_is_its_rows_its_language_counts_and_text_that_reads_back(fake_encoder,
+                                                                                 tmp_path):
+    corpus = textio.read_texts(ASSETS / "examples/map_parallel.tsv")
+    result = views.map_view(views.map_data(fake_encoder, corpus), "pca", 2)
+    picked = [40, 3, 3, 150, 77]  # a repeat counts once; the order is kept
+    found = views.map_selection(result, picked)
+    assert found.positions == [40, 3, 150, 77]
+    assert found.table.rows == [result.table.rows[p] for p in (40, 3, 150, 77)]
+    want = collections.Counter(corpus.langs[p] for p in (40, 3, 150, 77))
+    assert dict(found.counts) == dict(want)
+    assert found.summary.startswith("4 of 192 texts selected")
+    back = textio.parse_pasted(found.text)  # what a text box of another view reads
+    assert back.texts == [corpus.texts[p] for p in (40, 3, 150, 77)]
+    assert back.langs == [corpus.langs[p] for p in (40, 3, 150, 77)]
+    assert back.ids == [corpus.ids[p] for p in (40, 3, 150, 77)]
+    assert read_rows(found.write(tmp_path / "s.csv"))[0] == result.table.header
+    for bad in ([192], [-1], [True], ["3"]):
+        with pytest.raises(ValueError, match="not on this map"):
+            views.map_selection(result, bad)
+
+
+def test_selection_text_quotes_what_a_line_box_would_misread():
+    for texts in (['say "hi"', "two\nlines", "plain"], ["text\tx", "b"],
+                  ['"quoted"', "tab\there"]):
+        text = textio.input_text(textio.Corpus(texts=texts), range(len(texts)))
+        assert textio.parse_pasted(text).texts == texts
+    assert textio.input_text(textio.Corpus(texts=["a", "b"]), [1, 0]) == "b\na"
