@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -220,7 +221,10 @@ class HeatmapCell:
     def scores(self) -> str:
         """The cell's value in three units, as Markdown (assets/text)."""
         name = "cluster_cell.md" if self.clusters is not None else "pair_score.md"
-        return resources.text(name).format(raw=self.cosine, pct=self.percentile,
+        # Rounded down to the 0.1% shown, as the heatmap's hover rounds down: "100.0%" only
+        # when no unrelated pair scores higher.
+        shown = math.floor(self.percentile * 1000 + 1e-9) / 1000
+        return resources.text(name).format(raw=self.cosine, pct=shown,
                                            rescaled=self.rescaled, median=self.baseline.median)
 
     @cached_property
