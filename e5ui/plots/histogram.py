@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # type hints only: importing the analysis at runtime would pu
     from e5ui.analysis.calibration import Baseline
 
 HIST_BINS = 60
+HIST_HEIGHT = 480
 HIST_MAX_POINTS = 200_000  # values sent to the browser per histogram
 HISTOGRAM_TITLE = "Your scores next to unrelated pairs"
 
@@ -87,11 +88,11 @@ def _histogram_marks(baseline: Baseline, marks: list[tuple[str, float]], empty: 
 
 
 def _histogram_layout(title: str, x_range: list[float], shapes: list[dict[str, Any]],
-                      notes: list[dict[str, Any]]) -> dict[str, Any]:
+                      notes: list[dict[str, Any]], height: int = HIST_HEIGHT) -> dict[str, Any]:
     """Overlaid densities over ``x_range``, the legend above the plot, no density ticks."""
     return _base_layout(
         title,
-        height=480,
+        height=height,
         barmode="overlay",
         bargap=0.02,
         shapes=shapes,
@@ -120,6 +121,7 @@ def score_histogram(
     baseline: Baseline,
     title: str = HISTOGRAM_TITLE,
     marks: Sequence[tuple[str, float]] | None = None,
+    height: int = HIST_HEIGHT,
 ) -> go.Figure:
     """Your texts' pairwise cosines over the model's unrelated-pair cosines.
 
@@ -135,6 +137,7 @@ def score_histogram(
         baseline: The model's ``similarity.Baseline``.
         title: Figure title.
         marks: Optional (label, cosine) pairs, e.g. a pair typed into a box.
+        height: The figure's height in px (smaller for a panel under another figure).
 
     Returns:
         The figure.
@@ -159,5 +162,5 @@ def score_histogram(
     if ours.size:
         fig.add_trace(_density_trace(ours, bins, "your texts", "your texts", ACCENT, 0.65))
     shapes, notes = _histogram_marks(baseline, marks, empty=not ours.size)
-    fig.update_layout(_histogram_layout(title, [start, 1.0 + size], shapes, notes))
+    fig.update_layout(_histogram_layout(title, [start, 1.0 + size], shapes, notes, height))
     return fig

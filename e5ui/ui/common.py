@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import inspect
+import json
 import logging
 import re
 import threading
@@ -381,6 +382,23 @@ def remember(state: dict | None, key: str, heading: str, item: Any) -> dict:
     new = dict(state or {})
     new[key] = (heading, item)
     return new
+
+
+# --- the page's own interactions: clicks and selections on a figure (assets/plot_events.js)
+
+EVENT_CHARS = 2_000_000  # a selection of 100,000 points, as JSON
+
+
+def plot_event(raw: str, key: str) -> Any:
+    """One field of an event the page sent about a figure (plot_events.js):
+    ``{"point": 3, "cell": [2, 5], "n": 7}``."""
+    try:
+        payload = json.loads(raw)
+    except (TypeError, ValueError):
+        payload = None
+    if not isinstance(payload, dict) or key not in payload:
+        raise ValueError("The page sent an event the app cannot read; reload the page")
+    return payload[key]
 
 
 def clear_upload_on_typing(pairs: list[tuple[gr.Textbox, gr.File]]) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 
 import gradio as gr
@@ -10,6 +9,8 @@ import numpy as np
 
 from e5ui import baselines, plots, registry, resources, views
 from e5ui.ui import common
+from e5ui.ui.common import EVENT_CHARS
+from e5ui.ui.common import plot_event as _event
 from e5ui.ui.params import number_radio
 
 EXAMPLES = [("24 sentences × 8 languages", "map_parallel.tsv"),
@@ -129,20 +130,6 @@ def _search_summary(found: views.MapSearchResult) -> str:
 
 # --- the page's own interactions: clicks and selections on the figure (assets/plot_events.js),
 # the explore panel's buttons. Private events: the API has /map_neighbours and /map_search.
-
-EVENT_CHARS = 2_000_000  # a selection of 100,000 points, as JSON
-
-
-def _event(raw: str, key: str):
-    """One field of an event the page sent (plot_events.js): ``{"point": 3, "n": 7}``."""
-    try:
-        payload = json.loads(raw)
-    except (TypeError, ValueError):
-        payload = None
-    if not isinstance(payload, dict) or key not in payload:
-        raise ValueError("The page sent a map event the app cannot read; reload the page")
-    return payload[key]
-
 
 def _point_md(found: views.MapNeighboursResult) -> str:
     """The clicked text in full, with its language, label, id and hub flag."""

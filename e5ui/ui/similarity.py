@@ -27,7 +27,8 @@ REPORT_KEY = VIEW.name  # the report orders its sections by the registry
 def run(app: common.App, texts: str, file: str | None = None, order: str = "cluster",
         kind: str = "symmetric", state: dict | None = None, theme: str = "light",
         center: bool = False, request: gr.Request | None = None, progress=gr.Progress()):
-    """/similarity: heatmap, summary, notes, most similar pairs, downloads, report state."""
+    """/similarity: heatmap, summary, notes, most similar pairs, downloads, report state, and
+    the result (a State: kept for clicks on the heatmap's cells, not returned by the API)."""
     corpus = app.read(texts, file, "text list")
     enc = app.encoder(progress)
     result = views.similarity_view(enc, corpus, order, kind,
@@ -37,7 +38,69 @@ def run(app: common.App, texts: str, file: str | None = None, order: str = "clus
     table = common.table_for_page(app, result.top, notes)
     return (plots.themed(result.figure, theme), common.md_plain(result.summary),
             common.notes_md(notes), table,
-            result.export(app.folder(request, "similarity")), state)
+            result.export(app.folder(request, "similarity")), state, result)
+
+
+# --- the page's own interaction: a click on a heatmap cell (assets/plot_events.js). Private:
+# the API's callers have the whole matrix (/similarity's downloads).
+
+CELL_HELP = ("Click a cell of the heatmap: both texts are shown here in full, with their "
+             "cosine, its calibrated scores and where it falls among unrelated pairs.")
+CLUSTER_EXAMPLES = 3  # texts listed per cluster when a cell is a pair of clusters
+
+
+@common.guard
+def cell_clicked(saved: views.SimilarityResult | None, event: str, theme: str = "light"):
+    """A click on a heatmap cell: the pair of texts (or of clusters) behind it, in the panel
+    under the heatmap, with its scores and its place on the unrelated-pairs histogram."""
+    if saved is None or not event:
+        return gr.update(), gr.update()
+    cell = common.plot_event(event, "cell")
+    if not isinstance(cell, list) or len(cell) != 2:
+        raise ValueError("That is not a cell of the heatmap; click inside the square")
+    found = views.pair_at(saved, cell[0], cell[1])
+    return _cell_md(saved, found), gr.Plot(plots.themed(found.figure, theme), visible=True)
+
+
+def cleared():
+    """A new result: the panel asks for a click again."""
+    return common.md_plain(CELL_HELP), gr.Plot(None, visible=False)
+
+
+def _text_md(result: views.SimilarityResult, i: int, where: str) -> str:
+    """One text in full, with its row number, language, label and id."""
+    corpus = result.corpus
+    facts = [f"**{where}text {corpus.rows[i]}**", f"language {result.langs[i] or 'unknown'}"]
+    if corpus.labels and corpus.labels[i]:
+        facts.append(f"label {common.md_plain(corpus.labels[i])}")
+    if corpus.ids and corpus.ids[i]:
+        facts.append(f"id {common.md_plain(corpus.ids[i])}")
+    return " · ".join(facts) + "\n\n> " + common.md_plain(corpus.texts[i])
+
+
+def _cell_md(result: views.SimilarityResult, cell: views.HeatmapCell) -> str:
+    """The panel's text: both texts (once on the diagonal), or the two clusters, and the
+    scores."""
+    if cell.clusters is not None:
+        parts = [f"**A group, not a pair**: {result.n} texts are too many for a cell per "
+                 "pair, so each cell is the mean cosine between the texts of two clusters."]
+        view = result.clusters
+        for where, c, size in zip(("Row", "Column"), cell.clusters, cell.sizes, strict=True):
+            if where == "Column" and cell.same:
+                parts[0] += " This cell is a cluster with itself (its texts among themselves)."
+                break
+            shown = [f"> {common.md_plain(result.corpus.texts[int(i)])}"
+                     for i in view.members[c][:CLUSTER_EXAMPLES]]
+            parts.append(f"**{where}: cluster C{c}**, {size} {'text' if size == 1 else 'texts'}"
+                         f"{', the first:' if size > CLUSTER_EXAMPLES else ':'}\n\n"
+                         + "\n>\n".join(shown))
+        return "\n\n".join([*parts, cell.scores])
+    if cell.same:
+        return "\n\n".join([_text_md(result, cell.first, "The diagonal: "),
+                             "A text compared with itself: its cosine is 1 by definition.",
+                             cell.scores])
+    return "\n\n".join([_text_md(result, cell.first, "Row: "),
+                         _text_md(result, cell.second, "Column: "), cell.scores])
 
 
 @common.guard
@@ -90,6 +153,14 @@ def build(app: common.App, report_state: gr.State, theme: gr.State) -> common.Wi
                 plot = gr.Plot(plots.message_figure("Add texts and press Compare"),
                                label="Heatmap", elem_id="sim-plot")
                 summary = gr.Markdown(elem_id="sim-summary")
+                # Where the page's script writes a click on a cell (in the page, not on
+                # screen; see assets/plot_events.js), and the clicked pair under the summary.
+                click_box = gr.Textbox("", visible="hidden", elem_id="sim-plot-click",
+                                       max_length=common.EVENT_CHARS)
+                pair = gr.Markdown(common.md_plain(CELL_HELP), elem_id="sim-pair")
+                pair_plot = gr.Plot(label="This pair among unrelated pairs", visible=False,
+                                    elem_id="sim-pair-plot")
+        saved = gr.State(None)
         notes = gr.Markdown(elem_classes=["notes"])
         table = gr.Dataframe(label="Most similar pairs", wrap=True, max_height=420,
                              elem_id="sim-table", column_widths=TABLE_WIDTHS)
@@ -97,8 +168,11 @@ def build(app: common.App, report_state: gr.State, theme: gr.State) -> common.Wi
         comparison = _build_comparison(app)
     wiring = common.Wiring(common.bind(run, app),
                            [texts, upload, order, kind, report_state, theme, center],
-                           [plot, summary, notes, table, files, report_state])
+                           [plot, summary, notes, table, files, report_state, saved])
     wiring.on(run_btn.click, api_name=VIEW.api_name)
+    click_box.change(cell_clicked, [saved, click_box, theme], [pair, pair_plot],
+                     show_progress="minimal", **common.PRIVATE)
+    saved.change(cleared, None, [pair, pair_plot], **common.PRIVATE)
     second, compare_btn, outputs = comparison
     compare_btn.click(common.bind(compare, app),
                       [texts, upload, second, order, kind, center, report_state, theme],

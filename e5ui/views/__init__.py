@@ -37,7 +37,14 @@ from e5ui.views.explore import (
 from e5ui.views.map import MapData, MapResult, map_data, map_preview, map_view
 from e5ui.views.neighbours import NEIGHBOUR_HEADER, NeighboursResult, neighbours_view
 from e5ui.views.report import report
-from e5ui.views.similarity import MAX_MATRIX_CSV, TOP_PAIRS, SimilarityResult, similarity_view
+from e5ui.views.similarity import (
+    MAX_MATRIX_CSV,
+    TOP_PAIRS,
+    HeatmapCell,
+    SimilarityResult,
+    pair_at,
+    similarity_view,
+)
 
 __all__ = [
     "AlignResult", "align_view", "MAX_COMPARE_TEXTS", "KeywordComparison", "ModelComparison",
@@ -48,5 +55,5 @@ __all__ = [
     "SimilarityResult", "Table",
     "ViewProgress", "bitext_view", "explain_view", "fmt_pct", "labels_for", "map_data",
     "map_preview", "map_view", "neighbours_view", "notes_for", "pair_score", "report",
-    "similarity_view",
+    "similarity_view", "HeatmapCell", "pair_at",
 ]

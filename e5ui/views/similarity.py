@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
-from e5ui import baselines, langid, plots, registry, textio
+from e5ui import baselines, langid, plots, registry, resources, textio
 from e5ui.analysis import similarity
 from e5ui.analysis.calibration import Baseline, calibrate
 from e5ui.views.common import (
@@ -172,3 +173,130 @@ def similarity_view(encoder, corpus: textio.Corpus, order: str = "cluster",
     top = Table(VIEW.header(), rows)
     return SimilarityResult(corpus, emb, langs, labels, order_idx, order, baseline, top, notes,
                             span, clusters, center)
+
+
+@dataclass(eq=False)
+class HeatmapCell:
+    """What one cell of the Similarity view's heatmap stands for: a pair of texts, or (on the
+    cluster heatmap of a large input) a pair of clusters.
+
+    Attributes:
+        row: the cell's row in the heatmap as drawn (0-based, display order).
+        col: its column.
+        first: the row's text, as a position in the input (``corpus.texts[first]``); None on a
+            cluster heatmap.
+        second: the column's text; None on a cluster heatmap.
+        cosine: the cell's value: the pair's cosine, or the mean cosine between the members of
+            the two clusters.
+        percentile: the share of the model's unrelated pairs scoring <= ``cosine``.
+        rescaled: ``cosine`` rescaled so that the unrelated median is 0 and identity 1.
+        baseline: the model's unrelated-pair baseline.
+        pair_cosines: what the cell is drawn against on the histogram: every pair of the
+            input (i < j) for a text cell, every pair between the two clusters' members for a
+            cluster cell.
+        clusters: (row cluster, column cluster) for a cluster cell, else None.
+        sizes: their numbers of texts, for a cluster cell, else None.
+    """
+
+    row: int
+    col: int
+    first: int | None
+    second: int | None
+    cosine: float
+    percentile: float
+    rescaled: float
+    baseline: Baseline
+    pair_cosines: np.ndarray
+    clusters: tuple[int, int] | None = None
+    sizes: tuple[int, int] | None = None
+
+    @property
+    def same(self) -> bool:
+        """The diagonal: a text with itself, or a cluster with itself."""
+        if self.clusters is not None:
+            return self.clusters[0] == self.clusters[1]
+        return self.first == self.second
+
+    @property
+    def scores(self) -> str:
+        """The cell's value in three units, as Markdown (assets/text)."""
+        name = "cluster_cell.md" if self.clusters is not None else "pair_score.md"
+        # Rounded down to the 0.1% shown, as the heatmap's hover rounds down: "100.0%" only
+        # when no unrelated pair scores higher.
+        shown = math.floor(self.percentile * 1000 + 1e-9) / 1000
+        return resources.text(name).format(raw=self.cosine, pct=shown,
+                                           rescaled=self.rescaled, median=self.baseline.median)
+
+    @cached_property
+    def figure(self):
+        """Where the cell falls among the model's unrelated pairs (and the input's pairs)."""
+        if self.clusters is None:
+            label, title = "this pair", "This pair among your pairs and unrelated pairs"
+        else:
+            a, b = self.clusters
+            label = f"C{a} × C{b} mean"
+            title = f"Pairs between C{a} and C{b} vs. unrelated pairs"
+        return plots.score_histogram(self.pair_cosines, self.baseline, title=title,
+                                     marks=[(label, self.cosine)],
+                                     height=PAIR_HISTOGRAM_HEIGHT)
+
+
+PAIR_HISTOGRAM_HEIGHT = 320  # small: the cell's panel sits under the heatmap
+CELL_MEMBERS = 1000  # members per cluster drawn on a cluster cell's histogram
+
+
+def pair_at(result: SimilarityResult, row: int, col: int,
+            baseline: Baseline | None = None) -> HeatmapCell:
+    """The texts (or clusters) behind one cell of ``result``'s heatmap, with their scores.
+
+    The heatmap draws rows and columns in ``result.order`` (or, above the aggregation limit,
+    clusters in ``result.clusters.order``), so cell (row, col) is the pair
+    ``order[row]``, ``order[col]`` of the input, not (row, col).
+
+    Args:
+        result: a similarity view's result.
+        row: the cell's row in the heatmap as drawn (plotly's ``pointIndex[0]``).
+        col: its column (``pointIndex[1]``).
+        baseline: the baseline to score against; None uses the result's own.
+
+    Returns:
+        The cell.
+
+    Raises:
+        ValueError: for a cell that is not on the heatmap.
+    """
+    baseline = baseline or result.baseline
+    view = result.clusters
+    size = result.n if view is None else view.k
+    for name, value in (("row", row), ("column", col)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
+                or not 0 <= value < size:
+            raise ValueError(f"The heatmap has no {name} {value!r} (it has {size}); "
+                             "run the view again")
+    row, col = int(row), int(col)
+    emb = result.embeddings
+
+    def _spread(members: np.ndarray) -> np.ndarray:
+        # The histogram draws at most 200,000 values: evenly spaced members keep a lopsided
+        # k-means cluster of thousands from building a matrix of millions (the mean is exact).
+        picks = np.linspace(0, members.size - 1, min(members.size, CELL_MEMBERS)).round()
+        return emb[members[picks.astype(np.int64)]]
+
+    if view is None:
+        i, j = int(result.order[row]), int(result.order[col])
+        # The same computation as the heatmap's cells (cosine_matrix normalises: centred
+        # embeddings are not unit length), so the panel shows the value the cell holds.
+        cosine = float(similarity.cosine_matrix(emb[[i]], emb[[j]])[0, 0])
+        everything = similarity.cosine_matrix(emb)
+        pairs = everything[np.triu_indices(result.n, k=1)]
+        cal = calibrate(cosine, baseline)
+        return HeatmapCell(row, col, i, j, cosine, float(cal.percentile), float(cal.rescaled),
+                           baseline, pairs)
+    a, b = int(view.order[row]), int(view.order[col])
+    block = similarity.cosine_matrix(_spread(view.members[a]), _spread(view.members[b]))
+    pairs = block[np.triu_indices(block.shape[0], k=1)] if a == b else block.ravel()
+    cosine = float(view.mean_sim[a, b])
+    cal = calibrate(cosine, baseline)
+    return HeatmapCell(row, col, None, None, cosine, float(cal.percentile),
+                       float(cal.rescaled), baseline, pairs, (a, b),
+                       (int(view.sizes[a]), int(view.sizes[b])))

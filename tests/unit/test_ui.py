@@ -3,6 +3,7 @@ error guard's paths, and the endpoints the Blocks declare."""
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from pathlib import Path
@@ -78,14 +79,34 @@ def test_guard_passes_gradio_errors_and_wraps_generators():
 
 # -- the handlers ---------------------------------------------------------------------------------
 def test_similarity_handler(app):
-    fig, summary, notes, table, files, state = similarity.run(
+    fig, summary, notes, table, files, state, result = similarity.run(
         app, "The cat sleeps.\nDie Katze schläft.\n\nStocks fell.", progress=noop)
     assert summary.startswith("3 texts") and "blank line" in notes
     assert list(table.columns[:2]) == ["index_a", "index_b"] and len(table) == 3
     assert sorted(Path(f).name for f in files) == ["embeddings.npy", "similarity.csv"]
-    assert list(state) == ["similarity"]
+    assert list(state) == ["similarity"] and isinstance(result, views.SimilarityResult)
     with pytest.raises(gr.Error, match="empty"):
         similarity.run(app, " \n ", progress=noop)
+
+
+def test_a_click_on_a_heatmap_cell_shows_that_pair(app):
+    texts = ["The cat sleeps.", "Stocks fell.", "Die Katze schläft."]
+    *_, result = similarity.run(app, "\n".join(texts), order="cluster", progress=noop)
+    row, col = 0, 2
+    i, j = result.order[row], result.order[col]  # the heatmap draws rows in this order
+    md, plot = similarity.cell_clicked(result, json.dumps({"point": None, "cell": [row, col],
+                                                           "n": 1}))
+    emb = result.embeddings
+    cos = float(emb[i] @ emb[j])
+    assert md.index(texts[i]) < md.index(texts[j]) and f"{cos:.4f}" in md
+    assert plot.visible and plot.value is not None
+    md, _ = similarity.cell_clicked(result, json.dumps({"point": 1, "cell": [1, 1], "n": 2}))
+    assert "itself" in md and md.count(texts[result.order[1]]) == 1
+    assert similarity.cell_clicked(None, '{"cell": [0, 0]}') == (gr.update(), gr.update())
+    with pytest.raises(gr.Error, match="no row 3"):
+        similarity.cell_clicked(result, json.dumps({"point": None, "cell": [3, 0], "n": 3}))
+    with pytest.raises(gr.Error, match="cannot read"):
+        similarity.cell_clicked(result, "not json")
 
 
 def test_neighbours_handler(app):
@@ -285,7 +306,7 @@ def test_no_session_reads_another_sessions_downloads(app):
     class Request:
         session_hash = "someone-else"
 
-    _, _, _, _, files, _ = similarity.run(app, "a\nb", request=Request(), progress=noop)
+    _, _, _, _, files, *_ = similarity.run(app, "a\nb", request=Request(), progress=noop)
     csv = next(f for f in files if f.endswith(".csv"))
     with pytest.raises(ValueError, match="downloads cannot be read back") as err:
         app.check_upload(csv)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import collections
 import csv
+import re
 import shutil
 import xml.etree.ElementTree as ET
 
@@ -88,6 +89,67 @@ def test_similarity_aggregates_large_inputs(fake_encoder):
     assert result.figure.data[0].type == "heatmap"
     assert len(result.figure.data[0].z) < 100  # clusters, not 600 x 600 cells
     assert any("clusters" in n for n in result.notes)
+
+
+def test_a_heatmap_cell_is_the_pair_its_row_and_column_show(fake_encoder):
+    base = baseline_for(fake_encoder)
+    corpus = textio.read_texts(ASSETS / "examples/one_meaning_ten_languages.tsv")
+    result = views.similarity_view(fake_encoder, corpus, "cluster", baseline=base)
+    order = result.order
+    assert not np.array_equal(order, np.arange(len(corpus)))  # a reordered heatmap
+    emb = fake_encoder.encode(corpus.texts, kind="symmetric")
+    z = np.asarray(result.figure.data[0].z, dtype=np.float64)
+    n = len(corpus)
+    everything = (emb @ emb.T)[np.triu_indices(n, k=1)]
+    for row, col in [(0, 1), (3, 7), (n - 1, 2), (5, 5)]:
+        cell = views.pair_at(result, row, col)
+        # The texts the drawn heatmap's hover names that row and column by (wrapped at
+        # spaces); the example's texts are all different.
+        assert corpus.texts[cell.first] in result.figure.data[0].y[row].replace("<br>", " ")
+        assert corpus.texts[cell.second] in result.figure.data[0].x[col].replace("<br>", " ")
+        assert (cell.first, cell.second) == (order[row], order[col])
+        expected = float(emb[cell.first] @ emb[cell.second])
+        assert cell.cosine == pytest.approx(expected, abs=1e-6)
+        assert cell.cosine == pytest.approx(z[row, col], abs=1e-6)  # what the cell shows
+        assert cell.percentile == pytest.approx(ref_percentile(base, cell.cosine))
+        assert cell.rescaled == pytest.approx(ref_rescaled(base, cell.cosine), abs=1e-6)
+        assert cell.same == (row == col) and cell.clusters is None
+        np.testing.assert_allclose(np.sort(cell.pair_cosines), np.sort(everything), atol=1e-6)
+        lines = [s.x0 for s in cell.figure.layout.shapes if s.line.dash == "solid"]
+        assert lines == [pytest.approx(cell.cosine)]
+        shown = float(re.search(r"higher than \*\*([\d.]+)%", cell.scores).group(1))
+        assert f"{cell.cosine:.4f}" in cell.scores
+        assert shown <= 100 * cell.percentile < shown + 0.1 + 1e-9  # rounded down
+    assert views.pair_at(result, 5, 5).cosine == pytest.approx(1.0, abs=1e-6)
+    for row, col in [(n, 0), (0, -1), (True, 0), (1.5, 0)]:
+        with pytest.raises(ValueError, match="The heatmap has no"):
+            views.pair_at(result, row, col)
+
+
+def test_a_cluster_heatmap_cell_is_the_two_groups(fake_encoder):
+    base = baseline_for(fake_encoder)
+    big = textio.parse_lines("\n".join(f"text {i}" for i in range(600)))
+    result = views.similarity_view(fake_encoder, big, "cluster", baseline=base)
+    view = result.clusters
+    emb = fake_encoder.encode(big.texts, kind="symmetric")
+    z = np.asarray(result.figure.data[0].z, dtype=np.float64)
+    for row, col in [(0, 1), (2, 2)]:
+        cell = views.pair_at(result, row, col)
+        a, b = cell.clusters
+        assert (a, b) == (view.order[row], view.order[col]) and cell.first is None
+        members_a = np.flatnonzero(view.labels == a)
+        members_b = np.flatnonzero(view.labels == b)
+        block = emb[members_a] @ emb[members_b].T
+        if a == b:
+            pairs = block[np.triu_indices(len(members_a), k=1)]
+        else:
+            pairs = block.ravel()
+        assert cell.sizes == (len(members_a), len(members_b))
+        assert cell.cosine == pytest.approx(float(pairs.mean()), abs=1e-5)
+        assert cell.cosine == pytest.approx(z[row, col], abs=1e-6)
+        assert cell.percentile == pytest.approx(ref_percentile(base, cell.cosine))
+        np.testing.assert_allclose(np.sort(cell.pair_cosines), np.sort(pairs), atol=1e-6)
+        assert cell.same == (a == b) and "Mean cosine" in cell.scores
 
 
 def test_labels_are_unique(fake_encoder):
