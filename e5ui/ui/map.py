@@ -158,6 +158,7 @@ def clicked(app: common.App, saved: views.MapResult | None, event: str, k: int =
     lines to them on the map (the map is not computed again)."""
     if saved is None or not event:
         return (gr.update(),) * 8
+    _drawn(saved)
     point = _event(event, "point")
     n = len(saved.data.corpus)
     if isinstance(point, bool) or not isinstance(point, int) or not 0 <= point < n:
@@ -173,8 +174,18 @@ def near_typed(app: common.App, saved: views.MapResult | None, index: int, k: in
     """The "Nearest texts" button: the neighbourhood of the text typed by its index."""
     if saved is None:
         raise ValueError("Draw the map first")
+    _drawn(saved)
+    if index is None:
+        raise ValueError("Type the 0-based index of a text (the map table's index column)")
     found = views.map_neighbours(saved, int(index), int(k), encoder=app.encoder(progress))
     return _near_outputs(found, theme)
+
+
+def _drawn(saved: views.MapResult) -> None:
+    """Refuses the PCA preview shown while UMAP computes: the UMAP map replaces it (and would
+    lose what a click drew on it)."""
+    if saved.preview:
+        raise ValueError("The map is still being drawn (UMAP); click again when it is done")
 
 
 @common.guard

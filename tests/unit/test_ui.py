@@ -12,7 +12,7 @@ import gradio as gr
 import numpy as np
 import pytest
 
-from e5ui import ui, views
+from e5ui import textio, ui, views
 from e5ui.holder import ModelHolder
 from e5ui.settings import Limits, Settings
 from e5ui.ui import bitext, common, explain, map, neighbours, panel, similarity
@@ -178,6 +178,48 @@ def test_map_explore_handlers_reuse_the_sessions_map(app):
     figure, _, kept = map.redraw(saved, "cluster", True, "", clusters=True)
     assert kept.named_clusters is saved.named_clusters  # not clustered again
     assert any("·" in a.text for a in figure.layout.annotations)
+
+
+def test_the_pages_click_and_selection_events_run_the_maps_handlers(app):
+    texts = (ASSETS / "examples/map_parallel.tsv").read_text(encoding="utf-8")
+    saved = list(map.run(app, texts, None, "pca", 2, progress=noop))[-1][4]
+    # A click names the point by its position (the page's plot_events.js).
+    out = map.clicked(app, saved, '{"point": 7, "cell": null, "n": 3}', 5, progress=noop)
+    figure, point, _summary, _notes, table, kept, _tabs, index = out
+    assert index == 7 and point.endswith("> " + saved.data.corpus.texts[7])
+    x = saved.data.embeddings.astype(np.float64)
+    cos = x @ x[7]
+    cos[7] = -np.inf
+    want = np.argsort(-cos, kind="stable")[:5].tolist()
+    assert list(table["index"]) == want
+    assert kept.focus.index == 7 and kept.projection is saved.projection  # not projected again
+    (ring,) = [t for t in figure.data if t.name == "clicked text"]
+    # The lines stay through a restyle, and Clear takes them away.
+    figure, _, restyled = map.redraw(kept, "language", False, "train")
+    assert any(t.name == "clicked text" for t in figure.data)
+    figure, plain = map.cleared(restyled)
+    assert plain.focus is None and not any(t.name == "clicked text" for t in figure.data)
+    for bad in ('{"point": 192}', '{"point": true}', '{"x": 1}', "not json", '[1]'):
+        with pytest.raises(gr.Error, match="not on this map|cannot read"):
+            map.clicked(app, saved, bad, 5, progress=noop)  # a message, not a traceback
+    preview = saved.changed(preview=True)
+    with pytest.raises(gr.Error, match="still being drawn"):
+        map.clicked(app, preview, '{"point": 1}', 5, progress=noop)
+    with pytest.raises(gr.Error, match="index"):
+        map.near_typed(app, saved, None, 5, progress=noop)
+    # A selection: its rows, two files, and the text the send buttons put in another view.
+    summary, table, files, text, _tabs = map.selected(app, saved, '{"points": [3, 50, 3]}')
+    assert list(table["index"]) == [3, 50] and summary.startswith("2 of 192 texts selected")
+    assert sorted(Path(f).name for f in files) == ["selection.csv", "selection.tsv"]
+    box, upload, _tab = map.send(text, "similarity")
+    assert box == text and upload is None
+    assert textio.parse_pasted(box).texts == [saved.data.corpus.texts[i] for i in (3, 50)]
+    summary, table, files, text, _tabs = map.selected(app, saved, '{"points": []}')
+    assert text == "" and files is None and len(table) == 0
+    with pytest.raises(gr.Error, match="Select texts on the map first"):
+        map.send(text, "similarity")
+    with pytest.raises(gr.Error, match="not on this map"):
+        map.selected(app, saved, '{"points": [999]}')
 
 
 def test_bitext_handler_with_gold(app):
