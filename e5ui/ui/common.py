@@ -322,6 +322,18 @@ def md_plain(text: str) -> str:
     return _MD_NUMBERED.sub(r"\1\\\2", _MD_BULLET.sub(r"\1\\\2", text))
 
 
+def text_md(corpus: textio.Corpus, langs: list[str], i: int, heading: str,
+            facts: tuple[str, ...] = ()) -> str:
+    """One text of a view in full for a panel: a bold heading with its 0-based row, then its
+    language, label, id and any further facts, then the text itself (all user text escaped)."""
+    parts = [f"**{heading}{corpus.rows[i]}**", f"language {langs[i] or 'unknown'}"]
+    if corpus.labels and corpus.labels[i]:
+        parts.append(f"label {md_plain(corpus.labels[i])}")
+    if corpus.ids and corpus.ids[i]:
+        parts.append(f"id {md_plain(corpus.ids[i])}")
+    return " · ".join([*parts, *facts]) + "\n\n> " + md_plain(corpus.texts[i])
+
+
 def notes_md(notes: list[str]) -> str:
     """Notes (plain text from the views) as a Markdown list."""
     return "\n".join(f"- {md_plain(n)}" for n in notes)

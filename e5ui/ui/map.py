@@ -134,15 +134,8 @@ def _search_summary(found: views.MapSearchResult) -> str:
 def _point_md(found: views.MapNeighboursResult) -> str:
     """The clicked text in full, with its language, label, id and hub flag."""
     data, i = found.map.data, found.found.index
-    corpus = data.corpus
-    facts = [f"**Text {corpus.rows[i]}**", f"language {data.langs[i] or 'unknown'}"]
-    if corpus.labels and corpus.labels[i]:
-        facts.append(f"label {common.md_plain(corpus.labels[i])}")
-    if corpus.ids and corpus.ids[i]:
-        facts.append(f"id {common.md_plain(corpus.ids[i])}")
-    if i in found.map.hubs.hubs:
-        facts.append("a hub (near many texts)")
-    return " · ".join(facts) + "\n\n> " + common.md_plain(corpus.texts[i])
+    hub = ("a hub (near many texts)",) if i in found.map.hubs.hubs else ()
+    return common.text_md(data.corpus, data.langs, i, "Text ", hub)
 
 
 def _near_outputs(found: views.MapNeighboursResult, theme: str) -> tuple:

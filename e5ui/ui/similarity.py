@@ -69,13 +69,7 @@ def cleared():
 
 def _text_md(result: views.SimilarityResult, i: int, where: str) -> str:
     """One text in full, with its row number, language, label and id."""
-    corpus = result.corpus
-    facts = [f"**{where}text {corpus.rows[i]}**", f"language {result.langs[i] or 'unknown'}"]
-    if corpus.labels and corpus.labels[i]:
-        facts.append(f"label {common.md_plain(corpus.labels[i])}")
-    if corpus.ids and corpus.ids[i]:
-        facts.append(f"id {common.md_plain(corpus.ids[i])}")
-    return " · ".join(facts) + "\n\n> " + common.md_plain(corpus.texts[i])
+    return common.text_md(result.corpus, result.langs, i, f"{where}text ")
 
 
 def _cell_md(result: views.SimilarityResult, cell: views.HeatmapCell) -> str:

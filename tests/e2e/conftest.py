@@ -7,6 +7,7 @@ the fallback path a first-time offline user sees.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -127,9 +128,13 @@ def app_server() -> Iterator[AppServer]:
         _stop(process)
 
 
-@pytest.fixture(scope="module")
-def browser(app_server):
-    """One headless Debian chromium per module (``playwright install`` is not needed)."""
+@contextlib.contextmanager
+def headless_chromium():
+    """Debian's chromium, headless, with the flags above (``playwright install`` is not
+    needed); skips the test when chromium or playwright is missing."""
+    reason = _missing()
+    if reason:
+        pytest.skip(reason)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
@@ -138,6 +143,13 @@ def browser(app_server):
             yield browser
         finally:
             browser.close()
+
+
+@pytest.fixture(scope="module")
+def browser(app_server):
+    """One headless chromium per module, for pages of the app."""
+    with headless_chromium() as browser:
+        yield browser
 
 
 def open_app(browser, url: str, viewport: dict, **context_options) -> Iterator:

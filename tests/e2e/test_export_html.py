@@ -17,7 +17,7 @@ from e5ui import textio
 from e5ui.analysis import projection
 from e5ui.analysis.calibration import Baseline
 from e5ui.views.map import MapData, MapResult
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, _missing
+from tests.e2e.conftest import headless_chromium
 
 VIEWPORT = {"width": 1366, "height": 768}
 K = 10
@@ -27,17 +27,8 @@ LANGS = ("en", "de", "fr")
 @pytest.fixture(scope="module")
 def chromium():
     """One headless Debian chromium for the module (no app server: the page is a file)."""
-    reason = _missing()
-    if reason:
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with headless_chromium() as browser:
+        yield browser
 
 
 def make_map(n: int, dim: int = 2, seed: int = 0):
