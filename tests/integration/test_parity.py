@@ -62,7 +62,8 @@ def app_figure(encoder, tab, title: str, *args) -> bytes:
     outputs = tab.run(app, "", *args, progress=lambda *a, **k: None)
     if inspect.isgenerator(outputs):  # the map yields a preview first
         *_, outputs = outputs
-    update = common.figure_file(app, outputs[-1], tab.REPORT_KEY, title)
+    state = next(o for o in reversed(outputs) if isinstance(o, dict))  # the report state
+    update = common.figure_file(app, state, tab.REPORT_KEY, title)
     return Path(update["value"]).read_bytes()
 
 
