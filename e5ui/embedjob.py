@@ -263,9 +263,9 @@ def _verify_all(array: np.ndarray, record: Record) -> str | None:
     return None
 
 
-def count_texts(path: Path, chunk: int) -> int:
-    """How many texts the input holds (one streaming pass)."""
-    return sum(len(piece) for piece in textio.stream_texts(path, chunk))
+def count_texts(path: Path, chunk: int, columns: dict[str, str | None] | None = None) -> int:
+    """How many texts the input holds (one streaming pass; ``columns``: ``text_column=`` ...)."""
+    return sum(len(piece) for piece in textio.stream_texts(path, chunk, **(columns or {})))
 
 
 @dataclass
@@ -318,8 +318,10 @@ class _Job:
     """One run of ``run``: the record, the memory-mapped output and what the user is told."""
 
     def __init__(self, encoder, source: Path, out: Path, kind: str, normalize: bool,
-                 chunk: int, record: Record | None, signature: dict, model: str):
+                 chunk: int, record: Record | None, signature: dict, model: str,
+                 columns: dict[str, str | None] | None = None):
         self.encoder, self.source, self.out = encoder, source, out
+        self.columns = columns or {}
         self.kind, self.normalize, self.chunk = kind, normalize, chunk
         self.record, self.signature, self.model = record, signature, model
         self.array: np.memmap | None = None
@@ -395,7 +397,7 @@ class _Job:
     def run(self, n: int, progress: Callable[[int, int], None] | None) -> None:
         """Every chunk of the input: kept when it verifies, encoded otherwise."""
         position = 0  # texts read so far, in file order
-        for piece in textio.stream_texts(self.source, self.chunk):
+        for piece in textio.stream_texts(self.source, self.chunk, **self.columns):
             self.read.skipped.extend(piece.skipped)
             self.read.changed.extend(piece.changed)
             self.read.encoding, self.read.table = piece.encoding, piece.table
@@ -439,7 +441,8 @@ class _Job:
 
 def run(encoder, source: Path, out: Path, kind: str = "query", normalize: bool = True,
         resume: bool = False, chunk: int = DEFAULT_CHUNK,
-        progress: Callable[[int, int], None] | None = None) -> JobResult:
+        progress: Callable[[int, int], None] | None = None,
+        columns: dict[str, str | None] | None = None) -> JobResult:
     """Embeds every text of ``source`` into ``out`` (.npy, float32), chunk by chunk.
 
     Args:
@@ -452,6 +455,9 @@ def run(encoder, source: Path, out: Path, kind: str = "query", normalize: bool =
             verify are kept (see the module's docstring).
         chunk: texts per chunk (a resumed job keeps the one it started with).
         progress: called as progress(texts done, total).
+        columns: the columns of a table to read (``text_column=`` ..., see
+            ``textio.read_texts``); a resumed job's chunks are verified by their texts, so a
+            different column is caught there.
 
     Returns:
         The job's size, dimension, where it resumed, and notes for the user.
@@ -468,7 +474,7 @@ def run(encoder, source: Path, out: Path, kind: str = "query", normalize: bool =
     wanted = {"input": signature, "model": model, "kind": kind, "normalize": normalize}
     record, recorded_chunk = _previous(data, out, wanted, resume)
     chunk = recorded_chunk or chunk
-    n = record.n if record is not None else count_texts(source, chunk)
+    n = record.n if record is not None else count_texts(source, chunk, columns)
     if n == 0:
         raise ValueError(f"The input ({source.name}) contains no text")
     notes: list[str] = []
@@ -476,7 +482,7 @@ def run(encoder, source: Path, out: Path, kind: str = "query", normalize: bool =
         notes.append(f"The progress record {record_path(out)} was written by an older e5ui "
                      "that kept no checksums, so the rows it gave as done could not be "
                      f"verified; all {n} texts were encoded again")
-    job = _Job(encoder, source, out, kind, normalize, chunk, record, signature, model)
+    job = _Job(encoder, source, out, kind, normalize, chunk, record, signature, model, columns)
     job.open(notes)
     job.run(n, progress)
     job.finish(notes)

@@ -3,14 +3,23 @@ paired up."""
 
 from __future__ import annotations
 
-from e5ui.cli.common import EncoderFactory, check_outs, finish, read, run_view
+from e5ui.cli.common import (
+    INPUT_HELP,
+    EncoderFactory,
+    add_columns,
+    check_outs,
+    finish,
+    read,
+    run_view,
+)
 
 HELP = "pair up sentences of two languages"
 
 
 def add_arguments(p) -> None:
-    p.add_argument("source", help="source sentences (.txt one per line, or .csv/.tsv)")
+    p.add_argument("source", help=f"source sentences: {INPUT_HELP}")
     p.add_argument("target", help="target sentences")
+    add_columns(p)
     p.add_argument("--method", default="margin", choices=["margin", "cosine"])
     p.add_argument("--no-one-to-one", action="store_true",
                    help="let several sources take the same target (plain nearest neighbour)")
@@ -31,8 +40,8 @@ def run(args, encoder: EncoderFactory) -> int:
 
     inputs = (args.source, args.target, *([args.gold] if args.gold else []))
     outs = check_outs(args.out, (".tsv", ".csv", ".tmx"), inputs)
-    source = read(args.source, "source")
-    target = read(args.target, "target")
+    source = read(args.source, "source", args)
+    target = read(args.target, "target", args)
     gold = textio.read_gold(args.gold, source=source, target=target) if args.gold else None
     enc = encoder(args)
     result = run_view(args, views.bitext_view, enc, source, target, args.method,

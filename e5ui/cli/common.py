@@ -83,11 +83,34 @@ def add_center_flag(parser: argparse.ArgumentParser) -> None:
                         "language)")
 
 
-def read(path: str, what: str):
-    """A text file (.txt, .csv, .tsv) read exactly; an empty one is an error naming ``what``."""
+INPUT_HELP = ".txt (one text per line), or .csv, .tsv, .jsonl, .parquet (a text column)"
+
+
+def add_columns(parser: argparse.ArgumentParser) -> None:
+    """--text-column, --lang-column, --label-column, --id-column: which columns of a table
+    input (.csv, .tsv, .jsonl, .parquet) to read, for every subcommand that reads texts."""
+    group = parser.add_argument_group("columns of a .csv, .tsv, .jsonl or .parquet input")
+    group.add_argument("--text-column", default=None, metavar="NAME",
+                       help="the column holding the texts (default: text)")
+    for role, default in (("lang", "lang"), ("label", "label"), ("id", "id")):
+        group.add_argument(f"--{role}-column", default=None, metavar="NAME",
+                           help=f"the {role} column (default: {default}, read when present; a "
+                           "name given must exist)")
+
+
+def columns(args: argparse.Namespace) -> dict[str, str | None]:
+    """The column flags as ``textio.read_texts`` keyword arguments."""
+    return {f"{role}_column": getattr(args, f"{role}_column", None)
+            for role in ("text", "lang", "label", "id")}
+
+
+def read(path: str, what: str, args: argparse.Namespace | None = None):
+    """A text file (.txt, .csv, .tsv, .jsonl, .parquet) read exactly, from the columns the
+    flags name (``add_columns``); an empty one is an error naming ``what``."""
     from e5ui import textio
 
-    return textio.require_texts(textio.read_texts(path), what)
+    given = columns(args) if args is not None else {}
+    return textio.require_texts(textio.read_texts(path, **given), what)
 
 
 def _same_file(a: Path, b: Path) -> bool:

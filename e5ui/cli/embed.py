@@ -5,13 +5,22 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from e5ui.cli.common import CliError, EncoderFactory, check_out, say
+from e5ui.cli.common import (
+    INPUT_HELP,
+    CliError,
+    EncoderFactory,
+    add_columns,
+    check_out,
+    columns,
+    say,
+)
 
 HELP = "embed texts into a .npy file"
 
 
 def add_arguments(p) -> None:
-    p.add_argument("file", help=".txt (one text per line), .csv or .tsv (with a text column)")
+    p.add_argument("file", help=INPUT_HELP)
+    add_columns(p)
     p.add_argument("--kind", default="query", choices=["query", "passage", "symmetric"],
                    help='prefix: "query: " (default), "passage: ", or the symmetric prompt '
                    '(= "query: " for E5 models; the STS instruction for instruct models)')
@@ -49,7 +58,8 @@ def run(args, encoder: EncoderFactory) -> int:
 
     try:
         job = embedjob.run(enc, source, out, kind=args.kind, normalize=not args.no_normalize,
-                           resume=args.resume, chunk=args.chunk, progress=progress)
+                           resume=args.resume, chunk=args.chunk, progress=progress,
+                           columns=columns(args))
     finally:
         if bar is not None:
             bar.close()

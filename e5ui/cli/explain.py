@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
-from e5ui.cli.common import EncoderFactory, check_outs, finish, read, run_view
+from e5ui.cli.common import (
+    INPUT_HELP,
+    EncoderFactory,
+    add_columns,
+    check_outs,
+    finish,
+    read,
+    run_view,
+)
 
 HELP = "where your pair scores fall among unrelated pairs"
 
 
 def add_arguments(p) -> None:
     p.add_argument("file", nargs="?", default=None,
-                   help=".txt, .csv or .tsv (optional: without it, the model's baseline alone)")
+                   help=f"{INPUT_HELP} (optional: without it, the model's baseline alone)")
+    add_columns(p)
     p.add_argument("--out", action="append", default=None, help="the histogram as .html")
 
 
@@ -17,7 +26,7 @@ def run(args, encoder: EncoderFactory) -> int:
     from e5ui import views
 
     outs = check_outs(args.out, (".html",), (args.file,) if args.file else ())
-    corpus = read(args.file, "input") if args.file else None
+    corpus = read(args.file, "input", args) if args.file else None
     enc = encoder(args)
     result = run_view(args, views.explain_view, enc, corpus)
     print(result.summary)

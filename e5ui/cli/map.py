@@ -7,9 +7,11 @@ import sys
 from pathlib import Path
 
 from e5ui.cli.common import (
+    INPUT_HELP,
     CliError,
     EncoderFactory,
     add_center_flag,
+    add_columns,
     check_outs,
     finish,
     progress_bar,
@@ -21,7 +23,8 @@ HELP = "2-D / 3-D map of the texts (UMAP or PCA)"
 
 
 def add_arguments(p) -> None:
-    p.add_argument("file", help=".txt, .csv or .tsv")
+    p.add_argument("file", help=INPUT_HELP)
+    add_columns(p)
     p.add_argument("--method", default="umap", choices=["umap", "pca"])
     p.add_argument("--dim", type=int, default=2, choices=[2, 3])
     p.add_argument("--seed", type=int, default=42)
@@ -56,7 +59,7 @@ def run(args, encoder: EncoderFactory) -> int:
                        "--projector DIR")
     if args.projector and not Path(args.projector).is_dir():
         raise CliError(f"--projector: the folder {args.projector} does not exist")
-    corpus = read(args.file, "input")
+    corpus = read(args.file, "input", args)
     runtime.configure_numba_cache()
     enc = encoder(args)
     progress, close = progress_bar(args)

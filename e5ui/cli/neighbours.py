@@ -12,8 +12,9 @@ HELP = "top-k nearest corpus texts for each query"
 
 
 def add_arguments(p) -> None:
-    p.add_argument("queries", help=".txt, .csv or .tsv")
-    p.add_argument("corpus", help=".txt, .csv or .tsv")
+    p.add_argument("queries", help=common.INPUT_HELP)
+    p.add_argument("corpus", help=common.INPUT_HELP)
+    common.add_columns(p)
     p.add_argument("-k", type=int, default=5, help="neighbours per query (default 5)")
     p.add_argument("--cross-lingual", action="store_true",
                    help="only neighbours in a language other than the query's")
@@ -38,8 +39,8 @@ def run(args, encoder: EncoderFactory) -> int:
     if args.k < 1:
         raise CliError("-k must be at least 1")
     outs = common.check_outs(args.out, (".tsv", ".csv"), (args.queries, args.corpus))
-    queries = common.read(args.queries, "queries")
-    corpus = common.read(args.corpus, "corpus")
+    queries = common.read(args.queries, "queries", args)
+    corpus = common.read(args.corpus, "corpus", args)
     symmetric = args.symmetric or args.corpus_kind == "query"
     enc = encoder(args)
     result = common.run_view(args, views.neighbours_view, enc, queries, corpus, args.k,

@@ -7,8 +7,10 @@ import argparse
 from pathlib import Path
 
 from e5ui.cli.common import (
+    INPUT_HELP,
     EncoderFactory,
     add_center_flag,
+    add_columns,
     check_outs,
     finish,
     read,
@@ -22,7 +24,8 @@ DISAGREEMENTS = 10  # pairs printed from --compare's "ranked most differently"
 
 
 def add_arguments(p) -> None:
-    p.add_argument("file", help=".txt, .csv or .tsv")
+    p.add_argument("file", help=INPUT_HELP)
+    add_columns(p)
     p.add_argument("--order", default="input", choices=["input", "language", "cluster"],
                    help="row order: as given (default), grouped by language, or clustered")
     p.add_argument("--kind", default="symmetric", choices=["symmetric", "passage"],
@@ -42,7 +45,7 @@ def run(args, encoder: EncoderFactory) -> int:
 
     allowed = (".csv", ".tsv", ".html") if args.compare else (".csv", ".tsv", ".npy", ".html")
     outs = check_outs(args.out, allowed, (args.file,))
-    corpus = read(args.file, "input")
+    corpus = read(args.file, "input", args)
     enc = encoder(args)
     if args.compare:
         return _compare_models(args, encoder, enc, corpus, outs)

@@ -1,9 +1,13 @@
 """Reading and validating inputs; writing exports.
 
 Inputs: ``.txt`` is one text per line; ``.csv`` / ``.tsv`` have a header row with a ``text``
-column and optional ``label``, ``lang`` and ``id`` columns. Files are UTF-8 (a byte-order mark
-is tolerated); UTF-16 and UTF-32 files with a byte-order mark are decoded too. Files are read
-as a stream and reading stops as soon as a byte or text limit is passed.
+column and optional ``label``, ``lang`` and ``id`` columns; ``.jsonl`` is one JSON object per
+line with those keys; ``.parquet`` has columns of those names. ``read_texts(..., text_column=,
+lang_column=, label_column=, id_column=)`` reads other columns (matched exactly, else ignoring
+case); a missing one is refused with the file's columns listed. Text files are UTF-8 (a
+byte-order mark is tolerated); UTF-16 and UTF-32 files with a byte-order mark are decoded too.
+Files are read as a stream and reading stops as soon as a byte or text limit is passed (a
+Parquet file: its size is checked whole, then it is read batch by batch).
 
 How inputs are read, exactly:
 
@@ -21,6 +25,13 @@ How inputs are read, exactly:
   Any other quote is text, so a TSV with a stray quote is read row by row. A quoted cell may
   span lines (a text with a line break, as spreadsheets and e5ui's exports write it); a note
   names each such row, so rows are never merged silently.
+- JSON Lines: blank lines are skipped and listed like a ``.txt`` file's, and a row is the
+  0-based line; a line that is not a JSON object is refused by its 1-based number. Texts and
+  ``lang`` must be strings; ``id`` and ``label`` may be numbers (written as JSON wrote them);
+  ``null`` or a missing key is an empty cell.
+- Parquet: only the columns read are decoded (an ``embedding`` column is never read); texts
+  and ``lang`` must be string columns, ``id`` and ``label`` string or integer ones; a null is
+  an empty cell; a row is the 0-based data row. Cells of both are tidied as table cells are.
 - Gold files (``read_links`` for align, ``read_gold`` for bitext) are tables read by the same
   rules, through one reader: each index is checked against the documents, a file holds at
   most as many links as the documents have sentences, and every error names the line.
@@ -36,7 +47,9 @@ One concern a module, each importing only the ones below it:
 - ``decode``: bytes into lines (BOMs, UTF-8/16/32, byte limits, the line rule, ``tidy``).
 - ``corpus``: ``Corpus``, what an input is once read, and its notes.
 - ``records``: the RFC 4180 record splitter every table is read with.
-- ``reader``: ``.txt`` / ``.csv`` / ``.tsv`` files and pasted text into a ``Corpus``.
+- ``columns``: which columns to read, the missing-column message, the record-to-corpus builder.
+- ``jsonl``, ``parquet``: those formats (the json module and pyarrow parse; ours are the rules).
+- ``reader``: every input file and pasted text into a ``Corpus``.
 - ``gold``: gold links and pairs, read by the same decoding and records.
 - ``tables``: the one CSV/TSV writer.
 - ``arrays``: NPY, Parquet and the Embedding Projector pair.

@@ -1,7 +1,9 @@
 """Inputs into a ``Corpus``: ``.txt`` one text per line, ``.csv`` / ``.tsv`` a header row with a
-``text`` column and optional ``label``, ``lang`` and ``id`` columns; files (``read_texts``, or in
-pieces ``stream_texts``), pasted text (``parse_pasted``) and the app's inputs within its limits
-(``read_input``). Every input is decoded by ``decode`` and its tables split by ``records``.
+``text`` column and optional ``label``, ``lang`` and ``id`` columns, ``.jsonl`` one JSON object
+per line and ``.parquet`` a table with such columns (``jsonl``, ``parquet``; other column names
+through ``text_column=`` ...); files (``read_texts``, or in pieces ``stream_texts``), pasted text
+(``parse_pasted``) and the app's inputs within its limits (``read_input``). Every text input is
+decoded by ``decode`` and its tables split by ``records``.
 """
 
 from __future__ import annotations
@@ -10,14 +12,20 @@ import logging
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from e5ui.textio.columns import Columns, columns_of
 from e5ui.textio.corpus import Corpus, TooManyTexts, _listed
 from e5ui.textio.decode import _EDGES, MAX_INPUT_BYTES, _checked_path, _decoded, _split_lines, _tidy
+from e5ui.textio.jsonl import read_jsonl
+from e5ui.textio.parquet import read_parquet
 from e5ui.textio.records import _records
 
 logger = logging.getLogger(__name__)
 
 TEXT_SUFFIXES = (".txt",)
 TABLE_SUFFIXES = {".csv": ",", ".tsv": "\t"}
+# Files of records, read by their own modules (not decoded as lines of text).
+RECORD_SUFFIXES = (".jsonl", ".parquet")
+SUFFIXES = (*TEXT_SUFFIXES, *TABLE_SUFFIXES, *RECORD_SUFFIXES)
 OPTIONAL_COLUMNS = ("label", "lang", "id")
 
 
@@ -67,11 +75,13 @@ def _read_lines(batches: Iterable[tuple[list[str], bool]], source: str,
 
 
 
-def _check_unique(header: list[str], names: list[str], delimiter: str, source: str) -> None:
+def _check_unique(header: list[str], names: list[str], delimiter: str, source: str,
+                  columns: Columns) -> None:
     """Refuses a header that names a column e5ui reads twice (``names``: the header's cells
     trimmed and lower-cased): which one holds the texts would be a guess. Other columns are
     never read, so a repeated one of those (or two blank header cells) is left alone."""
-    repeated = [name for name in ("text", *OPTIONAL_COLUMNS) if names.count(name) > 1]
+    wanted = [columns.name(role).lower() for role in ("text", *OPTIONAL_COLUMNS)]
+    repeated = [name for name in dict.fromkeys(wanted) if names.count(name) > 1]
     if not repeated:
         return
     kind = "TSV" if delimiter == "\t" else "CSV"
@@ -85,22 +95,17 @@ def _check_unique(header: list[str], names: list[str], delimiter: str, source: s
 
 
 def _read_table(batches: Iterable[tuple[list[str], bool]], delimiter: str, source: str,
-                max_texts: int | None) -> Corpus:
+                max_texts: int | None, columns: Columns | None = None) -> Corpus:
     """A CSV/TSV table with a header row and a ``text`` column (see ``e5ui.textio``'s rules)."""
+    columns = columns or Columns()
     records = _records(batches, delimiter)
     first = next(records, None)
     if first is None:
         raise ValueError(f"{source} is empty")
     header = first[0]
     names = [_tidy(h)[0].lower() for h in header]
-    if "text" not in names:
-        kind = "TSV" if delimiter == "\t" else "CSV"
-        raise ValueError(
-            f"{source}: a {kind} file needs a 'text' column in its header row; "
-            f"found: {', '.join(repr(h) for h in header) or 'nothing'}"
-        )
-    _check_unique(header, names, delimiter, source)
-    col = {name: names.index(name) for name in ("text", *OPTIONAL_COLUMNS) if name in names}
+    _check_unique(header, names, delimiter, source, columns)
+    col = columns.find([_tidy(h)[0] for h in header], source)
     extra: dict[str, list[str]] = {name: [] for name in OPTIONAL_COLUMNS if name in col}
     corpus = Corpus([], source=source, table=True)
     for row_no, (row, line_a, line_b) in enumerate(records):
@@ -209,40 +214,54 @@ def parse_text(text: str, suffix: str = ".txt", source: str = "<input>", *,
 
 
 def read_texts(path: str | Path, *, max_texts: int | None = None,
-               max_bytes: int | None = MAX_INPUT_BYTES) -> Corpus:
-    """Reads a ``.txt`` / ``.csv`` / ``.tsv`` input file as a stream.
+               max_bytes: int | None = MAX_INPUT_BYTES, text_column: str | None = None,
+               lang_column: str | None = None, label_column: str | None = None,
+               id_column: str | None = None) -> Corpus:
+    """Reads a ``.txt`` / ``.csv`` / ``.tsv`` / ``.jsonl`` / ``.parquet`` input file as a
+    stream.
 
     Args:
         path: the file.
         max_texts: the most texts accepted: reading stops with ``TooManyTexts`` (a ValueError)
             as soon as one more is found; None for no limit.
         max_bytes: the most bytes read: reading stops with a ValueError as soon as the file
-            passes it; None for no limit.
+            passes it (a Parquet file: as soon as its size does); None for no limit.
+        text_column: the column holding the texts (default ``text``); not for ``.txt``.
+        lang_column, label_column, id_column: the optional columns (default ``lang``,
+            ``label``, ``id``, read when the file has them; a name given must exist).
 
     Returns:
-        The corpus; ValueError with a one-line reason for anything unreadable.
+        The corpus; ValueError with a one-line reason for anything unreadable (a missing
+        column: the message lists the file's columns).
     """
+    columns = columns_of(text_column, lang_column, label_column, id_column)
     path = _checked_path(path, max_bytes)
     suffix = path.suffix.lower()
-    if suffix not in TEXT_SUFFIXES and suffix not in TABLE_SUFFIXES:
+    if suffix not in SUFFIXES:
         raise ValueError(
             f"Unsupported file type {path.suffix or '(none)'!r} for {path.name}. "
-            "Must be one of: .txt, .csv, .tsv"
+            f"Must be one of: {', '.join(SUFFIXES)}"
         )
-    with _decoded(path, max_bytes) as decoder:
-        batches = _split_lines(decoder)
-        if suffix in TABLE_SUFFIXES:
-            corpus = _read_table(batches, TABLE_SUFFIXES[suffix], path.name, max_texts)
-        else:
-            corpus = _read_lines(batches, path.name, max_texts)
-    corpus.encoding = decoder.label
-    logger.debug("read %s (%s): %s texts, %s blank, %s changed", path.name, decoder.label,
+    if suffix == ".parquet":
+        corpus = read_parquet(path, columns, max_texts)
+    elif suffix == ".jsonl":
+        corpus = read_jsonl(path, columns, max_texts, max_bytes)
+    else:
+        with _decoded(path, max_bytes) as decoder:
+            batches = _split_lines(decoder)
+            if suffix in TABLE_SUFFIXES:
+                corpus = _read_table(batches, TABLE_SUFFIXES[suffix], path.name, max_texts,
+                                     columns)
+            else:
+                corpus = _read_lines(batches, path.name, max_texts)
+        corpus.encoding = decoder.label
+    logger.debug("read %s (%s): %s texts, %s blank, %s changed", path.name, corpus.encoding,
                  len(corpus), len(corpus.skipped), len(corpus.changed))
     return corpus
 
 
-def stream_texts(path: str | Path, chunk: int = 1000, *, max_bytes: int | None = None
-                 ) -> Iterator[Corpus]:
+def stream_texts(path: str | Path, chunk: int = 1000, *, max_bytes: int | None = None,
+                 **columns: str | None) -> Iterator[Corpus]:
     """Reads an input file in pieces of at most ``chunk`` texts, for inputs too large to hold
     (``embed``): a ``.txt`` file is read as a stream, a table is read whole and then cut.
     Each piece's ``rows``, ``skipped`` and ``changed`` are numbered in the whole file.
@@ -251,6 +270,7 @@ def stream_texts(path: str | Path, chunk: int = 1000, *, max_bytes: int | None =
         path: the file.
         chunk: the most texts per piece.
         max_bytes: the most bytes read; None for no limit.
+        **columns: ``text_column=`` ... for a table (see ``read_texts``).
 
     Yields:
         Corpus pieces, in file order; their texts together are ``read_texts(path).texts``.
@@ -259,7 +279,7 @@ def stream_texts(path: str | Path, chunk: int = 1000, *, max_bytes: int | None =
         raise ValueError("chunk must be at least 1")
     path = _checked_path(path, max_bytes)
     if path.suffix.lower() != ".txt":
-        whole = read_texts(path, max_bytes=max_bytes)
+        whole = read_texts(path, max_bytes=max_bytes, **columns)
         for start in range(0, max(len(whole), 1), chunk):
             yield Corpus(whole.texts[start : start + chunk],
                          *(None if v is None else v[start : start + chunk]
@@ -293,7 +313,8 @@ def require_texts(corpus: Corpus, what: str = "input") -> Corpus:
 
 
 def read_input(text: str | None, file: str | None, what: str, limit: int, max_chars: int, *,
-               max_bytes: int | None = MAX_INPUT_BYTES, cut: bool = False) -> Corpus:
+               max_bytes: int | None = MAX_INPUT_BYTES, cut: bool = False,
+               **columns: str | None) -> Corpus:
     """Reads texts from an uploaded file (if any) or a text box (one text per line, or a TSV
     table with a ``text`` column, see ``parse_pasted``), within the app's limits; reading
     stops as soon as a limit is passed.
@@ -306,6 +327,8 @@ def read_input(text: str | None, file: str | None, what: str, limit: int, max_ch
         max_chars: the most characters one text may have.
         max_bytes: the most bytes of an uploaded file read; None for no limit.
         cut: cut longer texts to ``max_chars`` (with a note) instead of refusing them.
+        **columns: ``text_column=``, ``lang_column=``, ``label_column=``, ``id_column=`` for an
+            uploaded table (see ``read_texts``).
 
     Returns:
         The corpus.
@@ -314,7 +337,7 @@ def read_input(text: str | None, file: str | None, what: str, limit: int, max_ch
         ValueError: with a message for the user when there is nothing usable.
     """
     try:
-        corpus = (read_texts(file, max_texts=limit, max_bytes=max_bytes) if file
+        corpus = (read_texts(file, max_texts=limit, max_bytes=max_bytes, **columns) if file
                   else parse_pasted(text or "", source=what, max_texts=limit))
     except TooManyTexts:
         name = f" ({Path(file).name})" if file else ""

@@ -26,7 +26,7 @@ from e5ui.ui.storage import ExportStore, scratch_store
 
 logger = logging.getLogger(__name__)
 
-UPLOAD_TYPES = [".txt", ".csv", ".tsv"]
+UPLOAD_TYPES = [".txt", ".csv", ".tsv", ".jsonl", ".parquet"]
 PRIVATE = {"api_visibility": "private"}  # events that are not part of the app's API
 
 
@@ -288,7 +288,8 @@ def text_input(label: str, lines: int, **kwargs: Any) -> tuple[gr.Textbox, gr.Fi
     kwargs.setdefault("placeholder", "One text per line — or paste a TSV whose header row names "
                       "a 'text' column (and 'lang', 'label', 'id' if you like)")
     box = gr.Textbox(lines=lines, max_lines=max(lines, 14), label=label, **kwargs)
-    upload = gr.File(label="…or upload .txt / .csv / .tsv", file_types=UPLOAD_TYPES, height=90)
+    upload = gr.File(label="…or upload .txt .csv .tsv .jsonl .parquet", file_types=UPLOAD_TYPES,
+                     height=90)
     return box, upload
 
 
