@@ -286,9 +286,11 @@ def text_input(label: str, lines: int, **kwargs: Any) -> tuple[gr.Textbox, gr.Fi
     """A text box (one text per line, or a pasted TSV with a ``text`` column) with an upload
     slot under it."""
     kwargs.setdefault("placeholder", "One text per line — or paste a TSV whose header row names "
-                      "a 'text' column (and 'lang', 'label', 'id' if you like)")
+                      "a 'text' column (and 'lang', 'label', 'id' if you like). Uploads: .txt, "
+                      ".csv, .tsv, .jsonl, .parquet (a 'text' column)")
     box = gr.Textbox(lines=lines, max_lines=max(lines, 14), label=label, **kwargs)
-    upload = gr.File(label="…or upload .txt .csv .tsv .jsonl .parquet", file_types=UPLOAD_TYPES,
+    # A label that stays on one line on a phone (a longer one wraps over the box's words).
+    upload = gr.File(label="…or upload a text or table file", file_types=UPLOAD_TYPES,
                      height=90)
     return box, upload
 
