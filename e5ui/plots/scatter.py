@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import plotly.graph_objects as go
+import plotly.io as pio
 
 from e5ui.plots.text import _DASH, EXAMPLE_CHARS, _esc, _hover_text, _shorten, user_text
 from e5ui.plots.theme import (
@@ -210,6 +211,21 @@ def _scatter_axes(xy: np.ndarray, points: Sequence[int] | np.ndarray) -> dict[st
     return {name: xy[points, d] for d, name in enumerate(("x", "y", "z")[: xy.shape[1]])}
 
 
+class _Shared(np.ndarray):
+    """A map's per-point customdata that plotly does not copy cell by cell.
+
+    plotly deep-copies a figure's data when the figure is built and again when it is written
+    as JSON: for an object array that is every cell, ~1 s each at 100,000 points. The cells
+    are strings and ints that nothing changes after the figure is built, so the array is
+    shared instead. plotly's checks would turn it back into a plain array: a large map's
+    marker traces and its figure are built unchecked (the small maps' figures are checked
+    as before; the JSON is the same).
+    """
+
+    def __deepcopy__(self, memo: dict) -> _Shared:
+        return self
+
+
 def _category_trace(trace_type: type, xy: np.ndarray, points: np.ndarray, cat: str,
                     style: tuple[str, str | list[str]], custom: np.ndarray, template: str,
                     look: dict[str, float], mask: np.ndarray | None, edge: bool = False,
@@ -236,9 +252,11 @@ def _category_trace(trace_type: type, xy: np.ndarray, points: np.ndarray, cat: s
             marker["line"] = {"color": INK, "width": np.where(hit, 1.5, 0.0).tolist()}
         else:  # plotly has no per-point opacity or outline in 3-D: translucent colours instead
             marker["color"] = [color if h else _rgba(color, DIM_OPACITY) for h in hit]
+    large = xy.shape[0] > SCATTERGL_ABOVE
     return trace_type(**_scatter_axes(xy, points), mode="markers", name=user_text(cat),
-                      legendgroup=cat, showlegend=legend, marker=marker, customdata=custom,
-                      hovertemplate=template)
+                      legendgroup=cat, showlegend=legend, marker=marker,
+                      customdata=custom.view(_Shared) if large else custom,
+                      hovertemplate=template, _validate=not large)
 
 
 def _category_traces(trace_type: type, fit: _MapFit, cats: list[str], custom: np.ndarray,
@@ -488,9 +506,17 @@ def map_scatter(
         traces.extend(_focus_traces(trace_type, fit.xy, focus, texts, look["size"]))
     if query is not None:
         traces.append(_query_trace(trace_type, fit.place(query[1]), query[0], look["size"]))
-    fig = go.Figure(traces)
-    fig.update_layout(_scatter_layout(dim, title, _edge_note(method_note, fit), fit,
-                                      legend_title), uirevision=_revision(xy))
+    fig = go.Figure(traces, _validate=n <= SCATTERGL_ABOVE)
+    layout = _scatter_layout(dim, title, _edge_note(method_note, fit), fit, legend_title)
+    if n > SCATTERGL_ABOVE:
+        # An unchecked figure keeps what it is given as it is: a template's name (plotly.js
+        # needs the template itself) and an empty list of notes (written, where plotly drops
+        # it).
+        if isinstance(layout.get("template"), str):
+            layout["template"] = pio.templates[layout["template"]]
+        if not layout.get("annotations", True):
+            del layout["annotations"]
+    fig.update_layout(layout, uirevision=_revision(xy))
     if clusters is not None and cluster_names:
         _name_clusters(fig, fit.xy, np.asarray(clusters), cluster_names)
     return fig
