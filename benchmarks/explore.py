@@ -54,25 +54,35 @@ class LookupEncoder:
         return np.tile(self.vector, (len(texts), 1))
 
 
-def make_map(n: int, method: str, seed: int = 0) -> views.MapResult:
+def make_data(n: int, seed: int = 0, dim: int = DIM, langs: tuple[str, ...] = LANGS,
+              topics: int = TOPICS) -> MapData:
+    """``n`` random unit vectors (float32, d = ``dim``) around ``topics`` topic centres, each
+    point's text six words of its topic in one of ``langs`` (cycled), with an ``id`` shared by
+    each run of ``len(langs)`` points, read as the app reads a TSV file."""
     rng = np.random.default_rng(seed)
-    centres = rng.normal(size=(TOPICS, DIM))
-    topic = rng.integers(0, TOPICS, n)
-    x = centres[topic] + 0.8 * rng.normal(size=(n, DIM))
-    x = (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
-    vocab = {(t, lang): [f"{lang}{t}w{j}" for j in range(12)] for t in range(TOPICS)
-             for lang in LANGS}
-    langs = [LANGS[i % len(LANGS)] for i in range(n)]
+    centres = rng.normal(size=(topics, dim))
+    topic = rng.integers(0, topics, n)
+    x = np.empty((n, dim), dtype=np.float32)
+    for start in range(0, n, 10_000):  # float64 noise for 100,000 x 1024 would be 0.8 GB
+        stop = min(n, start + 10_000)
+        block = centres[topic[start:stop]] + 0.8 * rng.normal(size=(stop - start, dim))
+        x[start:stop] = block / np.linalg.norm(block, axis=1, keepdims=True)
+    vocab = {(t, lang): [f"{lang}{t}w{j}" for j in range(12)] for t in range(topics)
+             for lang in langs}
+    point_langs = [langs[i % len(langs)] for i in range(n)]
     lines = ["text\tlang\tid"]
     for i in range(n):
-        words = rng.choice(vocab[(int(topic[i]), langs[i])], size=6)
-        lines.append(f"{' '.join(words)} number {i}\t{langs[i]}\tt{i // len(LANGS)}")
+        words = rng.choice(vocab[(int(topic[i]), point_langs[i])], size=6)
+        lines.append(f"{' '.join(words)} number {i}\t{point_langs[i]}\tt{i // len(langs)}")
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "map.tsv"
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         corpus = textio.read_texts(path, max_texts=n)
-    data = MapData(corpus, x, langs, [])
-    return views.map_view(data, method, 2)
+    return MapData(corpus, x, point_langs, [])
+
+
+def make_map(n: int, method: str, seed: int = 0) -> views.MapResult:
+    return views.map_view(make_data(n, seed), method, 2)
 
 
 def timed(fn, repeat: int) -> float:

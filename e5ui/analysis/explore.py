@@ -28,6 +28,10 @@ FAR_MULTIPLE = 5
 # "better than 99% of the pairs of unrelated texts the model scores".
 SEARCH_PERCENTILE = 0.99
 
+# Rows of the map's embeddings scored against a query at a time (float64 temporaries of
+# SEARCH_BLOCK x d).
+SEARCH_BLOCK = 8192
+
 # The hub flag of a map's texts uses each text's HUB_K nearest neighbours (the k-occurrence).
 HUB_K = 10
 
@@ -71,16 +75,31 @@ class Neighbourhood:
     far_on_map: np.ndarray
 
 
-def map_hubs(emb: Any, k: int = HUB_K) -> Hubness:
+def map_hubs(emb: Any, k: int = HUB_K, *, graph: Any | None = None) -> Hubness:
     """Hubness of the map's texts among themselves: each text's k nearest others (cosine).
 
     Args:
         emb: Embeddings (n, d).
         k: Neighbours per text; clipped to n - 1.
+        graph: A neighbour table already computed for these texts, (n, m) indices nearest
+            first, a row's own index anywhere in it or not at all (UMAP's kNN graph, which
+            holds each point itself first): each row's first k other entries are used
+            instead of an exact search of all n x n pairs (at 100,000 texts, minutes).
 
     Returns:
         ``hubness.hubness`` of the (n, k) table (no hubs for fewer than 2 texts).
     """
+    if graph is not None:
+        table = np.asarray(graph, dtype=np.int64)
+        n = table.shape[0]
+        k = min(k, max(n - 1, 0))
+        own = table == np.arange(n)[:, None]
+        if table.ndim != 2 or (table.shape[1] - own.sum(axis=1)).min(initial=k) < k:
+            raise ValueError(f"the neighbour graph needs {k} other texts per row")
+        # Each row's entries that are not the row itself, in their order (a stable sort puts
+        # them first), the first k of them.
+        first = np.argsort(own, axis=1, kind="stable")[:, :k]
+        return hubness(np.take_along_axis(table, first, axis=1), n)
     x = normalize_rows(as_matrix(emb))
     n = x.shape[0]
     if n < 2:
@@ -108,6 +127,7 @@ def neighbourhood(
     ids: Sequence[Any] | None = None,
     baseline: Baseline | None = None,
     hubs: Hubness | None = None,
+    normalized: bool = False,
 ) -> Neighbourhood:
     """The k nearest neighbours of point ``index`` in the embedding space, with the map's view.
 
@@ -120,11 +140,12 @@ def neighbourhood(
         ids: Optional id per point (translations share one); None or "" for none.
         baseline: The model's unrelated-pair baseline, for percentiles and rescaled scores.
         hubs: The map's hubness (``map_hubs``), computed once per map; None computes it.
+        normalized: ``emb``'s rows are unit vectors already (float32): no copy of them.
 
     Returns:
         The Neighbourhood.
     """
-    x = normalize_rows(as_matrix(emb))
+    x = as_matrix(emb) if normalized else normalize_rows(as_matrix(emb))
     n = x.shape[0]
     low = as_matrix(coords, "map coordinates").astype(np.float64)
     if low.shape[0] != n:
@@ -137,7 +158,8 @@ def neighbourhood(
         if seq is not None and len(seq) != n:
             raise ValueError(f"got {len(seq)} {name} for {n} points")
     i, k = int(index), min(int(k), n - 1)
-    found = topk(x[i : i + 1], x, k, exclude_self=np.array([i], dtype=np.int64))
+    found = topk(x[i : i + 1], x, k, exclude_self=np.array([i], dtype=np.int64),
+                 normalized=True)
     idx = found.indices[0].astype(np.int64)
     cos = x[idx].astype(np.float64) @ x[i].astype(np.float64)
     if baseline is not None:
@@ -190,6 +212,7 @@ def search_meaning(
     *,
     threshold: float = SEARCH_PERCENTILE,
     projection: Projection | None = None,
+    normalized: bool = False,
 ) -> MeaningSearch:
     """Scores every point against a query embedding and places the query on the map.
 
@@ -200,13 +223,14 @@ def search_meaning(
         threshold: The percentile in [0, 1] a point must reach to match.
         projection: The map (``projection.project``); its fitted model places the query
             (UMAP ``transform``, or the PCA projection). None: no place.
+        normalized: ``emb``'s rows are unit vectors already (float32): no copy of them.
 
     Returns:
         The MeaningSearch.
     """
     if not 0.0 <= float(threshold) <= 1.0:
         raise ValueError("threshold must be between 0 and 1")
-    x = normalize_rows(as_matrix(emb)).astype(np.float64)
+    x = as_matrix(emb) if normalized else normalize_rows(as_matrix(emb))
     q = np.asarray(query, dtype=np.float64).reshape(-1)
     if q.shape[0] != x.shape[1]:
         raise ValueError(f"the query has {q.shape[0]} dimensions, the points {x.shape[1]}")
@@ -214,7 +238,10 @@ def search_meaning(
     if not np.isfinite(q).all() or norm == 0:
         raise ValueError("the query embedding must be finite and non-zero")
     q = q / norm
-    cos = x @ q
+    # In float64, a block of rows at a time: a float64 copy of 100,000 x 1024 would be 800 MB.
+    cos = np.empty(x.shape[0], dtype=np.float64)
+    for start in range(0, x.shape[0], SEARCH_BLOCK):
+        cos[start : start + SEARCH_BLOCK] = x[start : start + SEARCH_BLOCK].astype(np.float64) @ q
     pct = np.asarray(percentile(cos, baseline), dtype=np.float64)
     hit = np.flatnonzero(pct >= threshold)
     matches = hit[np.lexsort((hit, -cos[hit]))].astype(np.int64)

@@ -228,11 +228,14 @@ def _prepare(
     cross_lingual: bool,
     query_langs: Sequence[Any] | None,
     corpus_langs: Sequence[Any] | None,
+    normalized: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, tuple[np.ndarray, np.ndarray] | None]:
-    """Normalised queries and corpus (one copy when they are the same array), the corpus
-    index each query must skip, and language codes for the cross-lingual filter."""
-    qn = normalize_rows(as_matrix(queries, "queries"))
-    cn = qn if corpus is queries else normalize_rows(as_matrix(corpus, "corpus"))
+    """Normalised queries and corpus (one copy when they are the same array; none when
+    ``normalized``), the corpus index each query must skip, and language codes for the
+    cross-lingual filter."""
+    unit = as_matrix if normalized else lambda a, name: normalize_rows(as_matrix(a, name))
+    qn = unit(queries, "queries")
+    cn = qn if corpus is queries else unit(corpus, "corpus")
     n, m = qn.shape[0], cn.shape[0]
     if n and m and qn.shape[1] != cn.shape[1]:
         raise ValueError(f"dimension mismatch: queries {qn.shape[1]}, corpus {cn.shape[1]}")
@@ -251,6 +254,7 @@ def topk(
     query_langs: Sequence[Any] | None = None,
     corpus_langs: Sequence[Any] | None = None,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    normalized: bool = False,
 ) -> Neighbours:
     """Exact cosine top-k of each query among the corpus.
 
@@ -269,6 +273,8 @@ def topk(
         query_langs: Language code per query (needed for ``cross_lingual``).
         corpus_langs: Language code per corpus text (needed for ``cross_lingual``).
         chunk_bytes: Memory budget for one chunk of the score matrix.
+        normalized: The rows of both are unit vectors already (float32): used as they are,
+            not copied (a click on a 100,000-text map need not copy 400 MB).
 
     Returns:
         Neighbours with (n, min(k, m)) arrays, best first; equal scores are ordered by lower
@@ -277,7 +283,7 @@ def topk(
     if k < 1:
         raise ValueError("k must be at least 1")
     qn, cn, own, codes = _prepare(queries, corpus, exclude_self, cross_lingual, query_langs,
-                                  corpus_langs)
+                                  corpus_langs, normalized)
     return _topk_unit(qn, cn, min(k, cn.shape[0]), own, codes, chunk_bytes)
 
 

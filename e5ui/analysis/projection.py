@@ -26,6 +26,13 @@ METHODS = ("umap", "pca")
 # below this many texts a UMAP layout says nothing anyway, so PCA is shown instead.
 MIN_UMAP_TEXTS = 6
 
+# Above this many points PCA is fitted from the covariance and applied a block at a time.
+PCA_BLOCKWISE = 20_000
+PCA_BLOCK = 8192
+
+# The quick PCA preview shown while UMAP computes is fitted on a sample of this many points.
+PREVIEW_SAMPLE = 10_000
+
 # Neighbour preservation is exact up to this many points, estimated on a sample above it.
 PRESERVATION_SAMPLE = 2000
 
@@ -101,9 +108,15 @@ def fit_umap_model(x: np.ndarray, dim: int, seed: int, n_neighbors: int, min_dis
         return np.asarray(reducer.fit_transform(x), dtype=np.float32), reducer
 
 
-def _pca(x: np.ndarray, dim: int, seed: int) -> tuple[np.ndarray, Any]:
+def _pca(x: np.ndarray, dim: int, seed: int, fit_sample: int | None = None
+         ) -> tuple[np.ndarray, Any]:
     """PCA coordinates (n, dim), zero-padded when the data have fewer than dim components,
-    and the fitted sklearn PCA (None for fewer than 2 points)."""
+    and the fitted sklearn PCA (None for fewer than 2 points).
+
+    Above ``PCA_BLOCKWISE`` points the PCA is fitted by the eigenvectors of the d x d
+    covariance (one pass over the data, where the default randomized SVD took ~50 s at
+    100,000 x 1024), or on a seeded sample of ``fit_sample`` points when given, and the points
+    are projected a block at a time (no float64 copy of them all)."""
     n, d = x.shape
     out = np.zeros((n, dim), dtype=np.float32)
     r = min(dim, n - 1, d)
@@ -114,9 +127,21 @@ def _pca(x: np.ndarray, dim: int, seed: int) -> tuple[np.ndarray, Any]:
     with warnings.catch_warnings():
         # Components with zero variance (duplicates) make sklearn divide by zero; they are 0.
         warnings.simplefilter("ignore", RuntimeWarning)
-        pca = PCA(n_components=r, random_state=seed)
-        coords = pca.fit_transform(x.astype(np.float64))
-    out[:, :r] = np.nan_to_num(coords)
+        if n <= PCA_BLOCKWISE:
+            pca = PCA(n_components=r, random_state=seed)
+            coords = pca.fit_transform(x.astype(np.float64))
+            out[:, :r] = np.nan_to_num(coords)
+            return out, pca
+        rows = np.arange(n)
+        if fit_sample is not None and n > fit_sample:
+            rows = np.sort(np.random.default_rng(seed).choice(n, size=fit_sample, replace=False))
+        if rows.size < n:  # a sample: sklearn's randomized SVD, no d x d eigenproblem
+            pca = PCA(n_components=r, random_state=seed).fit(x[rows].astype(np.float64))
+        else:
+            pca = PCA(n_components=r, random_state=seed, svd_solver="covariance_eigh").fit(x)
+        for start in range(0, n, PCA_BLOCK):
+            block = x[start : start + PCA_BLOCK].astype(np.float64)
+            out[start : start + PCA_BLOCK, :r] = np.nan_to_num(pca.transform(block))
     return out, pca
 
 
@@ -130,6 +155,8 @@ def project(
     min_dist: float = 0.1,
     preservation_k: int | None = 10,
     progress: Callable[[str], None] | None = None,
+    fit_sample: int | None = None,
+    normalized: bool = False,
 ) -> Projection:
     """Map embeddings to 2-D or 3-D.
 
@@ -143,6 +170,10 @@ def project(
         min_dist: UMAP minimum distance between embedded points.
         preservation_k: k of the neighbour preservation score; None skips it.
         progress: Called with a stage name ("PCA", "UMAP", "neighbour preservation").
+        fit_sample: PCA above ``PCA_BLOCKWISE`` points is fitted on a seeded sample of this
+            many (a quick preview: two directions of a 100,000-point cloud are found as well
+            from 10,000 of them); None fits all.
+        normalized: ``emb``'s rows are unit vectors already (float32): no copy of them.
 
     Returns:
         A Projection. UMAP falls back to PCA for fewer than ``MIN_UMAP_TEXTS`` texts or when
@@ -158,7 +189,7 @@ def project(
         raise ValueError("min_dist must not be negative")
     if preservation_k is not None and preservation_k < 1:
         raise ValueError("preservation_k must be at least 1")
-    x = normalize_rows(as_matrix(emb))
+    x = as_matrix(emb) if normalized else normalize_rows(as_matrix(emb))
     n = x.shape[0]
 
     def stage(name: str) -> None:
@@ -180,12 +211,12 @@ def project(
             ran, note = "pca", f"UMAP failed ({exc}); showing PCA"
     if coords is None:
         stage("PCA")
-        coords, model = _pca(x, dim, seed)
+        coords, model = _pca(x, dim, seed, fit_sample)
 
     score = None
     if preservation_k is not None and n >= 3:
         stage("neighbour preservation")
-        score = neighbour_preservation(x, coords, k=preservation_k, seed=seed)
+        score = neighbour_preservation(x, coords, k=preservation_k, seed=seed, normalized=True)
     return Projection(coords=coords, method=ran, dim=dim, preservation=score, note=note,
                       model=model)
 
@@ -212,6 +243,7 @@ def neighbour_preservation(
     *,
     sample: int = PRESERVATION_SAMPLE,
     seed: int = 0,
+    normalized: bool = False,
 ) -> float | None:
     """Mean fraction of each point's k nearest neighbours that the map keeps (kNN recall).
 
@@ -226,6 +258,7 @@ def neighbour_preservation(
         sample: Above this many points the mean is estimated over a seeded random sample of
             query points (neighbours are still searched among all points).
         seed: Random state of the sample.
+        normalized: ``high``'s rows are unit vectors already (float32): no copy of them.
 
     Returns:
         The score in [0, 1], or None for fewer than 3 points.
@@ -243,8 +276,8 @@ def neighbour_preservation(
     rows = np.arange(n)
     if n > sample:
         rows = np.sort(np.random.default_rng(seed).choice(n, size=sample, replace=False))
-    hn = normalize_rows(hi)
-    knn_high = topk(hn[rows], hn, k, exclude_self=rows.astype(np.int64)).indices
+    hn = hi if normalized else normalize_rows(hi)
+    knn_high = topk(hn[rows], hn, k, exclude_self=rows.astype(np.int64), normalized=True).indices
     knn_low = _euclidean_knn(lo, rows, k)
     hits = sum(np.intersect1d(a, b).size for a, b in zip(knn_high, knn_low, strict=True))
     return float(hits / (rows.size * k))

@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import plotly.graph_objects as go
+import plotly.io as pio
 
 from e5ui.plots.text import _DASH, EXAMPLE_CHARS, _esc, _hover_text, _shorten, user_text
 from e5ui.plots.theme import (
@@ -60,23 +61,35 @@ def _id_key(raw: Any) -> str:
     return str(raw).strip()
 
 
-def _link_segments(ids: Sequence[Any], coords: np.ndarray) -> list[list[float | None]]:
+def _link_segments(ids: Sequence[Any], coords: np.ndarray
+                   ) -> list[list[float | None]] | list[np.ndarray]:
     """Per axis, a coordinate list drawing a star from each id group's first member.
 
     A star rather than a path: it does not depend on the order members happen to come in, never
-    crosses itself, and a group of k texts always gives k - 1 lines.
+    crosses itself, and a group of k texts always gives k - 1 lines. Groups come in order of
+    first appearance. Above ``SCATTERGL_ABOVE`` points each axis is a float array with NaN
+    between segments rather than a list with None: plotly checks and writes an array whole
+    (its JSON is the same: NaN is written null), a list item by item.
     """
-    groups: dict[str, list[int]] = {}
-    for i, raw in enumerate(ids):
-        key = _id_key(raw)
-        if key:
-            groups.setdefault(key, []).append(i)
-    axes: list[list[float | None]] = [[] for _ in range(coords.shape[1])]
-    for members in groups.values():
-        hub = members[0]
-        for other in members[1:]:
-            for d, axis in enumerate(axes):
-                axis.extend([float(coords[hub, d]), float(coords[other, d]), None])
+    keys = np.array([_id_key(raw) for raw in ids], dtype=object)
+    members = np.flatnonzero(keys != "")
+    if members.size == 0:
+        return [[] for _ in range(coords.shape[1])]
+    _, first, group = np.unique(keys[members].astype(str), return_index=True,
+                                return_inverse=True)
+    hub = members[first[group]]  # each member's group's first member
+    # (group's first appearance, position): the order a loop over the texts would give
+    order = np.lexsort((members, hub))
+    others, hubs = members[order], hub[order]
+    keep = others != hubs
+    others, hubs = others[keep], hubs[keep]
+    axes: list[Any] = []
+    for d in range(coords.shape[1]):
+        seg = np.full((others.size, 3), np.nan)
+        seg[:, 0], seg[:, 1] = coords[hubs, d], coords[others, d]
+        flat = seg.reshape(-1)
+        axes.append(flat if coords.shape[0] > SCATTERGL_ABOVE
+                    else [None if v != v else float(v) for v in flat.tolist()])
     return axes
 
 
@@ -198,6 +211,21 @@ def _scatter_axes(xy: np.ndarray, points: Sequence[int] | np.ndarray) -> dict[st
     return {name: xy[points, d] for d, name in enumerate(("x", "y", "z")[: xy.shape[1]])}
 
 
+class _Shared(np.ndarray):
+    """A map's per-point customdata that plotly does not copy cell by cell.
+
+    plotly deep-copies a figure's data when the figure is built and again when it is written
+    as JSON: for an object array that is every cell, ~1 s each at 100,000 points. The cells
+    are strings and ints that nothing changes after the figure is built, so the array is
+    shared instead. plotly's checks would turn it back into a plain array: a large map's
+    marker traces and its figure are built unchecked (the small maps' figures are checked
+    as before; the JSON is the same).
+    """
+
+    def __deepcopy__(self, memo: dict) -> _Shared:
+        return self
+
+
 def _category_trace(trace_type: type, xy: np.ndarray, points: np.ndarray, cat: str,
                     style: tuple[str, str | list[str]], custom: np.ndarray, template: str,
                     look: dict[str, float], mask: np.ndarray | None, edge: bool = False,
@@ -224,28 +252,34 @@ def _category_trace(trace_type: type, xy: np.ndarray, points: np.ndarray, cat: s
             marker["line"] = {"color": INK, "width": np.where(hit, 1.5, 0.0).tolist()}
         else:  # plotly has no per-point opacity or outline in 3-D: translucent colours instead
             marker["color"] = [color if h else _rgba(color, DIM_OPACITY) for h in hit]
+    large = xy.shape[0] > SCATTERGL_ABOVE
     return trace_type(**_scatter_axes(xy, points), mode="markers", name=user_text(cat),
-                      legendgroup=cat, showlegend=legend, marker=marker, customdata=custom,
-                      hovertemplate=template)
+                      legendgroup=cat, showlegend=legend, marker=marker,
+                      customdata=custom.view(_Shared) if large else custom,
+                      hovertemplate=template, _validate=not large)
 
 
 def _category_traces(trace_type: type, fit: _MapFit, cats: list[str], custom: np.ndarray,
                      template: str, look: dict[str, float], mask: np.ndarray | None) -> list[Any]:
     """Per category in order of first appearance: its markers, then its far points if any."""
-    order: dict[str, list[int]] = {}
-    for i, cat in enumerate(cats):
-        order.setdefault(cat, []).append(i)
+    index: dict[str, int] = {}
+    codes = np.fromiter((index.setdefault(cat, len(index)) for cat in cats), dtype=np.int64,
+                        count=len(cats))
+    by_cat = np.split(np.argsort(codes, kind="stable"),
+                      np.cumsum(np.bincount(codes, minlength=len(index)))[:-1])
     edge = fit.far.any(axis=1)
+    # Where a far point lies, as one of 9 codes (3 x-sides x 3 y-sides), and its triangle.
+    side = (fit.far[:, 0].astype(np.int64) + 1) * 3 + fit.far[:, 1].astype(np.int64) + 1
+    shapes = np.array([_EDGE_SYMBOLS.get((a, b), "circle") for a in (-1, 0, 1)
+                       for b in (-1, 0, 1)], dtype=object)
     traces = []
-    for index, (cat, members) in enumerate(order.items()):
-        colour, symbol = _category_style(index, fit.xy.shape[1])
-        points = np.asarray(members, dtype=np.int64)
+    for number, (cat, points) in enumerate(zip(index, by_cat, strict=True)):
+        colour, symbol = _category_style(number, fit.xy.shape[1])
         inner, outer = points[~edge[points]], points[edge[points]]
         for part, is_edge in ((inner, False), (outer, True)):
             if part.size == 0:
                 continue
-            shape = ([_EDGE_SYMBOLS[(int(fit.far[i, 0]), int(fit.far[i, 1]))] for i in part]
-                     if is_edge else symbol)
+            shape = shapes[side[part]].tolist() if is_edge else symbol
             traces.append(_category_trace(
                 trace_type, fit.xy, part, cat, (colour, shape), custom[part],
                 template, look, mask, edge=is_edge, legend=not is_edge or inner.size == 0))
@@ -301,10 +335,22 @@ def _point_hover(texts: Sequence[str], cats: list[str], ids: Sequence[Any] | Non
     def col(values: Sequence[Any] | None) -> list[str]:
         if values is None:
             return [""] * n
-        return [user_text(_shorten(_id_key(v), EXAMPLE_CHARS)) or _DASH for v in values]
+        # Each distinct value is escaped once: 100,000 points hold a few languages and labels.
+        shown: dict[Any, str] = {}
+        out = []
+        for v in values:
+            key = (type(v), v) if isinstance(v, (str, int, float)) else None
+            cell = shown.get(key) if key is not None else None
+            if cell is None:
+                cell = user_text(_shorten(_id_key(v), EXAMPLE_CHARS)) or _DASH
+                if key is not None:
+                    shown[key] = cell
+            out.append(cell)
+        return out
 
     lang_col, label_col, id_col = col(langs), col(labels), col(ids)
-    cat_col = [user_text(c) for c in cats]
+    cat_names = {c: user_text(c) for c in dict.fromkeys(cats)}
+    cat_col = [cat_names[c] for c in cats]
     parts = []
     if langs is None and labels is None:
         parts.append("%{customdata[1]}")
@@ -356,7 +402,7 @@ def _link_trace(trace_type: type, ids: Sequence[Any] | None, fit: _MapFit, dimme
     """Grey lines under the markers joining texts that share an id (``_link_segments``),
     fainter while a highlight is shown; None when no two texts share one."""
     link_axes = _link_segments(ids, fit.xy) if ids is not None else None
-    if not link_axes or not link_axes[0]:
+    if link_axes is None or not len(link_axes[0]):
         return None
     line, opacity = _link_style(fit.xy.shape[0])
     return trace_type(
@@ -460,9 +506,17 @@ def map_scatter(
         traces.extend(_focus_traces(trace_type, fit.xy, focus, texts, look["size"]))
     if query is not None:
         traces.append(_query_trace(trace_type, fit.place(query[1]), query[0], look["size"]))
-    fig = go.Figure(traces)
-    fig.update_layout(_scatter_layout(dim, title, _edge_note(method_note, fit), fit,
-                                      legend_title), uirevision=_revision(xy))
+    fig = go.Figure(traces, _validate=n <= SCATTERGL_ABOVE)
+    layout = _scatter_layout(dim, title, _edge_note(method_note, fit), fit, legend_title)
+    if n > SCATTERGL_ABOVE:
+        # An unchecked figure keeps what it is given as it is: a template's name (plotly.js
+        # needs the template itself) and an empty list of notes (written, where plotly drops
+        # it).
+        if isinstance(layout.get("template"), str):
+            layout["template"] = pio.templates[layout["template"]]
+        if not layout.get("annotations", True):
+            del layout["annotations"]
+    fig.update_layout(layout, uirevision=_revision(xy))
     if clusters is not None and cluster_names:
         _name_clusters(fig, fit.xy, np.asarray(clusters), cluster_names)
     return fig

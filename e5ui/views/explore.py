@@ -15,7 +15,7 @@ from e5ui import baselines, langid, registry, textio
 from e5ui.analysis import explore
 from e5ui.analysis.calibration import Baseline
 from e5ui.views.common import Table, check_suffix
-from e5ui.views.map import MapResult
+from e5ui.views.map import HUBS_EXACT_MAX, MapResult
 
 VIEW = registry.get("map")
 QUERY_CHARS = 1000  # a search by meaning is a sentence or two
@@ -76,9 +76,9 @@ def map_neighbours(result: MapResult, index: int, k: int = 10, *, encoder=None,
         baseline = baselines.reference_baseline(encoder)
     corpus, data = result.data.corpus, result.data
     i = _position(result, index)
-    found = explore.neighbourhood(data.embeddings, i, int(k), result.projection.coords,
+    found = explore.neighbourhood(data.unit, i, int(k), result.projection.coords,
                                   langs=data.langs, ids=corpus.ids or None, baseline=baseline,
-                                  hubs=result.hubs)
+                                  hubs=result.hubs, normalized=True)
     partners = set(found.partners.tolist())
     rows = [[rank + 1, corpus.rows[j], float(found.cosines[rank]),
              _num(found.percentile[rank]), _num(found.rescaled[rank]), found.langs[rank],
@@ -93,6 +93,9 @@ def map_neighbours(result: MapResult, index: int, k: int = 10, *, encoder=None,
         if missing:
             notes.append(f"Translation(s) not among the {len(rows)} nearest: line(s) "
                          f"{', '.join(map(str, missing))}.")
+    if not result.hubs_marked:
+        notes.append(f"Hubs are not marked on a PCA map of more than {HUBS_EXACT_MAX:,} texts "
+                     "(a UMAP map takes them from its neighbour graph).")
     far = int(found.far_on_map.sum())
     if far:
         notes.append(f"{far} of these neighbours are far on the map (more than "
@@ -159,8 +162,9 @@ def map_search(result: MapResult, query: str, encoder, threshold: float =
         raise ValueError(f"The query takes at most {QUERY_CHARS} characters")
     baseline = baseline or baselines.reference_baseline(encoder)
     vector = encoder.encode([query], kind="query")[0]
-    found = explore.search_meaning(result.data.embeddings, vector, baseline,
-                                   threshold=float(threshold), projection=result.projection)
+    found = explore.search_meaning(result.data.unit, vector, baseline,
+                                   threshold=float(threshold), projection=result.projection,
+                                   normalized=True)
     corpus, langs = result.data.corpus, result.data.langs
     where = ""
     if other_languages:

@@ -10,6 +10,8 @@ import numpy as np
 
 from e5ui import labels, langid, plots, registry, textio
 from e5ui.analysis import clustering, explore, projection
+from e5ui.analysis.hubness import hubness
+from e5ui.analysis.similarity import normalize_rows
 from e5ui.views.common import (
     Table,
     ViewProgress,
@@ -21,6 +23,11 @@ from e5ui.views.common import (
 
 VIEW = registry.get("map")
 
+# Up to this many texts a map's hubs come from an exact search of all pairs (~1 s at 5,000
+# texts, a minute at 20,000 on 2 cores, n^2); above it from UMAP's own neighbour graph, and a
+# PCA map, which has none, marks no hubs.
+HUBS_EXACT_MAX = 10_000
+
 
 @dataclass(eq=False)
 class MapData:
@@ -31,6 +38,12 @@ class MapData:
     langs: list[str]
     notes: list[str]
     centered: bool = False
+
+    @cached_property
+    def unit(self) -> np.ndarray:
+        """The embeddings with unit rows (float32), made once: a click or a search on a
+        100,000-text map reads them rather than copying 400 MB each time."""
+        return normalize_rows(self.embeddings)
 
 
 def _short(name: str, limit: int = 28) -> str:
@@ -97,8 +110,34 @@ class MapResult:
 
     @cached_property
     def hubs(self):
-        """The hubs among the map's texts (``analysis.explore.map_hubs``), computed once."""
-        return explore.map_hubs(self.data.embeddings)
+        """The hubs among the map's texts (``analysis.explore.map_hubs``), computed once: by
+        an exact search up to ``HUBS_EXACT_MAX`` texts, above it from UMAP's neighbour graph
+        (none on a PCA map: ``hubs_marked`` is False)."""
+        n = len(self.data.corpus)
+        if n <= HUBS_EXACT_MAX:
+            return explore.map_hubs(self.data.unit)
+        graph = self._graph
+        if graph is None:  # an empty neighbour table: no hubs
+            return hubness(np.zeros((n, 0), dtype=np.int64), n)
+        return explore.map_hubs(None, graph=graph)
+
+    @property
+    def _graph(self) -> np.ndarray | None:
+        """UMAP's kNN graph of the map's texts (each point first), when it has enough
+        neighbours per text for the hubs."""
+        graph = getattr(self.projection.model, "_knn_indices", None)
+        if self.projection.method != "umap" or graph is None:
+            return None
+        graph = np.asarray(graph)
+        if graph.ndim != 2 or graph.shape[0] != len(self.data.corpus) or \
+                graph.shape[1] <= explore.HUB_K:
+            return None
+        return graph
+
+    @property
+    def hubs_marked(self) -> bool:
+        """Whether the map's hubs are known (see ``hubs``)."""
+        return len(self.data.corpus) <= HUBS_EXACT_MAX or self._graph is not None
 
     @property
     def _substring(self) -> np.ndarray | None:
@@ -267,7 +306,8 @@ def map_preview(data: MapData, dim: int = 2, color_by: str = "language", connect
     enough to need one (too few texts)."""
     if len(data.corpus) <= projection.MIN_UMAP_TEXTS:
         return None
-    pca = projection.project(data.embeddings, method="pca", dim=int(dim), preservation_k=None)
+    pca = projection.project(data.unit, method="pca", dim=int(dim), preservation_k=None,
+                             fit_sample=projection.PREVIEW_SAMPLE, normalized=True)
     return MapResult(data, pca, color_by, connect, search, preview=True, clusters=clusters)
 
 
@@ -291,6 +331,6 @@ def map_view(data: MapData, method: str = "umap", dim: int = 2, color_by: str = 
     Returns:
         The result.
     """
-    proj = projection.project(data.embeddings, method=method, dim=int(dim), seed=seed,
-                              n_neighbors=n_neighbors)
+    proj = projection.project(data.unit, method=method, dim=int(dim), seed=seed,
+                              n_neighbors=n_neighbors, normalized=True)
     return MapResult(data, proj, color_by, connect, search, clusters=clusters)

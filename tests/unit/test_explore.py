@@ -116,3 +116,46 @@ def test_umap_map_keeps_its_reducer_and_places_a_point_near_its_twin():
     d = np.linalg.norm(proj.coords - placed, axis=1)
     spread = np.linalg.norm(proj.coords - proj.coords.mean(axis=0), axis=1).mean()
     assert d[5] < spread  # a known point lands in its own part of the map
+
+
+def test_map_hubs_from_a_neighbour_graph_are_those_of_its_rows_without_themselves():
+    from e5ui.analysis.hubness import hubness
+
+    x = _unit(80, 8, 3)
+    cos = x.astype(np.float64) @ x.astype(np.float64).T
+    # Each row's 12 nearest, itself included (first, as in UMAP's graph): an exact search.
+    graph = np.stack([np.lexsort((np.arange(80), -row)) for row in cos])[:, :12]
+    got = explore.map_hubs(x, 10, graph=graph)
+    exact = explore.map_hubs(x, 10)
+    np.testing.assert_array_equal(got.counts, exact.counts)
+    np.testing.assert_array_equal(got.hubs, exact.hubs)
+    # A row's own index anywhere, or missing: the first 10 others are taken in order.
+    shuffled = graph.copy()
+    shuffled[:, [0, 5]] = shuffled[:, [5, 0]]
+    others = [[j for j in row if j != i][:10] for i, row in enumerate(shuffled)]
+    want = hubness(np.array(others), 80)
+    np.testing.assert_array_equal(explore.map_hubs(x, 10, graph=shuffled).counts, want.counts)
+    with pytest.raises(ValueError, match="10 other texts"):
+        explore.map_hubs(x, 10, graph=graph[:, :10])
+
+
+def test_normalized_inputs_give_the_same_answers_without_a_copy():
+    from e5ui.analysis.neighbours import topk
+
+    x, coords = _unit(70, 12, 4), np.random.default_rng(5).normal(size=(70, 2))
+    base = _baseline()
+    a = explore.neighbourhood(x, 9, 6, coords, baseline=base)
+    b = explore.neighbourhood(x, 9, 6, coords, baseline=base, normalized=True)
+    np.testing.assert_array_equal(a.indices, b.indices)
+    np.testing.assert_allclose(a.cosines, b.cosines, atol=1e-7)
+    q = x[11] * 3.0
+    s1 = explore.search_meaning(x * 2.0, q, base)  # rows scaled: normalised inside
+    s2 = explore.search_meaning(x, q, base, normalized=True)
+    np.testing.assert_allclose(s1.cosines, x.astype(np.float64) @ x[11].astype(np.float64),
+                               atol=1e-6)
+    np.testing.assert_allclose(s2.cosines, s1.cosines, atol=1e-6)
+    np.testing.assert_array_equal(s1.matches, s2.matches)
+    got = topk(x[:5], x, 4, normalized=True)
+    want = np.argsort(-(x[:5].astype(np.float64) @ x.T.astype(np.float64)), axis=1,
+                      kind="stable")[:, :4]
+    np.testing.assert_array_equal(got.indices, want)

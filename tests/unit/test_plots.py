@@ -1196,3 +1196,22 @@ def test_a_focus_off_the_map_is_refused():
     with pytest.raises(ValueError, match="not on the map"):
         plots.map_scatter(_wide_points(5), _texts(5), ["en"] * 5,
                           focus=plots.MapFocus(9, [1], [False]))
+
+
+def test_a_large_maps_figure_is_what_plotly_checks_would_make_of_it():
+    import json
+
+    n = 1500
+    xy = np.random.default_rng(3).normal(size=(n, 2))
+    xy[:4] *= 50  # far points, drawn at the edge
+    cats = [["en", "de", "fr"][i % 3] for i in range(n)]
+    ids = [f"t{i // 3}" if i % 5 else "" for i in range(n)]
+    mask = np.zeros(n, dtype=bool)
+    mask[::7] = True
+    for dim_xy in (xy, np.c_[xy, xy[:, 0]]):
+        fig = plots.map_scatter(dim_xy, _texts(n), cats, ids=ids, langs=cats, highlight=mask)
+        checked = go.Figure(fig.to_dict())  # plotly's own checks on the same content
+        assert json.loads(fig.to_json()) == json.loads(checked.to_json())
+        lines = next(t for t in fig.data if t.mode == "lines")
+        x = np.asarray(lines.x, dtype=float)
+        assert np.isnan(x[2::3]).all() and not np.isnan(x[0::3]).any()

@@ -7,6 +7,7 @@ import pytest
 from scipy.spatial.distance import cdist, pdist
 from sklearn.metrics.pairwise import cosine_similarity
 
+from e5ui.analysis import projection
 from e5ui.analysis.projection import neighbour_preservation, project
 from tests.conftest import rand_rows as _rand
 
@@ -139,3 +140,21 @@ def test_neighbour_preservation_edge_cases():
         neighbour_preservation(_rand(4), _rand(3, d=2))
     with pytest.raises(ValueError, match="k must"):
         neighbour_preservation(_rand(4), _rand(4, d=2), k=0)
+
+
+def test_large_pca_is_sklearns_and_a_sampled_fit_projects_every_point(monkeypatch):
+    from sklearn.decomposition import PCA
+
+    monkeypatch.setattr(projection, "PCA_BLOCKWISE", 100)
+    monkeypatch.setattr(projection, "PCA_BLOCK", 64)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(500, 12)) * np.linspace(3, 0.5, 12)
+    unit = x / np.linalg.norm(x, axis=1, keepdims=True)
+    got = projection.project(x, method="pca", preservation_k=None)
+    ref = PCA(n_components=2, svd_solver="full").fit_transform(unit)
+    np.testing.assert_allclose(np.abs(got.coords), np.abs(ref), atol=1e-4)
+    sampled = projection.project(x, method="pca", preservation_k=None, fit_sample=200)
+    keep = np.sort(np.random.default_rng(42).choice(500, size=200, replace=False))
+    fitted = PCA(n_components=2, svd_solver="full").fit(unit[keep])
+    np.testing.assert_allclose(np.abs(sampled.coords), np.abs(fitted.transform(unit)),
+                               atol=1e-4)

@@ -503,3 +503,36 @@ def test_selection_text_quotes_what_a_line_box_would_misread():
         text = textio.input_text(textio.Corpus(texts=texts), range(len(texts)))
         assert textio.parse_pasted(text).texts == texts
     assert textio.input_text(textio.Corpus(texts=["a", "b"]), [1, 0]) == "b\na"
+
+
+def test_a_large_maps_hubs_come_from_umaps_graph_and_a_large_pca_map_marks_none(
+        fake_encoder, monkeypatch):
+    from types import SimpleNamespace
+
+    from e5ui.analysis import explore as analysis_explore
+    from e5ui.analysis.projection import Projection
+    from e5ui.views import map as map_view
+
+    corpus = textio.read_texts(ASSETS / "examples/map_parallel.tsv")
+    data = views.map_data(fake_encoder, corpus)
+    n = len(corpus)
+    exact = views.map_view(data, "pca", 2)
+    x = data.embeddings.astype(np.float64)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    cos = x @ x.T
+    np.fill_diagonal(cos, -np.inf)
+    nearest = np.stack([np.lexsort((np.arange(n), -row))[:10] for row in cos])
+    counts = np.bincount(nearest.reshape(-1), minlength=n)
+    np.testing.assert_array_equal(exact.hubs.counts, counts)  # small: an exact search
+    monkeypatch.setattr(map_view, "HUBS_EXACT_MAX", 5)
+    pca = views.map_view(data, "pca", 2)
+    assert not pca.hubs_marked and pca.hubs.hubs.size == 0
+    found = views.map_neighbours(pca, corpus.rows[0], 5)
+    assert any("Hubs are not marked" in note for note in found.notes)
+    graph = np.c_[np.arange(n), nearest, nearest[:, :2]]  # itself first, as UMAP's
+    umap_like = views.MapResult(data, Projection(pca.projection.coords, "umap", 2,
+                                                 model=SimpleNamespace(_knn_indices=graph)))
+    assert umap_like.hubs_marked
+    want = analysis_explore.hubness(nearest, n)
+    np.testing.assert_array_equal(umap_like.hubs.counts, want.counts)
+    np.testing.assert_array_equal(umap_like.hubs.hubs, want.hubs)
