@@ -39,7 +39,8 @@ from e5ui.plots.heatmap import (
     similarity_heatmap,
 )
 from e5ui.plots.histogram import score_histogram
-from e5ui.plots.scatter import MapFocus, map_scatter
+from e5ui.plots.overlays import MapFocus
+from e5ui.plots.scatter import map_scatter
 from e5ui.plots.text import user_text
 from e5ui.plots.theme import ACCENT, FONT_FAMILY, PALETTE, THEMES, message_figure, themed
 

@@ -7,19 +7,31 @@ at its edge as triangles, so one distant cluster cannot shrink everything else t
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
 import plotly.io as pio
 
+from e5ui.plots.mapfit import (
+    _EDGE_SYMBOLS,
+    MAP_FRAME_WIDTH,
+    MAP_MARGIN,
+    _fit_map,
+    _MapFit,
+)
+from e5ui.plots.overlays import (
+    MapFocus,
+    _name_clusters,
+    _revision,
+    _scatter_axes,
+    overlay_traces,
+)
 from e5ui.plots.text import _DASH, EXAMPLE_CHARS, _esc, _hover_text, _shorten, user_text
 from e5ui.plots.theme import (
     _NO_TEXTS,
-    GRADIO_TOP,
     GRID,
     INK,
     LINK,
@@ -37,14 +49,6 @@ from e5ui.plots.theme import (
 
 SCATTERGL_ABOVE = 1000  # SVG scatter slows down past ~1k points; WebGL does not
 DIM_OPACITY = 0.25
-MAP_FRAME_WIDTH = 1360  # the width map heights are planned for
-MAP_LEGEND_WIDTH = 130  # a legend of language codes with a title (measured in chromium)
-MAP_HEIGHTS = (560, 880)
-MAP_MARGIN = {"l": 24, "r": 24, "t": GRADIO_TOP, "b": 48}
-FIT_MIN_POINTS = 20  # smaller maps show every point where it is
-FAR_GAP = 0.25  # a tail past the 5-95% core, this far from it (x core span), is drawn at the edge
-VIEW_PAD = 0.04  # room around the points on each side, a share of their larger extent
-
 MAP_TITLE = "Map of the texts"
 _FAR_NOTE = "<br><i>far from the rest: drawn at the edge of the map</i>"
 
@@ -93,88 +97,6 @@ def _link_segments(ids: Sequence[Any], coords: np.ndarray
     return axes
 
 
-class _MapFit(NamedTuple):
-    """Where a map's points are drawn (see ``_fit_map``)."""
-
-    xy: np.ndarray  # drawn coordinates, far points moved to the edge
-    far: np.ndarray  # (n, dim) -1 / 0 / +1: beyond the view's low end, inside, beyond its high end
-    ranges: list[list[float]] | None  # [x range, y range] in 2-D
-    height: int
-    swapped: bool = False  # x and y swapped (a map taller than wide, turned on its side)
-    clip: list[tuple[float, float]] | None = None  # per axis, where far points are drawn
-
-    def place(self, point: np.ndarray) -> np.ndarray:
-        """Where a new point (a query placed on the map) is drawn: as the map's own points."""
-        drawn = np.asarray(point, dtype=np.float64).reshape(-1)
-        if self.swapped:
-            drawn = drawn[::-1]
-        if self.clip is not None:
-            drawn = np.array([min(max(v, lo), hi) for v, (lo, hi) in zip(drawn, self.clip,
-                                                                         strict=True)])
-        return drawn
-
-
-def _core_extent(values: np.ndarray) -> tuple[float, float]:
-    """One axis's extent without far tails: from the 5-95% core outwards, up to the first gap
-    wider than ``FAR_GAP`` x the core's span. UMAP puts separate clusters arbitrarily far
-    apart; one such cluster should not shrink everything else to a speck."""
-    values = values[np.isfinite(values)]  # a NaN is not drawn; an infinity is drawn at the edge
-    if values.size == 0:
-        return -1.0, 1.0
-    if values.size < FIT_MIN_POINTS:
-        return float(values.min()), float(values.max())
-    lo, hi = (float(v) for v in np.percentile(values, [5, 95]))
-    gap = FAR_GAP * (hi - lo)
-    if gap <= 0:
-        return float(values.min()), float(values.max())
-    ranked = np.sort(values)
-    for v in ranked[ranked > hi]:
-        if v - hi > gap:
-            break
-        hi = float(v)
-    for v in ranked[ranked < lo][::-1]:
-        if lo - v > gap:
-            break
-        lo = float(v)
-    return lo, hi
-
-
-def _fit_map(coords: np.ndarray, frame_width: int = MAP_FRAME_WIDTH) -> _MapFit:
-    """Ranges, edge points and height that make a 2-D map fill a wide frame at equal aspect.
-
-    The view spans each axis's core extent plus 4% of the larger extent on each side; points
-    beyond it are drawn in that margin, on the side where they lie. A map taller than wide is
-    turned on its side (x and y swapped: a map's axes mean nothing, distances stay the same),
-    and the height is chosen so that the view's aspect fills a plot ``frame_width`` px wide.
-    """
-    n, dim = coords.shape
-    if dim == 3:
-        return _MapFit(coords, np.zeros(coords.shape, dtype=np.int8), None, 680)
-    xy = coords.copy()
-    extents = [_core_extent(xy[:, d]) for d in range(2)]
-    swapped = extents[0][1] - extents[0][0] < extents[1][1] - extents[1][0]
-    if swapped:
-        xy, extents = xy[:, ::-1].copy(), extents[::-1]
-    pad = VIEW_PAD * max(hi - lo for lo, hi in extents) or 1.0  # 1.0: a single point
-    far = np.zeros(xy.shape, dtype=np.int8)
-    ranges, clip = [], []
-    for d, (lo, hi) in enumerate(extents):
-        far[:, d] = np.where(xy[:, d] < lo, -1, 0) + np.where(xy[:, d] > hi, 1, 0)
-        clip.append((lo - pad / 2, hi + pad / 2))
-        xy[:, d] = np.clip(xy[:, d], *clip[-1])
-        ranges.append([lo - pad, hi + pad])
-    aspect = (ranges[0][1] - ranges[0][0]) / (ranges[1][1] - ranges[1][0])
-    plot_width = frame_width - MAP_MARGIN["l"] - MAP_MARGIN["r"] - MAP_LEGEND_WIDTH
-    height = plot_width / aspect + MAP_MARGIN["t"] + MAP_MARGIN["b"]
-    return _MapFit(xy, far, ranges, int(round(min(max(height, MAP_HEIGHTS[0]), MAP_HEIGHTS[1]))),
-                   swapped, clip)
-
-
-_EDGE_SYMBOLS = {(1, 0): "triangle-right", (-1, 0): "triangle-left", (0, 1): "triangle-up",
-                 (0, -1): "triangle-down", (1, 1): "triangle-ne", (-1, 1): "triangle-nw",
-                 (1, -1): "triangle-se", (-1, -1): "triangle-sw"}
-
-
 def _marker_style(n: int, dim: int) -> dict[str, float]:
     """Marker size, opacity and ring width from the number of points.
 
@@ -204,11 +126,6 @@ def _category_style(index: int, dim: int) -> tuple[str, str]:
     """Colour and marker shape of the index-th category: the palette first, then shapes."""
     symbols = SYMBOLS_3D if dim == 3 else SYMBOLS_2D
     return PALETTE[index % len(PALETTE)], symbols[(index // len(PALETTE)) % len(symbols)]
-
-
-def _scatter_axes(xy: np.ndarray, points: Sequence[int] | np.ndarray) -> dict[str, Any]:
-    """{"x": ..., "y": ..., ("z": ...)} of the given points."""
-    return {name: xy[points, d] for d, name in enumerate(("x", "y", "z")[: xy.shape[1]])}
 
 
 class _Shared(np.ndarray):
@@ -420,6 +337,16 @@ def _edge_note(method_note: str, fit: _MapFit) -> str:
     return f"{method_note} · {far_note}" if method_note else far_note
 
 
+def _unchecked_layout(layout: dict[str, Any]) -> None:
+    """What plotly's checks would do to a layout, for a figure built without them: an
+    unchecked figure keeps a template's name (plotly.js needs the template itself) and an
+    empty list of notes (written, where plotly drops it)."""
+    if isinstance(layout.get("template"), str):
+        layout["template"] = pio.templates[layout["template"]]
+    if not layout.get("annotations", True):
+        del layout["annotations"]
+
+
 def map_scatter(
     coords: Any,
     texts: Sequence[str],
@@ -502,126 +429,13 @@ def map_scatter(
     traces: list[Any] = [links] if links is not None else []
     look = _marker_style(n, dim)
     traces.extend(_category_traces(trace_type, fit, cats, custom, template, look, mask))
-    if focus is not None:
-        traces.extend(_focus_traces(trace_type, fit.xy, focus, texts, look["size"]))
-    if query is not None:
-        traces.append(_query_trace(trace_type, fit.place(query[1]), query[0], look["size"]))
+    traces.extend(overlay_traces(trace_type, fit.xy, texts, look["size"], focus,
+                                 None if query is None else (query[0], fit.place(query[1]))))
     fig = go.Figure(traces, _validate=n <= SCATTERGL_ABOVE)
     layout = _scatter_layout(dim, title, _edge_note(method_note, fit), fit, legend_title)
     if n > SCATTERGL_ABOVE:
-        # An unchecked figure keeps what it is given as it is: a template's name (plotly.js
-        # needs the template itself) and an empty list of notes (written, where plotly drops
-        # it).
-        if isinstance(layout.get("template"), str):
-            layout["template"] = pio.templates[layout["template"]]
-        if not layout.get("annotations", True):
-            del layout["annotations"]
+        _unchecked_layout(layout)
     fig.update_layout(layout, uirevision=_revision(xy))
     if clusters is not None and cluster_names:
         _name_clusters(fig, fit.xy, np.asarray(clusters), cluster_names)
     return fig
-
-
-class MapFocus(NamedTuple):
-    """A clicked text and its nearest texts in the embedding space, drawn on the map.
-
-    Attributes:
-        point: the clicked text's position in the map's order.
-        neighbours: its nearest texts' positions, nearest first.
-        far: per neighbour, whether the map placed it far away (``Neighbourhood.far_on_map``).
-    """
-
-    point: int
-    neighbours: Sequence[int]
-    far: Sequence[bool]
-
-
-FOCUS_FAR = "#dc2626"  # a neighbour the map put far away: where the map lies
-
-
-def _star(xy: np.ndarray, hub: int, others: Sequence[int]) -> dict[str, list[float | None]]:
-    """Line segments from one point to each of others, per axis, None between segments."""
-    axes: dict[str, list[float | None]] = {}
-    for d, name in enumerate(("x", "y", "z")[: xy.shape[1]]):
-        axes[name] = [v for j in others for v in (float(xy[hub, d]), float(xy[j, d]), None)]
-    return axes
-
-
-def _focus_traces(trace_type: type, xy: np.ndarray, focus: MapFocus, texts: Sequence[str],
-                  size: float) -> list[Any]:
-    """Lines from the clicked text to its nearest texts (dashed red for those the map put far
-    away), rings on them, and a ring on the clicked text; after the category traces, so a
-    click does not renumber the traces a legend click has hidden."""
-    n = xy.shape[0]
-    point = int(focus.point)
-    if not 0 <= point < n:
-        raise ValueError(f"the clicked point {point} is not on the map (0-{n - 1})")
-    neighbours = [int(j) for j in focus.neighbours]
-    if any(not 0 <= j < n for j in neighbours) or len(focus.far) != len(neighbours):
-        raise ValueError("the clicked point's neighbours are not on the map")
-    far = np.asarray(focus.far, dtype=bool)
-    flat = xy.shape[1] == 2
-    traces = []
-    for part, name, colour, dash in (
-            ([j for j, f in zip(neighbours, far, strict=True) if not f],
-             "nearest texts (embedding space)", INK, "solid"),
-            ([j for j, f in zip(neighbours, far, strict=True) if f],
-             "nearest texts the map put far away", FOCUS_FAR, "dash")):
-        if not part:
-            continue
-        traces.append(trace_type(**_star(xy, point, part), mode="lines", name=name,
-                                 line={"color": colour, "width": 2, "dash": dash},
-                                 hoverinfo="skip", legendrank=1002))
-        traces.append(trace_type(
-            **_scatter_axes(xy, part), mode="markers", name=name, legendgroup=name,
-            showlegend=False, hoverinfo="skip",
-            marker={"symbol": "circle-open", "size": size + 6, "color": colour,
-                    **({"line": {"width": 2, "color": colour}} if flat else {})}))
-    traces.append(trace_type(
-        **_scatter_axes(xy, [point]), mode="markers", name="clicked text", legendrank=1003,
-        marker={"symbol": "circle-open", "size": size + 12, "color": INK,
-                **({"line": {"width": 3, "color": INK}} if flat else {})},
-        hovertemplate=f"{_hover_text(texts[point])}<extra>clicked</extra>"))
-    return traces
-
-
-def _query_trace(trace_type: type, place: np.ndarray, query: str, size: float) -> Any:
-    """The query of a search by meaning, placed on the map: a star (a diamond in 3-D, where
-    plotly has no star)."""
-    flat = place.shape[0] == 2
-    return trace_type(
-        **{name: [float(v)] for name, v in zip(("x", "y", "z"), place, strict=False)},
-        mode="markers", name="search query", legendrank=1004,
-        marker={"symbol": "star" if flat else "diamond", "size": size + 14, "color": "#f59e0b",
-                **({"line": {"width": 1.5, "color": INK}} if flat else {})},
-        hovertemplate=f"query: {_hover_text(query)}<extra></extra>")
-
-
-def _revision(coords: np.ndarray) -> str:
-    """plotly's ``uirevision`` for a map: the same for every redraw of one map (a click, a new
-    colour, a search keep the user's zoom and the legend's hidden items), new for a new map."""
-    return hashlib.sha256(np.ascontiguousarray(coords, dtype=np.float64).tobytes()
-                          ).hexdigest()[:16]
-
-
-CLUSTER_NAME_CHARS = 40  # a name on the map is a few words; the legend and table hold the rest
-
-
-def _name_clusters(fig: go.Figure, xy: np.ndarray, clusters: np.ndarray,
-                   names: dict[int, str]) -> None:
-    """Writes each named cluster's name at the median of its drawn points."""
-    notes = []
-    for c, name in sorted(names.items()):
-        members = xy[clusters == c]
-        if not members.size or not name:
-            continue
-        centre = np.median(members, axis=0)
-        text = user_text(_shorten(name, CLUSTER_NAME_CHARS))
-        note = {"text": f"<b>{text}</b>", "showarrow": False,
-                "bgcolor": "rgba(255,255,255,0.75)", "font": {"size": 12}}
-        notes.append({**note, "x": float(centre[0]), "y": float(centre[1]),
-                      **({"z": float(centre[2])} if xy.shape[1] == 3 else {})})
-    if xy.shape[1] == 3:
-        fig.update_layout(scene={"annotations": notes})
-    else:
-        fig.update_layout(annotations=[*fig.layout.annotations, *notes])
