@@ -307,7 +307,6 @@ def build(app: common.App, report_state: gr.State, theme: gr.State) -> common.Wi
         files = common.downloads(app, report_state, REPORT_KEY, VIEW.figure_title,
                                  page=(common.bind(figure_page, app), [saved]))
         selection = gr.State("")
-        # The API's endpoints, on hidden buttons: plain data out (tables and summaries).
         api_near, api_search = gr.Button(visible=False), gr.Button(visible=False)
     wiring = common.Wiring(common.bind(run, app),
                     [texts, upload, method, dim, color, connect, search, report_state, theme,
@@ -318,6 +317,32 @@ def build(app: common.App, report_state: gr.State, theme: gr.State) -> common.Wi
     restyle = (redraw, [saved, color, connect, search, theme, clusters], [plot, notes, saved])
     for event in (color.change, connect.change, search.submit, clusters.change):
         event(*restyle, **common.PRIVATE)
+    _wire_page_events(app, explore, saved, plot, click_box, select_box, selection, theme)
+    tabs, k, index = explore["tabs"], explore["k"], explore["index"]
+    map_inputs = [texts, upload]
+    found_out = [plot, explore["search_summary"], explore["search_table"], saved, tabs]
+    for event in (query_btn.click, query.submit):
+        event(common.bind(search_on_map, app),
+              [*map_inputs, query, threshold, saved, method, dim, center, other_langs, theme],
+              found_out, **common.PRIVATE)
+    # The API's endpoints, on hidden buttons: plain data out (tables and summaries).
+    api_near.click(common.bind(neighbours, app),
+                   [*map_inputs, index, k, saved, method, dim, center],
+                   [explore[n] for n in ("near_table", "near_summary", "near_notes")],
+                   api_name="map_neighbours")
+    api_search.click(common.bind(search_meaning, app),
+                     [*map_inputs, query, threshold, saved, method, dim, center, other_langs],
+                     [explore["search_table"], explore["search_summary"]], api_name="map_search")
+    common.clear_upload_on_typing([(texts, upload)])
+    wiring.parts.update(texts=(texts, upload), send=explore["send"], selection=selection)
+    return wiring
+
+
+def _wire_page_events(app: common.App, explore: dict, saved: gr.State, plot: gr.Plot,
+                      click_box: gr.Textbox, select_box: gr.Textbox, selection: gr.State,
+                      theme: gr.State) -> None:
+    """The figure's clicks and selections (written into the hidden boxes by the page's
+    script) and the explore panel's buttons, each to its private handler."""
     tabs, k, index = explore["tabs"], explore["k"], explore["index"]
     near_out = [plot, explore["point"], explore["near_summary"], explore["near_notes"],
                 explore["near_table"], saved, tabs]
@@ -326,28 +351,9 @@ def build(app: common.App, report_state: gr.State, theme: gr.State) -> common.Wi
     explore["near_btn"].click(common.bind(near_typed, app), [saved, index, k, theme], near_out,
                               **common.PRIVATE)
     explore["clear_btn"].click(cleared, [saved, theme], [plot, saved], **common.PRIVATE)
-    map_inputs = [texts, upload]
-    found_out = [plot, explore["search_summary"], explore["search_table"], saved, tabs]
-    for event in (query_btn.click, query.submit):
-        event(common.bind(search_on_map, app),
-              [*map_inputs, query, threshold, saved, method, dim, center, other_langs, theme],
-              found_out,
-              **common.PRIVATE)
     select_box.change(common.bind(selected, app), [saved, select_box],
                       [explore["sel_summary"], explore["sel_table"], explore["sel_files"],
                        selection, tabs], show_progress="minimal", **common.PRIVATE)
-    api_near.click(
-        common.bind(neighbours, app),
-        [*map_inputs, index, k, saved, method, dim, center],
-        [explore["near_table"], explore["near_summary"], explore["near_notes"]],
-        api_name="map_neighbours")
-    api_search.click(
-        common.bind(search_meaning, app),
-        [*map_inputs, query, threshold, saved, method, dim, center, other_langs],
-        [explore["search_table"], explore["search_summary"]], api_name="map_search")
-    common.clear_upload_on_typing([(texts, upload)])
-    wiring.parts.update(texts=(texts, upload), send=explore["send"], selection=selection)
-    return wiring
 
 
 def _build_explore() -> dict:
