@@ -28,6 +28,7 @@ def rows_of(path, delimiter=","):
 def use(monkeypatch):
     """Makes the CLI build ``enc``."""
     def install(enc):
+        enc.model_id = enc.model  # what the similarity command prints
         monkeypatch.setattr(cli, "_encoder", lambda args: enc)
         return enc
     return install
@@ -180,3 +181,20 @@ def test_the_job_encodes_through_the_encoder_url(tmp_path, capsys, private_cache
         assert all(any(json.dumps(t)[1:-1] in body for body in first) for t in texts)
     finally:
         server.stop()
+
+
+def test_similarity_npy_carries_its_json_and_loads_back(tmp_path, capsys, use, private_cache):
+    source = write_lines(tmp_path / "in.txt", 25)
+    use(FakeEncoder())
+    emb = tmp_path / "sim.npy"
+    (tmp_path / "sim.npy.json").write_text("{}", encoding="utf-8")  # a stale record
+    assert main(["similarity", str(source), "--out", str(emb), "-q"]) == 0
+    assert json.loads((tmp_path / "sim.npy.json").read_text())["kind"] == "symmetric"
+    use(NoEncoding(forbidden=textio.read_texts(source).texts))
+    out = tmp_path / "m.csv"
+    assert main(["similarity", str(source), "--embeddings", str(emb), "--out", str(out),
+                 "-q"]) == 0
+    x = np.load(emb)
+    with open(out, encoding="utf-8", newline="") as fh:
+        matrix = np.array([[float(v) for v in row[1:]] for row in list(csv.reader(fh))[1:]])
+    np.testing.assert_allclose(matrix, x @ x.T, atol=1e-5)
