@@ -277,7 +277,13 @@ def with_vectors(args: argparse.Namespace, enc, corpus, source: str, given: str 
 
     path = Path(given) if given is not None else None
     if path is None:
-        if getattr(args, "ignore_embeddings", False) or not vectorio.has_embeddings(source):
+        column, recorded = vectorio.has_embeddings(source)
+        if getattr(args, "ignore_embeddings", False) or not column:
+            return enc
+        if not recorded:  # another tool's vectors: encoding stays the default
+            say("note", f"{Path(source).name} has an {vectorio.COLUMN!r} column that e5ui did "
+                "not write, so the texts are encoded; to use its vectors, name the file with "
+                "the embeddings flag (and --other-vectors if another model made them)")
             return enc
         path = Path(source)
         say("note", f"using the {vectorio.COLUMN!r} column of {path.name} for the {what} (no "

@@ -178,7 +178,7 @@ class LoadedVectors:
         for i, t in enumerate(self.texts):
             self._index.setdefault(t, i)
         emb = vectors.embeddings
-        norms = np.linalg.norm(emb, axis=1)
+        norms = np.sqrt(np.einsum("ij,ij->i", emb, emb))  # no (n, d) temporary
         self._unit = bool(np.all(np.abs(norms - 1) <= _UNIT_TOLERANCE))
         self.notes: list[str] = []
         if not self.own:

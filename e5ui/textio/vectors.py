@@ -126,30 +126,39 @@ def parquet_metadata(info: VectorInfo | None) -> dict[str, str] | None:
     return None if info is None else {METADATA_KEY: info.to_json()}
 
 
-def has_embeddings(path: str | Path, column: str = COLUMN) -> bool:
-    """Whether ``path`` is a Parquet file with an ``embedding`` column (reads the schema only)."""
+def has_embeddings(path: str | Path, column: str = COLUMN) -> tuple[bool, bool]:
+    """Whether ``path`` is a Parquet file with an ``embedding`` column, and whether e5ui
+    recorded what made it (reads the schema only)."""
     path = Path(path)
     if path.suffix.lower() != ".parquet":
-        return False
+        return False, False
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
-        return column in pq.read_schema(path).names
+        schema = pq.read_schema(path)
     except (pa.ArrowException, OSError):
-        return False
+        return False, False
+    if column not in schema.names:
+        return False, False
+    return True, METADATA_KEY.encode() in (schema.metadata or {})
 
 
-def check_rows(embeddings: np.ndarray, source: str, first_row: int = 0) -> None:
-    """ValueError naming the first row that is not finite or is all zeros (0-based)."""
-    finite = np.isfinite(embeddings).all(axis=1)
-    if not finite.all():
-        i = int(np.argmin(finite))
-        raise ValueError(f"{source}: row {first_row + i} holds NaN or infinite values")
-    nonzero = embeddings.any(axis=1)
-    if not nonzero.all():
-        i = int(np.argmin(nonzero))
-        raise ValueError(f"{source}: row {first_row + i} is all zeros")
+def check_rows(embeddings: np.ndarray, source: str, first_rows: np.ndarray | None = None,
+               block: int = 8192) -> None:
+    """ValueError naming the first row that is not finite or is all zeros (0-based; its
+    number in the file is ``first_rows[i]`` when given). Checked by blocks of rows, so the
+    temporaries stay small beside a 400 MB array."""
+    for start in range(0, len(embeddings), block):
+        rows = embeddings[start:start + block]
+        finite = np.isfinite(rows).all(axis=1)
+        nonzero = rows.any(axis=1)
+        bad = ~(finite & nonzero)
+        if bad.any():
+            i = start + int(np.argmax(bad))
+            row = int(first_rows[i]) if first_rows is not None else i
+            what = "holds NaN or infinite values" if not finite[i - start] else "is all zeros"
+            raise ValueError(f"{source}: row {row} {what}")
 
 
 def _float32(values: np.ndarray, source: str) -> np.ndarray:
@@ -158,15 +167,6 @@ def _float32(values: np.ndarray, source: str) -> np.ndarray:
     if values.dtype.kind != "f":
         raise ValueError(f"{source}: the vectors hold {values.dtype} values, not floats")
     return values.astype(np.float32)
-
-
-def _selected(emb: np.ndarray, rows: list[int] | None, source: str) -> np.ndarray:
-    """The rows of the texts actually read (a blank text's row has a vector nobody needs)."""
-    if rows is None or (len(rows) == len(emb) and (not rows or rows[-1] == len(rows) - 1)):
-        return emb  # every row, in order: no copy
-    if rows and max(rows) >= len(emb):
-        raise ValueError(f"{source} has {len(emb):,} rows, but text row {max(rows)} was read")
-    return emb[np.asarray(rows, dtype=np.int64)]
 
 
 def read_npy(path: str | Path, n_texts: int) -> Vectors:
@@ -206,69 +206,109 @@ def read_npy(path: str | Path, n_texts: int) -> Vectors:
     return _checked_dim(Vectors(np.ascontiguousarray(emb), info, source))
 
 
+def _batch_rows(values, source: str, column: str, first_row: int, d: int | None
+                ) -> np.ndarray:
+    """One batch of a vector column as a float32 (rows, d) array (a view where the column
+    is float32 already); ValueError for a null, ragged or non-float row."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    kind = values.type
+    if not (pa.types.is_list(kind) or pa.types.is_large_list(kind)
+            or pa.types.is_fixed_size_list(kind)) or not pa.types.is_floating(kind.value_type):
+        raise ValueError(f"{source}: the {column!r} column holds {kind}, not lists of floats")
+    n = len(values)
+    if values.null_count:
+        i = int(np.argmax(values.is_null().to_numpy(zero_copy_only=False)))
+        raise ValueError(f"{source}: row {first_row + i} has no vector (null)")
+    if pa.types.is_fixed_size_list(kind):
+        lengths = np.full(n, kind.list_size)
+    else:
+        lengths = pc.list_value_length(values).to_numpy(zero_copy_only=False)
+    want = d if d is not None else (int(lengths[0]) if n else 0)
+    if n and (lengths != want).any():
+        i = int(np.argmax(lengths != want))
+        raise ValueError(f"{source}: row {first_row + i} has {int(lengths[i])} numbers, "
+                         f"not {want}")
+    if want < 1 and n:
+        raise ValueError(f"{source}: the {column!r} column holds empty vectors")
+    flat = values.flatten()  # respects the batch's offsets
+    if flat.null_count:
+        raise ValueError(f"{source}: the {column!r} column holds null numbers")
+    return _float32(flat.to_numpy(zero_copy_only=False), source).reshape(n, want)
+
+
 def read_parquet(path: str | Path, rows: list[int] | None = None,
-                 column: str = COLUMN) -> Vectors:
+                 column: str = COLUMN, batch_rows: int = 8192) -> Vectors:
     """Reads a Parquet file's ``embedding`` column (list or fixed-size list of floats) and
     the metadata e5ui recorded in it.
+
+    The column is read batch by batch into one preallocated float32 array of the rows
+    wanted, so memory holds the vectors once (plus a batch), never the file's column twice.
 
     Args:
         path: the Parquet file.
         rows: the 0-based data rows whose vectors are wanted (``Corpus.rows``: the rows whose
-            text was read; blank ones are skipped); None for all.
+            text was read; blank ones are skipped), increasing; None for all.
         column: the vector column.
+        batch_rows: rows decoded at a time.
 
     Returns:
         The vectors, float32 (len(rows), d); ValueError for a missing column, a null or
         ragged row, a non-float column, NaN, infinite or all-zero rows.
     """
     import pyarrow as pa
-    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     path = Path(path)
     source = path.name
     try:
         handle = pq.ParquetFile(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise ValueError(f"{source} is not a readable Parquet file ({exc})") from None
+    with handle:
         schema = handle.schema_arrow
         if column not in schema.names:
             raise ValueError(f"{source} has no {column!r} column (its columns: "
                              f"{', '.join(schema.names)})")
-        values = handle.read(columns=[column]).column(column).combine_chunks()
-    except (pa.ArrowException, OSError) as exc:
-        raise ValueError(f"{source} is not a readable Parquet file ({exc})") from None
-    kind = values.type
-    if not (pa.types.is_list(kind) or pa.types.is_large_list(kind)
-            or pa.types.is_fixed_size_list(kind)) or not pa.types.is_floating(kind.value_type):
-        raise ValueError(f"{source}: the {column!r} column holds {kind}, not lists of floats")
-    if values.null_count:
-        first = int(np.argmax(values.is_null().to_numpy(zero_copy_only=False)))
-        raise ValueError(f"{source}: row {first} has no vector (null)")
-    n = len(values)
-    if pa.types.is_fixed_size_list(kind):
-        d = kind.list_size
-    else:
-        lengths = pc.list_value_length(values).to_numpy(zero_copy_only=False)
-        d = int(lengths[0]) if n else 0
-        if n and (lengths != d).any():
-            i = int(np.argmax(lengths != d))
-            raise ValueError(f"{source}: row {i} has {int(lengths[i])} numbers, row 0 has {d}")
-    flat = values.flatten()  # respects offsets; no copy for a plain column
-    if flat.null_count:
-        raise ValueError(f"{source}: the {column!r} column holds null numbers")
-    emb = _float32(flat.to_numpy(zero_copy_only=False), source).reshape(n, d)
-    if d < 1:
-        raise ValueError(f"{source}: the {column!r} column holds empty vectors")
-    emb = _selected(emb, rows, source)
-    check_rows(emb, source)
+        total = handle.metadata.num_rows
+        wanted = None if rows is None else np.asarray(rows, dtype=np.int64)
+        if wanted is not None and wanted.size and wanted[-1] >= total:
+            raise ValueError(f"{source} has {total:,} rows, but text row {int(wanted[-1])} "
+                             "was read")
+        count = total if wanted is None else len(wanted)
+        out: np.ndarray | None = None
+        d: int | None = None
+        base = filled = 0
+        try:
+            for batch in handle.iter_batches(batch_size=batch_rows, columns=[column]):
+                part = _batch_rows(batch.column(0), source, column, base, d)
+                d = part.shape[1]
+                if out is None:
+                    out = np.empty((count, d), np.float32)
+                if wanted is None:
+                    take, at = part, np.arange(len(part))
+                else:
+                    lo, hi = np.searchsorted(wanted, [base, base + len(part)])
+                    at = wanted[lo:hi] - base
+                    take = part[at]
+                check_rows(take, source, first_rows=base + at)
+                out[filled:filled + len(take)] = take
+                filled += len(take)
+                base += len(part)
+        except (pa.ArrowException, OSError) as exc:
+            raise ValueError(f"{source}: cannot read row {base + 1} onwards ({exc})") from None
+        meta = schema.metadata or {}
+    if out is None or d is None or d < 1:
+        raise ValueError(f"{source}: the {column!r} column holds no vectors")
     info = None
-    meta = schema.metadata or {}
     if METADATA_KEY.encode() in meta:
         try:
             data = json.loads(meta[METADATA_KEY.encode()].decode("utf-8"))
         except ValueError as exc:
             raise ValueError(f"{source}: its e5ui metadata is unreadable ({exc})") from None
         info = VectorInfo.from_dict(data, source)
-    return _checked_dim(Vectors(emb, info, source))
+    return _checked_dim(Vectors(out, info, source))
 
 
 def _checked_dim(vectors: Vectors) -> Vectors:

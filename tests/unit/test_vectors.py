@@ -268,3 +268,25 @@ def test_calibration_off_is_nan_not_a_number_that_looks_calibrated():
     loaded = LoadedVectors(["a"], textio.Vectors(np.ones((1, 4), np.float32), None, "x.npy"),
                            None, allow_other=True)
     assert isinstance(loaded, TextEncoder)
+
+
+def test_vectors_are_read_batch_by_batch_for_the_rows_wanted(tmp_path):
+    rng = np.random.default_rng(8)
+    emb = rng.normal(size=(11, 8)).astype(np.float32)
+    emb[4] = np.nan  # the vector of a row whose text is not read does not matter
+    path = parquet_with(tmp_path / "v.parquet", [f"t{i}" for i in range(11)], emb, fixed=False)
+    wanted = [0, 1, 2, 3, 5, 6, 9, 10]
+    got = vectorio.read_parquet(path, wanted, batch_rows=3)
+    assert got.embeddings.tobytes() == emb[wanted].tobytes() and got.info is None
+    with pytest.raises(ValueError, match="row 4 holds NaN"):
+        vectorio.read_parquet(path, None, batch_rows=3)
+
+
+def test_the_input_byte_limit_does_not_count_the_vectors(tmp_path):
+    emb = np.random.default_rng(9).normal(size=(200, 256)).astype(np.float32)
+    path = parquet_with(tmp_path / "v.parquet", [f"t{i}" for i in range(200)], emb, meta_for())
+    size = path.stat().st_size
+    assert size > 150_000  # the vectors: 200 KB
+    assert len(textio.read_texts(path, max_bytes=size // 4)) == 200
+    with pytest.raises(ValueError, match="larger than"):
+        textio.read_texts(path, max_bytes=500)

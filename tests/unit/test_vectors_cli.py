@@ -198,3 +198,26 @@ def test_similarity_npy_carries_its_json_and_loads_back(tmp_path, capsys, use, p
     with open(out, encoding="utf-8", newline="") as fh:
         matrix = np.array([[float(v) for v in row[1:]] for row in list(csv.reader(fh))[1:]])
     np.testing.assert_allclose(matrix, x @ x.T, atol=1e-5)
+
+
+def test_an_embedding_column_e5ui_did_not_write_is_used_only_when_named(tmp_path, capsys, use,
+                                                                        private_cache):
+    from tests.unit.test_vectors import parquet_with
+
+    texts = [f"text number {i}" for i in range(12)]
+    emb = np.random.default_rng(4).normal(size=(12, 16)).astype(np.float32)
+    path = parquet_with(tmp_path / "st.parquet", texts, emb)
+    enc = use(FakeEncoder())
+    assert main(["similarity", str(path), "-q"]) == 0
+    assert "that e5ui did not write, so the texts are encoded" in capsys.readouterr().err
+    assert enc.calls == 2  # the texts and the calibration set
+    use(NoEncoding(forbidden=texts))
+    assert main(["similarity", str(path), "--embeddings", str(path), "-q"]) == 2
+    assert "records no model" in capsys.readouterr().err
+    out = tmp_path / "m.csv"
+    assert main(["similarity", str(path), "--embeddings", str(path), "--other-vectors",
+                 "--out", str(out), "-q"]) == 0
+    unit = emb / np.linalg.norm(emb, axis=1, keepdims=True)
+    with open(out, encoding="utf-8", newline="") as fh:
+        matrix = np.array([[float(v) for v in row[1:]] for row in list(csv.reader(fh))[1:]])
+    np.testing.assert_allclose(matrix, unit @ unit.T, atol=1e-5)
