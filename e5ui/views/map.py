@@ -257,6 +257,8 @@ class MapResult:
         its nearest neighbours in the embedding space (computed now, ``explore.nearest_table``;
         with their percentiles when ``baseline`` is given) and a box searches the texts."""
         suffix = check_suffix(path, (".csv", ".tsv", ".html", ".parquet"), "map")
+        if baseline is not None and not baseline.calibrated:
+            baseline = None  # calibration off: the page lists cosines only
         if suffix == ".html":
             corpus = self.data.corpus
             found = explore.nearest_table(self.data.embeddings, baseline=baseline)

@@ -97,11 +97,14 @@ class SimilarityResult:
                                          f"mean cosine{centered_note}", baseline_median=median,
                                          frame=frame)
         sim = self.matrix()
-        cal = calibrate(sim, self.baseline)
         o = self.order.tolist()
+        pct = resc = None  # calibration off (another model's vectors): cosines only
+        if self.baseline.calibrated:
+            cal = calibrate(sim, self.baseline)
+            pct, resc = cal.percentile, cal.rescaled
         return plots.similarity_heatmap(
             sim, [self.labels[i] for i in o], [self.corpus.texts[i] for i in o],
-            [self.langs[i] for i in o], cal.percentile, cal.rescaled,
+            [self.langs[i] for i in o], pct, resc,
             title=f"Cosine similarity of {n} texts ({self.order_method} order"
                   f"{', languages centered' if self.centered else ''})",
             baseline_median=median, frame=frame)

@@ -290,3 +290,22 @@ def test_the_input_byte_limit_does_not_count_the_vectors(tmp_path):
     assert len(textio.read_texts(path, max_bytes=size // 4)) == 200
     with pytest.raises(ValueError, match="larger than"):
         textio.read_texts(path, max_bytes=500)
+
+
+def test_pages_of_other_vectors_show_cosines_only(tmp_path):
+    texts = ["alpha one", "beta two", "gamma three", "delta four"]
+    emb = np.random.default_rng(6).normal(size=(4, 16)).astype(np.float32)
+    path = parquet_with(tmp_path / "v.parquet", texts, emb, meta_for(model="other/model"))
+    corpus = textio.read_texts(path)
+    loaded = use_vectors(None, corpus, path, allow_other=True)
+    sim = views.similarity_view(loaded, corpus, order="input")
+    hover = sim.figure.data[0].hovertemplate
+    assert "percentile" not in hover and "rescaled" not in hover
+    from e5ui import baselines
+
+    m = views.map_view(views.map_data(loaded, corpus), method="pca")
+    page = m.write(tmp_path / "map.html", baseline=baselines.reference_baseline(loaded))
+    text = page.read_text(encoding="utf-8")
+    start = text.index('id="e5ui-explore-data"')
+    data = json.loads(text[text.index(">", start) + 1:text.index("</script>", start)])
+    assert data["percentile"] is None
