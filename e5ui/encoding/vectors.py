@@ -251,7 +251,9 @@ class LoadedVectors:
 
     def _unit_rows(self, rows: np.ndarray, normalize: bool) -> np.ndarray:
         if not normalize or self._unit:
-            return rows
+            shared = rows.view()  # the loaded array itself: nobody may write into it
+            shared.flags.writeable = False
+            return shared
         return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
 
     def _refusal(self, text: str) -> str:
