@@ -56,9 +56,12 @@ def reference_baseline(encoder: Any, directory: str | os.PathLike[str] | None = 
         directory: where to keep baselines; None uses the cache root.
 
     Returns:
-        The Baseline.
+        The Baseline; ``Baseline.off`` for an encoder whose ``calibrated`` is False (vectors
+        of another model, ``encoding.vectors.LoadedVectors``): no baseline applies to them.
     """
     info = encoder.describe()
+    if getattr(encoder, "calibrated", True) is False:
+        return Baseline.off(str(info["model"]))
     folder = Path(directory) if directory is not None else cache_root() / "baselines"
     key = (info["model"], info.get("revision"), info.get("dtype"), str(folder))
     with _memo_lock:

@@ -17,8 +17,10 @@ its rows (their float32 bytes) and of its texts. A resumed job trusts nothing it
   encoded again from the start.
 
 Before the record is deleted at the end, the whole array is checked once more the same way, so a
-job never reports success over rows nobody verified. A resumed job encodes the same chunks as an
-uninterrupted one would, so the finished array is the same.
+job never reports success over rows nobody verified; only then is ``OUT.json`` written beside it,
+saying which model, revision and prompt made the vectors (``textio.vectors``), so that ``map``,
+``neighbours`` and ``similarity`` can use them without encoding. A resumed job encodes the same
+chunks as an uninterrupted one would, so the finished array is the same.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ from pathlib import Path
 import numpy as np
 
 from e5ui import textio
+from e5ui.encoding.vectors import vector_info
+from e5ui.textio.vectors import sidecar_path, write_sidecar
 
 logger = logging.getLogger(__name__)
 
@@ -425,6 +429,12 @@ class _Job:
             raise ValueError(f"{self.out} did not verify after writing: {problem}. Its "
                              "progress record is kept: run the same command with --resume to "
                              "encode the rows that fail again")
+        # What made the vectors, beside them, only once they verified: map, neighbours and
+        # similarity read it to use them without encoding (``encoding.vectors``).
+        info = vector_info(self.encoder, self.kind, normalized=self.normalize,
+                           dim=self.record.dim)
+        if info is not None:
+            write_sidecar(self.out, info)
         record_path(self.out).unlink(missing_ok=True)
         if self.failed:
             chunks = -(-(self.claimed - self.kept) // self.chunk)
@@ -482,6 +492,8 @@ def run(encoder, source: Path, out: Path, kind: str = "query", normalize: bool =
         notes.append(f"The progress record {record_path(out)} was written by an older e5ui "
                      "that kept no checksums, so the rows it gave as done could not be "
                      f"verified; all {n} texts were encoded again")
+    # The array is about to change: a description of an earlier one must not outlive it.
+    sidecar_path(out).unlink(missing_ok=True)
     job = _Job(encoder, source, out, kind, normalize, chunk, record, signature, model, columns)
     job.open(notes)
     job.run(n, progress)

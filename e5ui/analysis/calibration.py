@@ -24,11 +24,20 @@ class Baseline:
         model: Name of the model that produced the cosines.
         cosines: All unrelated-pair cosines, float32, sorted ascending.
         n_texts: Number of texts the pairs were drawn from.
+        calibrated: False for ``Baseline.off``: no baseline applies (vectors of another
+            model than the one that could encode the reference set), so percentiles, rescaled
+            scores and the median are NaN rather than numbers that would look calibrated.
     """
 
     model: str
     cosines: np.ndarray
     n_texts: int = 0
+    calibrated: bool = True
+
+    @classmethod
+    def off(cls, model: str) -> Baseline:
+        """A baseline that calibrates nothing: every percentile and rescaled score is NaN."""
+        return cls(model=model, cosines=np.zeros(1, np.float32), n_texts=0, calibrated=False)
 
     def __post_init__(self) -> None:
         arr = np.asarray(self.cosines, dtype=np.float32).reshape(-1)
@@ -40,17 +49,23 @@ class Baseline:
 
     @property
     def median(self) -> float:
-        """Median unrelated-pair cosine."""
+        """Median unrelated-pair cosine (NaN when calibration is off)."""
+        if not self.calibrated:
+            return float("nan")
         return float(np.median(self.cosines.astype(np.float64)))
 
     @property
     def p5(self) -> float:
         """5th percentile of unrelated-pair cosines (linear interpolation)."""
+        if not self.calibrated:
+            return float("nan")
         return float(np.percentile(self.cosines.astype(np.float64), 5))
 
     @property
     def p95(self) -> float:
         """95th percentile of unrelated-pair cosines (linear interpolation)."""
+        if not self.calibrated:
+            return float("nan")
         return float(np.percentile(self.cosines.astype(np.float64), 95))
 
     def to_dict(self) -> dict[str, Any]:
@@ -114,6 +129,8 @@ def percentile(scores: Any, baseline: Baseline) -> np.ndarray:
         a typed 0.8 counts as equal to a stored float32 0.8.
     """
     s = np.asarray(scores, dtype=np.float32)
+    if not baseline.calibrated:
+        return np.full(s.shape, np.nan)
     frac = np.searchsorted(baseline.cosines, s, side="right") / baseline.cosines.shape[0]
     return np.where(np.isnan(s), np.nan, frac)
 
@@ -131,6 +148,8 @@ def rescale(scores: Any, baseline: Baseline) -> np.ndarray:
     Returns:
         Float64 array of the same shape as ``scores``.
     """
+    if not baseline.calibrated:
+        return np.full(np.shape(scores), np.nan)
     b = baseline.median
     if not b < 1.0 - 1e-6:
         raise ValueError(f"baseline median {b:.6f} is too close to 1 to rescale")

@@ -209,3 +209,112 @@ def short(text: str, width: int = 60) -> str:
     """One line of at most ``width`` characters (an ellipsis where cut)."""
     text = " ".join(text.split())
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+# -- vectors made earlier -----------------------------------------------------------------------
+def add_vector_flags(parser: argparse.ArgumentParser, *flags: tuple[str, str]) -> None:
+    """The flags that use vectors made earlier instead of encoding: one per side (``flags``:
+    (flag, what it holds)), ``--other-vectors``, ``--ignore-embeddings`` and, for an ``.npy``
+    that does not exist yet, the embed job's ``--resume`` and ``--chunk``."""
+    group = parser.add_argument_group(
+        "vectors made earlier (no encoding): an .npy written by 'embed --out' (with its "
+        ".json) or a .parquet with an 'embedding' column (as 'map --out map.parquet' writes)")
+    for flag, what in flags:
+        group.add_argument(flag, default=None, metavar="FILE",
+                           help=f"{what}; an .npy that does not exist yet (or holds an "
+                           "unfinished job) is written first, chunk by chunk, as 'embed' does")
+    group.add_argument("--other-vectors", action="store_true",
+                       help="use vectors of another or an unknown model (or centered ones) "
+                       "instead of refusing them: calibration is then off (no percentiles) and "
+                       "nothing else can be encoded into their space")
+    group.add_argument("--ignore-embeddings", action="store_true",
+                       help="encode a .parquet input anew even when it has an 'embedding' "
+                       "column")
+    group.add_argument("--resume", action="store_true",
+                       help="continue the unfinished embed job recorded beside an .npy")
+    group.add_argument("--chunk", type=int, default=1000, metavar="N",
+                       help="texts per chunk of such a job (default 1000)")
+
+
+def text_progress(args: argparse.Namespace, desc: str = "embedding"):
+    """An encode progress(done, total) drawing a tqdm bar of texts on stderr (nothing with -q),
+    and its closer."""
+    bar = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if args.quiet:
+            return
+        if bar is None:
+            from tqdm import tqdm
+
+            bar = tqdm(total=total, unit="text", file=sys.stderr, desc=desc, smoothing=0.1)
+        bar.update(done - bar.n)  # tqdm shows the rate and the time left
+
+    return progress, lambda: bar.close() if bar is not None else None
+
+
+def with_vectors(args: argparse.Namespace, enc, corpus, source: str, given: str | None,
+                 kind: str, what: str):
+    """The encoder a view gets for ``corpus``: ``enc`` itself, or one serving the vectors of
+    ``given`` (or of ``source``'s own ``embedding`` column) for its texts.
+
+    An ``.npy`` that does not exist yet, or holds an unfinished job, is first written from
+    ``source`` by the embed job (``--resume`` continues one), with ``kind``'s prompt.
+
+    Args:
+        args: the parsed flags (``add_vector_flags``).
+        enc: the loaded encoder (or one already serving the other side's vectors).
+        corpus: the texts read from ``source``.
+        source: the input file.
+        given: the vectors' file its flag names, or None.
+        kind: the prompt the view reads these texts with.
+        what: "input", "corpus", "queries", for messages.
+    """
+    from e5ui import embedjob
+    from e5ui.encoding.vectors import LoadedVectors, VectorsMismatch, use_vectors
+    from e5ui.textio import vectors as vectorio
+
+    path = Path(given) if given is not None else None
+    if path is None:
+        column, recorded = vectorio.has_embeddings(source)
+        if getattr(args, "ignore_embeddings", False) or not column:
+            return enc
+        if not recorded:  # another tool's vectors: encoding stays the default
+            say("note", f"{Path(source).name} has an {vectorio.COLUMN!r} column that e5ui did "
+                "not write, so the texts are encoded; to use its vectors, name the file with "
+                "the embeddings flag (and --other-vectors if another model made them)")
+            return enc
+        path = Path(source)
+        say("note", f"using the {vectorio.COLUMN!r} column of {path.name} for the {what} (no "
+            "encoding; --ignore-embeddings encodes anew)")
+    if path.suffix.lower() not in (".npy", ".parquet"):
+        raise CliError(f"{path.name}: vectors are read from .npy or .parquet files")
+    if path.suffix.lower() == ".npy" and (not path.exists()
+                                          or embedjob.record_path(path).exists()):
+        if args.chunk < 1:
+            raise CliError("--chunk must be at least 1")
+        if _same_file(path, Path(source)):
+            raise CliError(f"{path} is the input file {source}")
+        model = enc
+        while isinstance(model, LoadedVectors) and model.own and model.encoder is not None:
+            model = model.encoder  # the other side's vectors: the model itself encodes these
+        progress, close = text_progress(args, f"embedding the {what}")
+        try:
+            job = embedjob.run(model, Path(source), path, kind=kind, resume=args.resume,
+                               chunk=args.chunk, progress=progress, columns=columns(args))
+        finally:
+            close()
+        for note in job.notes:
+            say("note", note)
+        resumed = f", resumed after {job.resumed_from}" if job.resumed else ""
+        print(f"e5ui: wrote {path} ({job.n} x {job.dim}{resumed})", file=sys.stderr)
+    elif path.suffix.lower() == ".npy":
+        say("note", f"using {path.name} for the {what} (no encoding)")
+    try:
+        loaded = use_vectors(enc, corpus, path, allow_other=args.other_vectors)
+    except VectorsMismatch as exc:
+        raise CliError(str(exc)) from None
+    if not loaded.own:
+        say("warning", f"calibration off for the {what}: {loaded.reason}")
+    return loaded

@@ -12,11 +12,13 @@ from e5ui.cli.common import (
     EncoderFactory,
     add_center_flag,
     add_columns,
+    add_vector_flags,
     check_outs,
     finish,
     progress_bar,
     read,
     records,
+    with_vectors,
 )
 
 HELP = "2-D / 3-D map of the texts (UMAP or PCA)"
@@ -48,6 +50,7 @@ def add_arguments(p) -> None:
     p.add_argument("--projector", default=None, metavar="DIR",
                    help="also write vectors.tsv and metadata.tsv for the TensorFlow Embedding "
                    "Projector into this folder")
+    add_vector_flags(p, ("--embeddings", "the texts' vectors (.npy or .parquet)"))
 
 
 def run(args, encoder: EncoderFactory) -> int:
@@ -61,7 +64,8 @@ def run(args, encoder: EncoderFactory) -> int:
         raise CliError(f"--projector: the folder {args.projector} does not exist")
     corpus = read(args.file, "input", args)
     runtime.configure_numba_cache()
-    enc = encoder(args)
+    enc = with_vectors(args, encoder(args), corpus, args.file, args.embeddings, "symmetric",
+                       "input")
     progress, close = progress_bar(args)
     try:
         data = views.map_data(enc, corpus, progress, center=args.center_languages)
@@ -80,7 +84,8 @@ def run(args, encoder: EncoderFactory) -> int:
         result = found.map
         print(found.summary)
         for line in records(found.table):
-            print(f"{line['rank']:>3}. {line['cosine']:.3f} ({line['percentile']:.1%})  "
+            print(f"{line['rank']:>3}. {line['cosine']:.3f} "
+                  f"({views.fmt_pct(line['percentile'])})  "
                   f"[{line['index']}] {line['text']}")
     if args.projector:
         for path in result.write_projector(args.projector):

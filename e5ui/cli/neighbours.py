@@ -31,6 +31,9 @@ def add_arguments(p) -> None:
                    "their overlap, and with shared 'id' columns MRR@10 and Recall@k of both")
     p.add_argument("--out", action="append", default=None,
                    help="write the table as .tsv or .csv")
+    common.add_vector_flags(p, ("--corpus-embeddings", "the corpus texts' vectors (.npy or "
+                                ".parquet)"),
+                            ("--query-embeddings", "the queries' vectors (.npy or .parquet)"))
 
 
 def run(args, encoder: EncoderFactory) -> int:
@@ -42,7 +45,10 @@ def run(args, encoder: EncoderFactory) -> int:
     queries = common.read(args.queries, "queries", args)
     corpus = common.read(args.corpus, "corpus", args)
     symmetric = args.symmetric or args.corpus_kind == "query"
-    enc = encoder(args)
+    enc = common.with_vectors(args, encoder(args), corpus, args.corpus, args.corpus_embeddings,
+                              "symmetric" if symmetric else "passage", "corpus")
+    enc = common.with_vectors(args, enc, queries, args.queries, args.query_embeddings,
+                              "symmetric" if symmetric else "query", "queries")
     result = common.run_view(args, views.neighbours_view, enc, queries, corpus, args.k,
                              args.cross_lingual, args.margin, symmetric,
                              compare_bm25=args.compare_bm25)

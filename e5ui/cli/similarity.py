@@ -8,15 +8,18 @@ from pathlib import Path
 
 from e5ui.cli.common import (
     INPUT_HELP,
+    CliError,
     EncoderFactory,
     add_center_flag,
     add_columns,
+    add_vector_flags,
     check_outs,
     finish,
     read,
     records,
     run_view,
     short,
+    with_vectors,
 )
 
 HELP = "pairwise cosine similarity matrix"
@@ -35,6 +38,7 @@ def add_arguments(p) -> None:
                    "order) or heatmap .html; repeat for several. With --compare: every pair "
                    ".csv / .tsv, or both heatmaps .html")
     add_center_flag(p)
+    add_vector_flags(p, ("--embeddings", "the texts' vectors (.npy or .parquet)"))
     p.add_argument("--compare", default=None, metavar="MODEL",
                    help="also encode with MODEL and compare: Spearman correlation of the pair "
                    "scores, each model's calibrated scores, the pairs they disagree on most")
@@ -48,19 +52,31 @@ def run(args, encoder: EncoderFactory) -> int:
     corpus = read(args.file, "input", args)
     enc = encoder(args)
     if args.compare:
+        if args.embeddings:
+            raise CliError("--compare encodes the texts with two models; it does not take "
+                           "--embeddings")
         return _compare_models(args, encoder, enc, corpus, outs)
+    enc = with_vectors(args, enc, corpus, args.file, args.embeddings, args.kind, "input")
     result = run_view(args, views.similarity_view, enc, corpus, args.order, args.kind,
                       center=args.center_languages)
     b = result.baseline
-    print(f"{result.n} texts; unrelated-pair baseline of {enc.model_id}: median "
-          f"{b.median:.3f} (5-95%: {b.p5:.3f}-{b.p95:.3f})")
+    if b.calibrated:
+        print(f"{result.n} texts; unrelated-pair baseline of {enc.model_id}: median "
+              f"{b.median:.3f} (5-95%: {b.p5:.3f}-{b.p95:.3f})")
+    else:
+        print(f"{result.n} texts; calibration off (vectors of {enc.model_id})")
     if result.top.rows:
         print("most similar pairs:  cosine  percentile  rescaled")
         for row in records(result.top):
             print(f"  {row['label_a']} ~ {row['label_b']}  {row['cosine']:.4f}  "
-                  f"{views.fmt_pct(row['percentile']):>10}  {row['rescaled']:8.3f}  "
+                  f"{views.fmt_pct(row['percentile']):>10}  {_rescaled(row['rescaled'])}  "
                   f"{short(row['text_a'], 30)} | {short(row['text_b'], 30)}")
     return finish(result, outs, f"{result.n} x {result.n}, {args.order} order")
+
+
+def _rescaled(value: float) -> str:
+    """A rescaled score, 8 wide; "–" when calibration is off (NaN)."""
+    return f"{value:8.3f}" if value == value else f"{'–':>8}"
 
 
 def _compare_models(args, encoder: EncoderFactory, enc, corpus, outs: list[Path]) -> int:

@@ -55,12 +55,15 @@ class EncodeResult:
         truncated: inputs cut at the token limit, in input order.
         tokens: token count of every input (special tokens included, before truncation).
         cache_hits: inputs served from the cache.
+        notes: what the user should know about these vectors beyond truncation (loaded ones:
+            made with another prompt, calibration off; ``encoding.vectors``).
     """
 
     embeddings: np.ndarray
     truncated: list[Truncation] = field(default_factory=list)
     tokens: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     cache_hits: int = 0
+    notes: list[str] = field(default_factory=list)
 
 
 def checked_texts(texts: Sequence[str]) -> list[str]:

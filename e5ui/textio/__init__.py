@@ -54,6 +54,8 @@ One concern a module, each importing only the ones below it:
 - ``tables``: the one CSV/TSV writer.
 - ``arrays``: NPY, Parquet and the Embedding Projector pair.
 - ``tmx``: TMX 1.4 translation memories.
+- ``vectors``: vectors made earlier read back (a Parquet ``embedding`` column, an ``.npy`` and
+  the JSON beside it), with what made them (``VectorInfo``).
 
 A view's own rows (its header, what a row holds) live with the view (``views/``); the writers
 here take a header and rows.
@@ -98,11 +100,13 @@ from e5ui.textio.tables import (
     write_unquoted_tsv,
 )
 from e5ui.textio.tmx import TranslationUnit, majority, write_tmx_units
+from e5ui.textio.vectors import VectorInfo, Vectors
 
 __all__ = [
     "CHUNK_BYTES", "FORMULA_STARTS", "GOLD_HEADERS", "MATRIX_BLOCK_CELLS", "MAX_GOLD_CELL",
     "MAX_INPUT_BYTES", "MAX_QUOTED_LINES", "OPTIONAL_COLUMNS", "TABLE_SUFFIXES", "TEXT_SUFFIXES",
     "WHITESPACE", "ZERO_WIDTH", "Corpus", "GoldLink", "TooManyTexts", "TranslationUnit",
+    "VectorInfo", "Vectors",
     "input_text", "is_pasted_table", "majority", "neutralise", "parse_lines", "parse_pasted",
     "parse_table", "parse_text", "read_chunks", "read_gold", "read_input", "read_links",
     "read_texts", "read_whole", "require_texts", "stream_texts", "tidy", "write_matrix",

@@ -22,9 +22,12 @@ def write_npy(path: str | Path, embeddings: np.ndarray) -> Path:
 
 
 
-def write_parquet(path: str | Path, columns: dict[str, Any]) -> Path:
+def write_parquet(path: str | Path, columns: dict[str, Any],
+                  metadata: dict[str, str] | None = None) -> Path:
     """Writes columns (lists of str / int / float, or a 2-D float array for a vector column)
-    as a Parquet file, e.g. for Apple's Embedding Atlas; values are written exactly."""
+    as a Parquet file, e.g. for Apple's Embedding Atlas; values are written exactly.
+    ``metadata``: key-value metadata of the file (``vectors.parquet_metadata``: what made
+    its vectors)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -37,7 +40,10 @@ def write_parquet(path: str | Path, columns: dict[str, Any]) -> Path:
             arrays[name] = pa.FixedSizeListArray.from_arrays(flat, values.shape[1])
         else:
             arrays[name] = pa.array(list(values))
-    pq.write_table(pa.table(arrays), path)
+    table = pa.table(arrays)
+    if metadata:
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
+    pq.write_table(table, path)
     return path
 
 

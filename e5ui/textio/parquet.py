@@ -1,6 +1,7 @@
 """Parquet inputs, read with pyarrow: only the columns asked for (an ``embedding`` column, as
 ``map --out map.parquet`` writes it, is never read), batch by batch, stopping as soon as the text
-limit is passed. The byte limit applies to the file's size. A row is the 0-based data row.
+limit is passed. The byte limit applies to the file's size less its ``embedding`` column
+(``text_bytes``). A row is the 0-based data row.
 
 Types: the text and ``lang`` columns must hold strings (a dictionary-encoded string column, as
 pandas writes a categorical, counts); ``id`` and ``label`` may also hold integers, written as
@@ -33,6 +34,28 @@ def _kind(dtype) -> str | None:
     if pa.types.is_integer(dtype):
         return "integer"
     return None
+
+
+def text_bytes(path: Path, vectors: str = "embedding") -> int:
+    """The file's size without its vector column's bytes: what the input byte limit counts
+    (a 100,000-text map.parquet is 400 MB of vectors and a few MB of text; its vectors are read
+    by ``textio.vectors``, never decoded here)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    size = path.stat().st_size
+    try:
+        meta = pq.ParquetFile(path).metadata
+    except (pa.ArrowException, OSError):
+        return size  # unreadable: read_parquet says so
+    skipped = 0
+    for g in range(meta.num_row_groups):
+        group = meta.row_group(g)
+        for c in range(group.num_columns):
+            column = group.column(c)
+            if column.path_in_schema.split(".", 1)[0] == vectors:
+                skipped += column.total_compressed_size
+    return size - skipped
 
 
 def read_parquet(path: Path, columns: Columns, max_texts: int | None,

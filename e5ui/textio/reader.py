@@ -14,9 +14,17 @@ from pathlib import Path
 
 from e5ui.textio.columns import Columns, columns_of
 from e5ui.textio.corpus import Corpus, TooManyTexts, _listed
-from e5ui.textio.decode import _EDGES, MAX_INPUT_BYTES, _checked_path, _decoded, _split_lines, _tidy
+from e5ui.textio.decode import (
+    _EDGES,
+    MAX_INPUT_BYTES,
+    _checked_path,
+    _decoded,
+    _split_lines,
+    _tidy,
+    _too_large,
+)
 from e5ui.textio.jsonl import read_jsonl
-from e5ui.textio.parquet import read_parquet
+from e5ui.textio.parquet import read_parquet, text_bytes
 from e5ui.textio.records import _records
 
 logger = logging.getLogger(__name__)
@@ -235,7 +243,10 @@ def read_texts(path: str | Path, *, max_texts: int | None = None,
         column: the message lists the file's columns).
     """
     columns = columns_of(text_column, lang_column, label_column, id_column)
-    path = _checked_path(path, max_bytes)
+    parquet = Path(path).suffix.lower() == ".parquet"
+    path = _checked_path(path, None if parquet else max_bytes)
+    if parquet and max_bytes is not None and text_bytes(path) > max_bytes:
+        raise _too_large(path.name, max_bytes)
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
         raise ValueError(

@@ -95,6 +95,8 @@ def notes_for(corpus: textio.Corpus, result: Any, max_tokens: int, what: str) ->
         notes.append(f"{what}: {len(result.truncated)} text(s) longer than {max_tokens} tokens "
                      f"were truncated (the model reads only the first {max_tokens}): "
                      f"{listed}{more}")
+    if result is not None:  # loaded vectors: another prompt, calibration off
+        notes.extend(n for n in getattr(result, "notes", ()) if n not in notes)
     return notes
 
 

@@ -12,6 +12,8 @@ from e5ui import labels, langid, plots, registry, textio
 from e5ui.analysis import clustering, explore, projection
 from e5ui.analysis.hubness import hubness
 from e5ui.analysis.similarity import normalize_rows
+from e5ui.encoding.vectors import vector_info
+from e5ui.textio.vectors import parquet_metadata
 from e5ui.views.common import (
     Table,
     ViewProgress,
@@ -38,6 +40,7 @@ class MapData:
     langs: list[str]
     notes: list[str]
     centered: bool = False
+    vectors: textio.VectorInfo | None = None  # what made the embeddings (written with them)
 
     @cached_property
     def unit(self) -> np.ndarray:
@@ -254,6 +257,8 @@ class MapResult:
         its nearest neighbours in the embedding space (computed now, ``explore.nearest_table``;
         with their percentiles when ``baseline`` is given) and a box searches the texts."""
         suffix = check_suffix(path, (".csv", ".tsv", ".html", ".parquet"), "map")
+        if baseline is not None and not baseline.calibrated:
+            baseline = None  # calibration off: the page lists cosines only
         if suffix == ".html":
             corpus = self.data.corpus
             found = explore.nearest_table(self.data.embeddings, baseline=baseline)
@@ -265,7 +270,8 @@ class MapResult:
             columns = {name: [row[k] for row in table.rows]
                        for k, name in enumerate(table.header)}
             columns["embedding"] = self.data.embeddings
-            return textio.write_parquet(path, columns)
+            return textio.write_parquet(path, columns,
+                                        parquet_metadata(self.data.vectors))
         return self.table.write(path)
 
     def write_projector(self, folder: str | Path) -> list[Path]:
@@ -297,7 +303,9 @@ def map_data(encoder, corpus: textio.Corpus, progress: ViewProgress | None = Non
     langs = langid.detect(corpus.texts, corpus.langs)
     notes = notes_for(corpus, encoded, encoder.max_length, "Input")
     emb = centered(encoded.embeddings, langs, notes) if center else encoded.embeddings
-    return MapData(corpus, emb, langs, notes, center)
+    info = vector_info(encoder, "symmetric", normalized=not center, centered=center,
+                       dim=emb.shape[1])
+    return MapData(corpus, emb, langs, notes, center, info)
 
 
 def map_preview(data: MapData, dim: int = 2, color_by: str = "language", connect: bool = True,

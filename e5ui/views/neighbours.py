@@ -92,8 +92,9 @@ def neighbours_view(encoder, queries: textio.Corpus, corpus: textio.Corpus, k: i
          queries.texts[qi], corpus.texts[ci]]
         for qi, rank, ci in found.entries()
     ]
-    notes = notes_for(queries, q, encoder.max_length, "Queries") + notes_for(
-        corpus, c, encoder.max_length, "Corpus")
+    # (a note on the vectors of both sides, such as calibration off, is said once)
+    notes = list(dict.fromkeys(notes_for(queries, q, encoder.max_length, "Queries") + notes_for(
+        corpus, c, encoder.max_length, "Corpus")))
     if cross_lingual:
         lonely = int((top.indices < 0).all(axis=1).sum())
         if lonely:

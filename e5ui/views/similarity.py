@@ -12,6 +12,8 @@ import numpy as np
 from e5ui import baselines, langid, plots, registry, resources, textio
 from e5ui.analysis import similarity
 from e5ui.analysis.calibration import Baseline, calibrate
+from e5ui.encoding.vectors import vector_info
+from e5ui.textio.vectors import sidecar_path, write_sidecar
 from e5ui.views.common import (
     Table,
     ViewProgress,
@@ -45,6 +47,8 @@ class SimilarityResult:
         span: the lowest and highest cosine between two different texts (None below 2 texts).
         clusters: the cluster summary shown instead of cells above ``AGGREGATE_ABOVE`` texts.
         centered: each language's mean embedding was subtracted (the title says so).
+        vectors: what made the embeddings, written beside an ``.npy`` of them
+            (``emb.npy.json``) so that it loads back without encoding.
     """
 
     corpus: textio.Corpus
@@ -59,6 +63,7 @@ class SimilarityResult:
     span: tuple[float, float] | None = None
     clusters: similarity.ClusterView | None = None
     centered: bool = False
+    vectors: textio.VectorInfo | None = None
 
     @property
     def n(self) -> int:
@@ -92,11 +97,14 @@ class SimilarityResult:
                                          f"mean cosine{centered_note}", baseline_median=median,
                                          frame=frame)
         sim = self.matrix()
-        cal = calibrate(sim, self.baseline)
         o = self.order.tolist()
+        pct = resc = None  # calibration off (another model's vectors): cosines only
+        if self.baseline.calibrated:
+            cal = calibrate(sim, self.baseline)
+            pct, resc = cal.percentile, cal.rescaled
         return plots.similarity_heatmap(
             sim, [self.labels[i] for i in o], [self.corpus.texts[i] for i in o],
-            [self.langs[i] for i in o], cal.percentile, cal.rescaled,
+            [self.langs[i] for i in o], pct, resc,
             title=f"Cosine similarity of {n} texts ({self.order_method} order"
                   f"{', languages centered' if self.centered else ''})",
             baseline_median=median, frame=frame)
@@ -106,7 +114,11 @@ class SimilarityResult:
         embeddings (.npy, input order) or the heatmap (.html)."""
         suffix = check_suffix(path, (".csv", ".tsv", ".npy", ".html"), "similarity")
         if suffix == ".npy":
-            return textio.write_npy(path, self.embeddings)
+            written = textio.write_npy(path, self.embeddings)
+            sidecar_path(written).unlink(missing_ok=True)  # a record of other vectors
+            if self.vectors is not None:
+                write_sidecar(written, self.vectors)
+            return written
         if suffix == ".html":
             return plots.write_html(path, VIEW.figure_title, self.figure)
         return textio.write_matrix(path, self.matrix(), [self.labels[i] for i in self.order])
@@ -171,8 +183,10 @@ def similarity_view(encoder, corpus: textio.Corpus, order: str = "cluster",
             for i, j, c, p, r in zip(pairs.i.tolist(), pairs.j.tolist(), pairs.values,
                                      cal.percentile, cal.rescaled)]
     top = Table(VIEW.header(), rows)
+    info = vector_info(encoder, kind, normalized=not center, centered=center,
+                       dim=emb.shape[1])
     return SimilarityResult(corpus, emb, langs, labels, order_idx, order, baseline, top, notes,
-                            span, clusters, center)
+                            span, clusters, center, info)
 
 
 @dataclass(eq=False)

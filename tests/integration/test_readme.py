@@ -42,7 +42,8 @@ def run(code: str, cwd, timeout: int = 600) -> str:
 
 def test_the_readme_has_the_snippets_this_test_runs():
     starts = sorted(s.split("\n", 1)[0] for s in snippets())
-    assert starts == ["from e5ui import Encoder", "from e5ui import RemoteEncoder",
+    assert starts == ["from e5ui import Encoder", "from e5ui import Encoder, textio, use_vectors, "
+                      "views", "from e5ui import RemoteEncoder",
                       "from gradio_client import Client"]
 
 
@@ -88,6 +89,31 @@ def test_the_python_api_snippet_runs_and_computes_what_it_says(tmp_path):
     with open(tmp_path / "selection.tsv", encoding="utf-8", newline="") as f:
         assert len(list(csv.reader(f, delimiter="\t"))) == 4
     assert 'type="application/json"' in (tmp_path / "map.html").read_text(encoding="utf-8")
+
+
+def test_the_vectors_snippet_maps_again_without_encoding(tmp_path):
+    (tmp_path / "assets").symlink_to(ROOT / "assets")
+    check = textwrap.dedent("""
+        import json
+        import numpy as np
+        import pyarrow.parquet as pq
+        column = np.stack(pq.read_table("map.parquet").column("embedding").to_numpy(
+            zero_copy_only=False))
+        near = views.map_neighbours(views.map_view(views.map_data(other, again), method="pca"),
+                                    0, k=3, encoder=other)
+        print(json.dumps({
+            "file": bool(np.array_equal(column, first.data.embeddings)),
+            "same": bool(np.array_equal(m.projection.coords, first.projection.coords)),
+            "hits": len(hits.table.rows), "own": vec.own, "calibrated": other.calibrated,
+            "near_pct": [row[3] for row in near.table.rows],
+            "notes": [n for n in near.map.notes if n.startswith("Calibration off")],
+        }))
+    """)
+    code = snippet("from e5ui import Encoder, textio, use_vectors, views")
+    facts = json.loads(run(code + check, tmp_path).strip().splitlines()[-1])
+    assert facts["file"] and facts["same"] and facts["own"] and facts["hits"] >= 1
+    assert facts["calibrated"] is False and facts["near_pct"] == [None] * 3
+    assert len(facts["notes"]) == 1
 
 
 def test_the_gradio_client_snippet_runs_against_the_app(app_client, tmp_path):
