@@ -1254,3 +1254,16 @@ def test_a_large_maps_figure_is_what_plotly_checks_would_make_of_it():
         lines = next(t for t in fig.data if t.mode == "lines")
         x = np.asarray(lines.x, dtype=float)
         assert np.isnan(x[2::3]).all() and not np.isnan(x[0::3]).any()
+
+
+@pytest.mark.parametrize("dim", [2, 3])
+def test_a_maps_frame_is_fitted_once_and_shared_read_only(dim):
+    from e5ui.plots import mapfit
+
+    coords = _points(50, dim, seed=7)
+    fit = mapfit._fit_map(coords)
+    assert mapfit._fit_map(coords.copy()) is fit  # same points: the same frame
+    assert mapfit._fit_map(coords, 900) is not fit and mapfit._fit_map(coords + 1) is not fit
+    assert not fit.xy.flags.writeable and coords.flags.writeable  # the caller's stay theirs
+    fresh = mapfit._fit_of(coords)
+    assert np.array_equal(fit.xy, fresh.xy) and np.array_equal(fit.far, fresh.far)
