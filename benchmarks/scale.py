@@ -11,8 +11,11 @@ words per text with an ``id`` per run of eight; no model, so encoding is not mea
                   what gradio sends)
   UMAP            views.map_view("umap") after ``runtime.warm_up`` compiled umap's kernels
                   (neighbour preservation included), its figure and JSON
-  click           views.map_neighbours on the UMAP map + the new figure's JSON: the first
-                  click pays the map's hubness (each text's 10 nearest), a later one not
+  click           what the server does for a click on the UMAP map: views.map_neighbours,
+                  then the handler's outputs (ui.map's panel and the click's lines for the
+                  page to draw over its map, not a new figure), postprocessed by their gradio
+                  components and written as JSON as gradio sends them. The first click pays
+                  the map's hubness (each text's 10 nearest), a later one not
   search          views.map_search given the query's vector, + the figure's JSON
   1,000 queries   analysis.neighbours.topk, top 10 over the whole corpus, cross-lingual
   peak RSS        resource.getrusage's ru_maxrss of this process
@@ -21,6 +24,7 @@ words per text with an ``id`` per run of eight; no model, so encoding is not mea
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import sys
@@ -73,6 +77,18 @@ def json_mb(figure) -> tuple[float, float]:
     return s, len(text.encode("utf-8")) / 2**20
 
 
+def click_outputs(found, components: list) -> int:
+    """Bytes of a click's answer as gradio sends it: the outputs of ``ui.map``'s click
+    handler (``_near_outputs``; the session's map stays on the server) through their
+    components' ``postprocess``, as JSON."""
+    from e5ui.ui import map as map_ui
+
+    outputs = map_ui._near_outputs(found, "light")
+    sent = [c.postprocess(v) for c, v in zip(components, outputs, strict=False)]
+    text = json.dumps([v.model_dump() if hasattr(v, "model_dump") else v for v in sent])
+    return len(text.encode("utf-8"))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=100_000)
@@ -110,12 +126,18 @@ def main() -> None:
         print(f"  {result.summary}")
     baseline = Baseline("random", np.random.default_rng(1).normal(0, 0.05, size=10_000))
     rng = np.random.default_rng(2)
+    import gradio as gr  # the app's components, for what a click sends (imports not timed)
+
+    import e5ui.ui.map  # noqa: F401
+
+    components = [gr.Textbox(), gr.Markdown(), gr.Markdown(), gr.Markdown(), gr.Dataframe()]
     for name in ("first click (hubness incl.)", "later click"):
         index = int(rng.integers(n))
         found, s = timed(lambda i=index: views.map_neighbours(result, i, 10, baseline=baseline))
-        s_json, _ = json_mb(found.map.figure)
+        size, s_out = timed(lambda f=found: click_outputs(f, components))
         rep.add(f"{name}: neighbours", s * 1000, "ms")
-        rep.add(f"{name}: + figure JSON", (s + s_json) * 1000, "ms", 300)
+        rep.add(f"{name}: + outputs JSON ({size / 1024:.0f} kB)", (s + s_out) * 1000, "ms",
+                300)
     enc = LookupEncoder(data.embeddings[17])
     views.map_search(result, "warm-up", enc, baseline=baseline)  # UMAP transform compiles
     found, s = timed(lambda: views.map_search(result, "query", enc, baseline=baseline))

@@ -39,8 +39,8 @@ from e5ui.plots.heatmap import (
     similarity_heatmap,
 )
 from e5ui.plots.histogram import score_histogram
-from e5ui.plots.overlays import MapFocus
-from e5ui.plots.scatter import map_scatter
+from e5ui.plots.overlays import FOCUS_META, MapFocus
+from e5ui.plots.scatter import map_focus, map_scatter
 from e5ui.plots.text import user_text
 from e5ui.plots.theme import ACCENT, FONT_FAMILY, PALETTE, THEMES, message_figure, themed
 
@@ -50,6 +50,7 @@ __all__ = [
     "HEATMAP_FRAME",
     "HEATMAP_PAIR_FRAME",
     "MapExplore",
+    "FOCUS_META",
     "MapFocus",
     "PALETTE",
     "THEMES",
@@ -59,6 +60,7 @@ __all__ = [
     "figure_html",
     "message_figure",
     "map_page_html",
+    "map_focus",
     "map_scatter",
     "report_html",
     "score_histogram",

@@ -36,6 +36,9 @@ class MapFocus(NamedTuple):
 
 
 FOCUS_FAR = "#dc2626"  # a neighbour the map put far away: where the map lies
+# The ``meta`` of a click's traces: the page's script (assets/plot_events.js) finds them by it
+# to replace them with the next click's, drawn over the figure it has.
+FOCUS_META = "e5ui-focus"
 
 
 def _star(xy: np.ndarray, hub: int, others: Sequence[int]) -> dict[str, list[float | None]]:
@@ -70,14 +73,15 @@ def _focus_traces(trace_type: type, xy: np.ndarray, focus: MapFocus, texts: Sequ
             continue
         traces.append(trace_type(**_star(xy, point, part), mode="lines", name=name,
                                  line={"color": colour, "width": 2, "dash": dash},
-                                 hoverinfo="skip", legendrank=1002))
+                                 hoverinfo="skip", legendrank=1002, meta=FOCUS_META))
         traces.append(trace_type(
             **_scatter_axes(xy, part), mode="markers", name=name, legendgroup=name,
-            showlegend=False, hoverinfo="skip",
+            showlegend=False, hoverinfo="skip", meta=FOCUS_META,
             marker={"symbol": "circle-open", "size": size + 6, "color": colour,
                     **({"line": {"width": 2, "color": colour}} if flat else {})}))
     traces.append(trace_type(
         **_scatter_axes(xy, [point]), mode="markers", name="clicked text", legendrank=1003,
+        meta=FOCUS_META,
         marker={"symbol": "circle-open", "size": size + 12, "color": INK,
                 **({"line": {"width": 3, "color": INK}} if flat else {})},
         hovertemplate=f"{_hover_text(texts[point])}<extra>clicked</extra>"))

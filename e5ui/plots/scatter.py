@@ -29,7 +29,16 @@ from e5ui.plots.overlays import (
     _scatter_axes,
     overlay_traces,
 )
-from e5ui.plots.text import _DASH, EXAMPLE_CHARS, _esc, _hover_text, _shorten, user_text
+from e5ui.plots.text import (
+    _DASH,
+    EXAMPLE_CHARS,
+    HOVER_CHARS,
+    SHORT_HOVER_CHARS,
+    _esc,
+    _hover_text,
+    _shorten,
+    user_text,
+)
 from e5ui.plots.theme import (
     _NO_TEXTS,
     GRID,
@@ -48,6 +57,9 @@ from e5ui.plots.theme import (
 )
 
 SCATTERGL_ABOVE = 1000  # SVG scatter slows down past ~1k points; WebGL does not
+# Above this many points a hover label holds a text's first ``SHORT_HOVER_CHARS`` characters
+# (the figure carries every text once; a click shows the whole text in the page's panel).
+SHORT_HOVER_ABOVE = 5000
 DIM_OPACITY = 0.25
 MAP_TITLE = "Map of the texts"
 _FAR_NOTE = "<br><i>far from the rest: drawn at the edge of the map</i>"
@@ -246,8 +258,10 @@ def _point_hover(texts: Sequence[str], cats: list[str], ids: Sequence[Any] | Non
 
     The grey line names the category as before when neither languages nor labels are given;
     otherwise "language de · label greeting", with the category only where it is neither.
+    Above ``SHORT_HOVER_ABOVE`` points the text is cut to ``SHORT_HOVER_CHARS``.
     """
     n = len(cats)
+    limit = SHORT_HOVER_CHARS if n > SHORT_HOVER_ABOVE else HOVER_CHARS
 
     def col(values: Sequence[Any] | None) -> list[str]:
         if values is None:
@@ -286,7 +300,7 @@ def _point_hover(texts: Sequence[str], cats: list[str], ids: Sequence[Any] | Non
     # An object array, not lists: plotly checks and copies it whole rather than cell by cell
     # (~25x faster at 5,000 points; the JSON is the same).
     custom = np.empty((n, 7), dtype=object)
-    for k, column in enumerate(([_hover_text(t) for t in texts], cat_col, id_col, lang_col,
+    for k, column in enumerate(([_hover_text(t, limit) for t in texts], cat_col, id_col, lang_col,
                                 label_col, notes.tolist(), range(n))):
         custom[:, k] = list(column)
     template = (f"%{{customdata[0]}}<br><span style='color:{MUTED}'>{' · '.join(parts)}</span>"
@@ -345,6 +359,46 @@ def _unchecked_layout(layout: dict[str, Any]) -> None:
         layout["template"] = pio.templates[layout["template"]]
     if not layout.get("annotations", True):
         del layout["annotations"]
+
+
+def _trace_type(n: int, dim: int) -> type:
+    if dim == 3:
+        return go.Scatter3d
+    return go.Scattergl if n > SCATTERGL_ABOVE else go.Scatter
+
+
+def map_focus(coords: Any, texts: Sequence[str], focus: MapFocus | None,
+              frame_width: int = MAP_FRAME_WIDTH) -> go.Figure:
+    """The traces a click adds to ``map_scatter``'s figure of the same points, alone.
+
+    The page draws them over the map it has (assets/plot_events.js) instead of receiving the
+    whole map again, ~18 MB of JSON at 100,000 points: the same traces, in the same drawn
+    coordinates (turned and clipped as ``map_scatter`` draws the points), each with ``meta``
+    ``FOCUS_META``.
+
+    Args:
+        coords: The map's coordinates (n, 2) or (n, 3), as given to ``map_scatter``.
+        texts: Text per point (the clicked text's hover).
+        focus: The clicked text and its neighbours; None: no traces (the lines cleared).
+        frame_width: As given to ``map_scatter``.
+
+    Returns:
+        A figure of the click's traces; its ``layout.uirevision`` is the map's
+        (``map_scatter``), so the page draws them only over the map they belong to.
+    """
+    xy = np.asarray(coords, dtype=np.float64)
+    if xy.ndim != 2 or xy.shape[1] not in (2, 3):
+        raise ValueError(f"coords must have shape (n, 2) or (n, 3), got {xy.shape}")
+    n, dim = xy.shape
+    _check_len(texts, n, "texts")
+    traces: list[Any] = []
+    if focus is not None:
+        fit = _fit_map(xy, frame_width)
+        traces = overlay_traces(_trace_type(n, dim), fit.xy, texts,
+                                _marker_style(n, dim)["size"], focus, None)
+    fig = go.Figure(traces)
+    fig.update_layout(uirevision=_revision(xy))
+    return fig
 
 
 def map_scatter(
@@ -418,10 +472,7 @@ def map_scatter(
     if n == 0:
         return message_figure(_NO_TEXTS, title)
 
-    if dim == 3:
-        trace_type: type = go.Scatter3d
-    else:
-        trace_type = go.Scattergl if n > SCATTERGL_ABOVE else go.Scatter
+    trace_type = _trace_type(n, dim)
     fit = _fit_map(xy, frame_width)
     cats = [str(c) if str(c) else "(none)" for c in color_by]
     custom, template = _point_hover(texts, cats, ids, langs, labels, fit.far)

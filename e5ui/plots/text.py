@@ -16,6 +16,7 @@ from typing import Any
 
 WRAP_WIDTH = 60  # hover lines wider than this are hard to read
 HOVER_CHARS = 300  # longest text shown in a hover label
+SHORT_HOVER_CHARS = 80  # a large map's hover label: two lines (the click panel has it whole)
 EXAMPLE_CHARS = 60  # example texts in cluster hovers: one line each
 SNIPPET_COLUMNS = 22  # a tick snippet's width in Latin characters (CJK count two)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import gradio as gr
@@ -138,8 +139,31 @@ def _point_md(found: views.MapNeighboursResult) -> str:
     return common.text_md(data.corpus, data.langs, i, "Text ", hub)
 
 
+def focus_payload(result: views.MapResult, theme: str = "light") -> str:
+    """What the page's script draws over the map it has for a clicked text (``e5uiFocus`` in
+    assets/plot_events.js): JSON ``{"uirevision": the map's, "traces": [the click's lines and
+    rings, as plotly traces]}``, a few kB where the whole map is ~18 MB at 100,000 points.
+    No traces: the lines are taken away."""
+    fig = plots.themed(result.focus_figure, theme)
+    return json.dumps({"uirevision": fig.layout.uirevision,
+                       "traces": [_lists(t.to_plotly_json()) for t in fig.data]})
+
+
+def _lists(value):
+    """A trace's spec with numpy arrays as lists (plotly.js reads both; lists read plainly)."""
+    if isinstance(value, dict):
+        return {k: _lists(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_lists(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _near_outputs(found: views.MapNeighboursResult, theme: str) -> tuple:
-    return (plots.themed(found.map.figure, theme), _point_md(found),
+    """The panel and the click's lines (not the map: the page draws them over the map it
+    has); the map with its focus is kept for the next redraw."""
+    return (focus_payload(found.map, theme), _point_md(found),
             common.md_plain(found.summary), common.notes_md(found.notes), found.table.frame(),
             found.map, gr.Tabs(selected="map-ex-near"))
 
@@ -148,9 +172,10 @@ def _near_outputs(found: views.MapNeighboursResult, theme: str) -> tuple:
 def clicked(app: common.App, saved: views.MapResult | None, event: str, k: int = 10,
             theme: str = "light", progress=gr.Progress()):
     """A click on a point of the map: its nearest texts in the embedding space in the panel,
-    lines to them on the map (the map is not computed again)."""
+    lines to them drawn by the page over its map (the map is neither computed nor sent
+    again)."""
     if saved is None or not event:
-        return (gr.update(),) * 8
+        return ("", *(gr.update(),) * 7)  # "": the page draws nothing
     _drawn(saved)
     point = _event(event, "point")
     n = len(saved.data.corpus)
@@ -196,11 +221,15 @@ def search_on_map(app: common.App, texts: str, file: str | None, query: str, thr
 
 @common.guard
 def cleared(saved: views.MapResult | None, theme: str = "light"):
-    """The Clear button: the map without a clicked text's lines and a search's highlights."""
+    """The Clear button: the map without a clicked text's lines and a search's highlights:
+    the page takes the lines away itself; the map is sent again only to undo a search."""
     if saved is None:
-        return gr.update(), gr.update()
+        return gr.update(), gr.update(), gr.update()
     result = saved.changed(focus=None, meaning=None, query="")
-    return plots.themed(result.figure, theme), result
+    if saved.meaning is None and not saved.query:
+        return gr.update(), focus_payload(result, theme), result
+    # The new map has no lines: nothing for the page to take away from it.
+    return plots.themed(result.figure, theme), "", result
 
 
 @common.guard
@@ -302,6 +331,8 @@ def build(app: common.App, report_state: gr.State, theme: gr.State) -> common.Wi
                                        max_length=EVENT_CHARS)
                 select_box = gr.Textbox("", visible="hidden", elem_id="map-plot-select",
                                         max_length=EVENT_CHARS)
+                # ...and where the server puts a click's lines for the script to draw.
+                focus_box = gr.Textbox("", visible="hidden", elem_id="map-plot-focus")
         notes = gr.Markdown(elem_classes=["notes"])
         explore = _build_explore()
         files = common.downloads(app, report_state, REPORT_KEY, VIEW.figure_title,
@@ -317,7 +348,8 @@ def build(app: common.App, report_state: gr.State, theme: gr.State) -> common.Wi
     restyle = (redraw, [saved, color, connect, search, theme, clusters], [plot, notes, saved])
     for event in (color.change, connect.change, search.submit, clusters.change):
         event(*restyle, **common.PRIVATE)
-    _wire_page_events(app, explore, saved, plot, click_box, select_box, selection, theme)
+    _wire_page_events(app, explore, saved, plot, (click_box, select_box, focus_box), selection,
+                      theme)
     tabs, k, index = explore["tabs"], explore["k"], explore["index"]
     map_inputs = [texts, upload]
     found_out = [plot, explore["search_summary"], explore["search_table"], saved, tabs]
@@ -338,19 +370,29 @@ def build(app: common.App, report_state: gr.State, theme: gr.State) -> common.Wi
     return wiring
 
 
+# The page's script draws the click's lines the server put in the focus box (no server call).
+DRAW_FOCUS = "(payload) => { if (window.e5uiFocus) window.e5uiFocus('map-plot', payload); }"
+
+
 def _wire_page_events(app: common.App, explore: dict, saved: gr.State, plot: gr.Plot,
-                      click_box: gr.Textbox, select_box: gr.Textbox, selection: gr.State,
+                      boxes: tuple[gr.Textbox, gr.Textbox, gr.Textbox], selection: gr.State,
                       theme: gr.State) -> None:
     """The figure's clicks and selections (written into the hidden boxes by the page's
-    script) and the explore panel's buttons, each to its private handler."""
+    script) and the explore panel's buttons, each to its private handler; a click's lines
+    come back in the focus box, which the script draws over the map."""
+    click_box, select_box, focus_box = boxes
     tabs, k, index = explore["tabs"], explore["k"], explore["index"]
-    near_out = [plot, explore["point"], explore["near_summary"], explore["near_notes"],
+    near_out = [focus_box, explore["point"], explore["near_summary"], explore["near_notes"],
                 explore["near_table"], saved, tabs]
-    click_box.change(common.bind(clicked, app), [saved, click_box, k, theme],
-                     [*near_out, index], show_progress="minimal", **common.PRIVATE)
-    explore["near_btn"].click(common.bind(near_typed, app), [saved, index, k, theme], near_out,
-                              **common.PRIVATE)
-    explore["clear_btn"].click(cleared, [saved, theme], [plot, saved], **common.PRIVATE)
+    events = [
+        click_box.change(common.bind(clicked, app), [saved, click_box, k, theme],
+                         [*near_out, index], show_progress="minimal", **common.PRIVATE),
+        explore["near_btn"].click(common.bind(near_typed, app), [saved, index, k, theme],
+                                  near_out, **common.PRIVATE),
+        explore["clear_btn"].click(cleared, [saved, theme], [plot, focus_box, saved],
+                                   **common.PRIVATE)]
+    for event in events:
+        event.success(None, [focus_box], None, js=DRAW_FOCUS, **common.PRIVATE)
     select_box.change(common.bind(selected, app), [saved, select_box],
                       [explore["sel_summary"], explore["sel_table"], explore["sel_files"],
                        selection, tabs], show_progress="minimal", **common.PRIVATE)

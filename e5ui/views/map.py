@@ -174,8 +174,6 @@ class MapResult:
                        for c in named.labels.tolist()]
             legend = "cluster"
         ids = corpus.ids if self.connect and corpus.ids else None
-        focus = None if self.focus is None else plots.MapFocus(
-            self.focus.index, self.focus.indices.tolist(), self.focus.far_on_map.tolist())
         place = None if self.meaning is None else self.meaning.place
         return plots.map_scatter(
             proj.coords, corpus.texts, colours, ids=ids, highlight=self._highlight,
@@ -185,7 +183,19 @@ class MapResult:
             langs=self.data.langs, labels=corpus.labels or None, legend_title=legend,
             clusters=named.labels if named is not None and self.clusters else None,
             cluster_names=named.names if named is not None and self.clusters else None,
-            focus=focus, query=None if place is None else (self.query, place))
+            focus=self._focus, query=None if place is None else (self.query, place))
+
+    @property
+    def _focus(self) -> plots.MapFocus | None:
+        found = self.focus
+        return None if found is None else plots.MapFocus(
+            found.index, found.indices.tolist(), found.far_on_map.tolist())
+
+    @property
+    def focus_figure(self):
+        """The clicked text's lines alone (``plots.map_focus``; none without a click), for a
+        page to draw over the ``figure`` it has rather than receive the whole map again."""
+        return plots.map_focus(self.projection.coords, self.data.corpus.texts, self._focus)
 
     @property
     def notes(self) -> list[str]:

@@ -140,12 +140,15 @@ def test_click_lists_nearest_texts(map_page, app_server, example, screens_dir):
     page.wait_for_timeout(200)
     target = next(p for p in page.evaluate(POINTS_JS) if p["pos"] == target["pos"])
     pos = target["pos"]
+    page.evaluate(f"() => {{ window.e5uiMapBefore = {GD}.data[0]; }}")
     page.mouse.click(target["px"], target["py"])
 
     wait_for(page, app_server,
              f"(document.querySelector('#map-near-summary')?.innerText || '')"
-             f".includes('of line {pos} ')", f"the neighbours of the clicked text {pos}",
-             EVENT_MS)
+             f".includes('of line {pos} ') && {GD}.data.some(t => t.name === 'clicked text')",
+             f"the neighbours of the clicked text {pos}, and its lines", EVENT_MS)
+    # The lines are drawn over the map the page has: the map itself was not sent again.
+    assert page.evaluate(f"() => {GD}.data[0] === window.e5uiMapBefore")
     shown = text(page, "#map-point")
     assert example[pos]["text"] in shown, f"clicked text {pos}, the panel shows: {shown!r}"
     assert re.search(rf"\bText {pos}\b", shown), shown
@@ -167,19 +170,36 @@ def test_click_lists_nearest_texts(map_page, app_server, example, screens_dir):
     # The figure: a ring on the clicked text, a line from it to each neighbour's point.
     # _fullData: gd.data may hold numbers base64-encoded ({dtype, bdata}), _fullData decoded
     # into typed arrays, which Array.from makes JSON lists.
+    far = {int(r["index"]) for r in rows if r["far_on_map"] == "far"}
+    check_lines(page, target, got, far)
+    screenshot(page, screens_dir, "map-click.png")
+
+    assert page.js_errors == []
+
+
+def check_lines(page, target: dict, neighbours: list[int], far: set[int]) -> None:
+    """The clicked text's lines as drawn in the page: one ring on it, one segment from it to
+    each neighbour's point (dashed for those the table calls far), each trace once."""
     traces = page.evaluate(f"{GD}._fullData.map(t => ({{name: t.name, mode: t.mode,"
+                           " meta: t.meta, dash: t.line && t.line.dash,"
                            " x: Array.from(t.x || []), y: Array.from(t.y || [])}))")
     names = [t["name"] for t in traces]
-    assert "clicked text" in names, names
+    # Each part once: a line trace and a ring trace per kind of neighbour, one clicked text.
+    want = Counter({"clicked text": 1})
+    if set(neighbours) - far:
+        want["nearest texts (embedding space)"] = 2
+    if far:
+        want["nearest texts the map put far away"] = 2
+    assert Counter(t["name"] for t in traces if t["meta"] == "e5ui-focus") == want, names
+    lines = [t for t in traces if t["mode"] == "lines" and t["meta"] == "e5ui-focus"]
     ring = next(t for t in traces if t["name"] == "clicked text")
     assert (ring["x"][0], ring["y"][0]) == (target["x"], target["y"])
     drawn = {p["pos"]: (p["x"], p["y"]) for p in page.evaluate(POINTS_JS)}
-    ends = [(t["x"][s + 1], t["y"][s + 1]) for t in traces
-            if t["mode"] == "lines" and t["name"].startswith("nearest texts")
-            for s in range(0, len(t["x"]), 3)]
-    assert sorted(ends) == sorted(drawn[j] for j in got), (names, ends)
-    screenshot(page, screens_dir, "map-click.png")
-    assert page.js_errors == []
+    ends = {(t["x"][s + 1], t["y"][s + 1]): t["dash"] for t in lines
+            for s in range(0, len(t["x"]), 3)}
+    assert all((t["x"][s], t["y"][s]) == (target["x"], target["y"])
+               for t in lines for s in range(0, len(t["x"]), 3))
+    assert ends == {drawn[j]: "dash" if j in far else "solid" for j in neighbours}, (names, ends)
 
 
 def test_box_selection_lists_texts_inside(map_page, app_server, example, screens_dir):
@@ -301,4 +321,49 @@ def test_search_by_meaning_finds_translation(map_page, app_server, example, scre
     names = page.evaluate(f"{GD}.data.map(t => t.name)")
     assert "search query" in names, names
     screenshot(page, screens_dir, "map-search.png")
+    assert page.js_errors == []
+
+
+def test_lines_stay_once_through_a_redraw_and_go_with_clear(map_page, app_server):
+    # After the search by meaning: its star stays while a click's lines come and go.
+    page = map_page
+    page.locator("#map-plot").scroll_into_view_if_needed()
+    target = isolated_point(page, page.evaluate(POINTS_JS))
+    page.evaluate("y => window.scrollBy(0, y - window.innerHeight / 2)", target["py"])
+    page.wait_for_timeout(200)
+    target = next(p for p in page.evaluate(POINTS_JS) if p["pos"] == target["pos"])
+    pos = target["pos"]
+    page.mouse.click(target["px"], target["py"])
+    wait_for(page, app_server,
+             f"(document.querySelector('#map-near-summary')?.innerText || '')"
+             f".includes('of line {pos} ') && {GD}.data.some(t => t.name === 'clicked text')",
+             f"the neighbours of the clicked text {pos}, and its lines", EVENT_MS)
+    rows = table_rows(page, "map-near-table")
+    got = [int(r["index"]) for r in rows]
+    far = {int(r["index"]) for r in rows if r["far_on_map"] == "far"}
+    check_lines(page, target, got, far)
+    names = page.evaluate(f"{GD}.data.map(t => t.name)")
+    assert names.count("search query") == 1, names  # the click left the search's star
+    # A redraw from the server (a highlight) draws the same lines once, not twice; so does
+    # the typed "Nearest texts", which answers as a click does.
+    box = page.locator("#map-search textarea, #map-search input")
+    for highlight in ("train", ""):
+        box.fill(highlight)
+        box.press("Enter")
+        shown = "document.body.innerText.includes('Search “train”')"
+        wait_for(page, app_server, shown if highlight else f"!{shown}",
+                 f"the map redrawn with the highlight {highlight!r}", EVENT_MS)
+        check_lines(page, target, got, far)
+    page.evaluate(f"""() => {{ const gd = {GD};
+        Plotly.deleteTraces(gd, gd.data.flatMap((t, i) => t.meta === 'e5ui-focus' ? [i] : []));
+    }}""")
+    page.locator("#map-neighbours-run").click()  # the index box holds the clicked text's
+    wait_for(page, app_server, f"{GD}.data.some(t => t.name === 'clicked text')",
+             "the lines of the typed text", EVENT_MS)
+    check_lines(page, target, got, far)
+    # Clear: the lines and the search go (a new map from the server, the search undone).
+    page.locator("#map-clear").click()
+    wait_for(page, app_server,
+             f"!{GD}.data.some(t => t.meta === 'e5ui-focus' || t.name === 'search query')",
+             "the map without the lines and the search", EVENT_MS)
     assert page.js_errors == []

@@ -16,6 +16,7 @@ import pytest
 from e5ui import plots
 from e5ui.analysis.calibration import Baseline
 from e5ui.analysis.similarity import ClusterView
+from e5ui.plots import scatter
 from e5ui.plots import text as plot_text
 
 BUNDLE_BANNER = "* plotly.js v"  # the licence header at the top of plotly's JS bundle
@@ -1180,6 +1181,44 @@ def test_a_clicked_text_is_joined_to_its_neighbours_dashed_where_the_map_put_the
     assert other.layout.uirevision != plain.layout.uirevision  # a new map starts afresh
 
 
+@pytest.mark.parametrize(("n", "dim"), [(40, 2), (40, 3), (1500, 2)])
+def test_a_clicks_lines_alone_are_drawn_where_the_full_map_draws_its_points(n, dim):
+    # What the page draws over its map after a click: the figure's lines without the figure.
+    xy = _points(n, seed=3)[:, :2] * np.array([1.0, 3.0])  # taller than wide: turned
+    xy[0] = [40.0, 0.0]  # far from the rest: clipped to the edge
+    coords = xy if dim == 2 else np.column_stack([xy, _points(n, seed=4)[:, 0]])
+    focus = plots.MapFocus(0, [7, 9, 11], [False, True, False])
+    alone = plots.map_focus(coords, _texts(n), focus)
+    full = plots.map_scatter(coords, _texts(n), ["en", "de"] * (n // 2), focus=focus)
+    drawn = _drawn(full)
+    assert alone.layout.uirevision == full.layout.uirevision
+    assert [t.meta for t in alone.data] == [plots.FOCUS_META] * len(alone.data)
+    axes = ("x", "y", "z")[:dim]
+    (ring,) = [t for t in alone.data if t.name == "clicked text"]
+    assert tuple(float(getattr(ring, a)[0]) for a in axes) == drawn[0]
+    ends = {}
+    for t in alone.data:
+        if t.mode == "lines":
+            values = [list(getattr(t, a)) for a in axes]
+            for i in range(0, len(values[0]), 3):
+                assert tuple(v[i] for v in values) == drawn[0]
+                ends[tuple(v[i + 1] for v in values)] = t.line.dash
+    assert ends == {drawn[7]: "solid", drawn[9]: "dash", drawn[11]: "solid"}
+    assert type(ring) is type(full.data[-1])  # the map's own kind of trace (WebGL above 1000)
+    assert plots.map_focus(coords, _texts(n), None).data == ()
+
+
+def test_a_large_maps_hover_holds_the_start_of_each_text():
+    long = "word " * 100
+    n = scatter.SHORT_HOVER_ABOVE + 1
+    texts = [f"{i} {long}" for i in range(n)]
+    (trace,) = _marker_traces(plots.map_scatter(_points(n), texts, ["en"] * n))
+    hovers = [row[0].replace("<br>", " ") for row in trace.customdata[:3]]
+    assert hovers == [f"{i} {long}"[:79].rstrip() + "…" for i in range(3)]
+    small = plots.map_scatter(_points(10), texts[:10], ["en"] * 10)
+    assert len(_marker_traces(small)[0].customdata[0][0].replace("<br>", " ")) == 300
+
+
 def test_the_query_is_drawn_where_the_maps_own_points_would_be():
     xy = _points(40, seed=5) * np.array([1.0, 3.0])  # taller than wide: the map turns it
     fig = plots.map_scatter(xy, _texts(40), ["en"] * 40, query=("Zug <b>", xy[12]))
@@ -1215,3 +1254,16 @@ def test_a_large_maps_figure_is_what_plotly_checks_would_make_of_it():
         lines = next(t for t in fig.data if t.mode == "lines")
         x = np.asarray(lines.x, dtype=float)
         assert np.isnan(x[2::3]).all() and not np.isnan(x[0::3]).any()
+
+
+@pytest.mark.parametrize("dim", [2, 3])
+def test_a_maps_frame_is_fitted_once_and_shared_read_only(dim):
+    from e5ui.plots import mapfit
+
+    coords = _points(50, dim, seed=7)
+    fit = mapfit._fit_map(coords)
+    assert mapfit._fit_map(coords.copy()) is fit  # same points: the same frame
+    assert mapfit._fit_map(coords, 900) is not fit and mapfit._fit_map(coords + 1) is not fit
+    assert not fit.xy.flags.writeable and coords.flags.writeable  # the caller's stay theirs
+    fresh = mapfit._fit_of(coords)
+    assert np.array_equal(fit.xy, fresh.xy) and np.array_equal(fit.far, fresh.far)

@@ -12,7 +12,7 @@ import gradio as gr
 import numpy as np
 import pytest
 
-from e5ui import textio, ui, views
+from e5ui import plots, textio, ui, views
 from e5ui.holder import ModelHolder
 from e5ui.settings import Limits, Settings
 from e5ui.ui import bitext, common, explain, map, neighbours, panel, similarity
@@ -185,7 +185,7 @@ def test_the_pages_click_and_selection_events_run_the_maps_handlers(app):
     saved = list(map.run(app, texts, None, "pca", 2, progress=noop))[-1][4]
     # A click names the point by its position (the page's plot_events.js).
     out = map.clicked(app, saved, '{"point": 7, "cell": null, "n": 3}', 5, progress=noop)
-    figure, point, _summary, _notes, table, kept, _tabs, index = out
+    payload, point, _summary, _notes, table, kept, _tabs, index = out
     assert index == 7 and point.endswith("> " + saved.data.corpus.texts[7])
     x = saved.data.embeddings.astype(np.float64)
     cos = x @ x[7]
@@ -193,12 +193,35 @@ def test_the_pages_click_and_selection_events_run_the_maps_handlers(app):
     want = np.argsort(-cos, kind="stable")[:5].tolist()
     assert list(table["index"]) == want
     assert kept.focus.index == 7 and kept.projection is saved.projection  # not projected again
-    (ring,) = [t for t in figure.data if t.name == "clicked text"]
-    # The lines stay through a restyle, and Clear takes them away.
+    # The page gets the click's lines alone, in the map's drawn coordinates: a ring on the
+    # clicked point, a segment from it to each neighbour's point as the figure draws them.
+    sent = json.loads(payload)
+    figure = saved.figure
+    assert sent["uirevision"] == figure.layout.uirevision
+    drawn = {int(cd[-1]): (float(t.x[k]), float(t.y[k])) for t in figure.data
+             if t.customdata is not None for k, cd in enumerate(t.customdata)}
+    assert all(t["meta"] == plots.FOCUS_META for t in sent["traces"])
+    (ring,) = [t for t in sent["traces"] if t["name"] == "clicked text"]
+    assert (ring["x"][0], ring["y"][0]) == drawn[7]
+    ends = sorted((t["x"][s + 1], t["y"][s + 1]) for t in sent["traces"] if t["mode"] == "lines"
+                  for s in range(0, len(t["x"]), 3))
+    assert ends == sorted(drawn[j] for j in want)  # the table's index is the position here
+    assert len(payload) < 10_000
+    # The lines stay through a restyle (the server's figure draws them), and Clear takes them
+    # away: the page alone when there is no search to undo, a new map when there is.
     figure, _, restyled = map.redraw(kept, "language", False, "train")
-    assert any(t.name == "clicked text" for t in figure.data)
-    figure, plain = map.cleared(restyled)
-    assert plain.focus is None and not any(t.name == "clicked text" for t in figure.data)
+    assert any(t.name == "clicked text" and t.meta == plots.FOCUS_META for t in figure.data)
+    update, cleared, plain = map.cleared(restyled)
+    assert update == gr.update() and plain.focus is None
+    assert json.loads(cleared) == {"uirevision": figure.layout.uirevision, "traces": []}
+    searched = map.search_on_map(app, texts, None, saved.data.corpus.texts[0], 0.5, kept,
+                                 "pca", 2, False, progress=noop)[3]
+    figure, cleared, plain = map.cleared(searched)
+    assert cleared == "" and plain.meaning is None and plain.focus is None
+    assert not any(t.name in ("clicked text", "search query") for t in figure.data)
+    # near_typed answers as a click does.
+    payload = map.near_typed(app, saved, 7, 5, progress=noop)[0]
+    assert json.loads(payload) == sent
     for bad in ('{"point": 192}', '{"point": true}', '{"x": 1}', "not json", '[1]'):
         with pytest.raises(gr.Error, match="not on this map|cannot read"):
             map.clicked(app, saved, bad, 5, progress=noop)  # a message, not a traceback
