@@ -6,9 +6,13 @@
 The texts are ``benchmarks/explore.py``'s (``make_data``): random unit vectors around topic
 centres, here d = 1024 (multilingual-e5-large's width) and eight languages, six generated
 words per text with an ``id`` per run of eight; no model, so encoding is not measured. Steps:
-  data            MapData from the arrays (no encoding)
+  data            the texts and vectors written as a map.parquet (text, lang, id, embedding,
+                  and the record of what made the vectors), not timed; then read back as the
+                  app reads an upload: ``textio.read_texts``, ``use_vectors`` (the record
+                  checked against the loaded model, a stand-in of d = 1024 here) and
+                  ``views.map_data``, nothing encoded
   PCA preview     views.map_preview, its figure, the figure's JSON (plotly's ``to_json``,
-                  what gradio sends)
+                  what gradio sends); "the first picture" counts reading the file too
   UMAP            views.map_view("umap") after ``runtime.warm_up`` compiled umap's kernels
                   (neighbour preservation included), its figure and JSON
   click           what the server does for a click on the UMAP map: views.map_neighbours,
@@ -24,10 +28,13 @@ words per text with an ``id`` per run of eight; no model, so encoding is not mea
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import resource
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -38,9 +45,11 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.explore import LookupEncoder, make_data  # noqa: E402
 from benchmarks.machine import cpu  # noqa: E402
-from e5ui import runtime, views  # noqa: E402
+from e5ui import runtime, textio, views  # noqa: E402
 from e5ui.analysis.calibration import Baseline  # noqa: E402
 from e5ui.analysis.neighbours import topk  # noqa: E402
+from e5ui.encoding.vectors import use_vectors  # noqa: E402
+from e5ui.textio import vectors as vectorio  # noqa: E402
 
 LANGS = ("en", "de", "fr", "es", "it", "pt", "ru", "zh")
 TOPICS = 200
@@ -89,6 +98,36 @@ def click_outputs(found, components: list) -> int:
     return len(text.encode("utf-8"))
 
 
+class LoadedModel:
+    """Stands for the loaded model the vectors are checked against (d = 1024, "query: ")."""
+
+    model = "benchmark/random-e5-large-shape"
+    dim = 1024
+    max_length = 512
+
+    def describe(self) -> dict:
+        return {"model": self.model, "revision": None, "dim": self.dim}
+
+    def format(self, texts, kind="query"):
+        return ["query: " + t for t in texts]
+
+
+def write_collection(data, folder: Path) -> Path:
+    """``data`` as a map.parquet with its vectors and their record (what ``map --out`` writes)."""
+    corpus = data.corpus
+    info = vectorio.VectorInfo(LoadedModel.model, None, "symmetric", "query: ",
+                               data.embeddings.shape[1], True, False)
+    return textio.write_parquet(folder / "map.parquet", {
+        "text": corpus.texts, "lang": data.langs, "id": corpus.ids,
+        "embedding": data.embeddings}, vectorio.parquet_metadata(info))
+
+
+def load_collection(path: Path, n: int):
+    """The map's data from the Parquet file, as the app reads an upload with vectors."""
+    corpus = textio.read_texts(path, max_texts=n)
+    return views.map_data(use_vectors(LoadedModel(), corpus, path), corpus)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=100_000)
@@ -100,8 +139,19 @@ def main() -> None:
     print(f"CPU: {cpu()} · load {os.getloadavg()[0]:.1f}")
     print(f"{n:,} texts, d = {args.dim}, {len(LANGS)} languages, {TOPICS} topics")
     rep = Report()
-    data, s = timed(lambda: make_data(n, dim=args.dim, langs=LANGS, topics=TOPICS))
-    print(f"(texts and vectors generated in {s:.1f} s; not measured)")
+    made, s = timed(lambda: make_data(n, dim=args.dim, langs=LANGS, topics=TOPICS))
+    folder = Path(tempfile.mkdtemp(prefix="e5ui-scale-"))
+    path, s_write = timed(lambda m=made: write_collection(m, folder))
+    print(f"(texts and vectors generated in {s:.1f} s, written to {path.name} "
+          f"({path.stat().st_size / 2**20:,.0f} MB) in {s_write:.1f} s; not measured)")
+    # A digest, not a copy, of what was written: the peak memory is the app's, not ours.
+    expected = hashlib.sha256(made.embeddings.tobytes()).hexdigest()
+    del made
+    data, s_load = timed(lambda: load_collection(path, n))
+    shutil.rmtree(folder)
+    if hashlib.sha256(data.embeddings.tobytes()).hexdigest() != expected:
+        raise SystemExit("the vectors read back differ from those written")
+    rep.add("read map.parquet with its vectors (no encoding)", s_load, "s")
     rss_data = rss_gb()
 
     preview, s_pca = timed(lambda: views.map_preview(data))
@@ -110,7 +160,8 @@ def main() -> None:
     rep.add("PCA preview: projection", s_pca, "s")
     rep.add("PCA preview: figure", s_fig, "s")
     rep.add("PCA preview: figure JSON", s_json, "s")
-    rep.add("PCA first picture (projection+figure+JSON)", s_pca + s_fig + s_json, "s", 10)
+    rep.add("PCA first picture (read+projection+figure+JSON)",
+            s_load + s_pca + s_fig + s_json, "s", 10)
     rep.add("PCA figure JSON size", mb, "MB", 40)
 
     result = preview
