@@ -36,8 +36,8 @@ def run(app: common.App, source: str, target: str, source_file: str | None = Non
         request: gr.Request | None = None, progress=gr.Progress()):
     """/bitext: pairs, unmatched sentences, summary, gold metrics, notes, downloads, report
     state."""
-    s = app.read(source, source_file, "source list", side=True)
-    t = app.read(target, target_file, "target list", side=True)
+    s = app.read(source, source_file, "source list", limit="max_side")
+    t = app.read(target, target_file, "target list", limit="max_side")
     app.check_upload(gold_file)
     gold = textio.read_gold(gold_file, source=s, target=t,
                             max_bytes=app.max_bytes) if gold_file else None

@@ -50,14 +50,15 @@ class App:
         """An App around a holder, with default limits and a private downloads folder."""
         return cls(holder, holder.settings, scratch_store())
 
-    def read(self, text: str | None, file: str | None, what: str, side: bool = False
+    def read(self, text: str | None, file: str | None, what: str, limit: str = "max_texts"
              ) -> textio.Corpus:
-        """One input of a view, from its upload or its text box, within the limits (``side``:
-        one side of a two-list view, which may hold more texts)."""
+        """One input of a view, from its upload or its text box, within the limits (``limit``:
+        the field of ``Limits`` that caps its texts: ``max_side`` for a side of bitext,
+        ``max_map_texts`` for the map and the neighbours corpus)."""
         limits = self.settings.limits
         self.check_upload(file)
-        return textio.read_input(text, file, what, limits.max_side if side else limits.max_texts,
-                                 limits.max_chars, max_bytes=self.max_bytes, cut=True)
+        return textio.read_input(text, file, what, getattr(limits, limit), limits.max_chars,
+                                 max_bytes=self.max_bytes, cut=True)
 
     def check_upload(self, file: str | None, what: str = "The uploaded file") -> None:
         """The one check every file input passes (the views call it, and so does the check

@@ -29,7 +29,7 @@ def run(app: common.App, texts: str, file: str | None = None, method: str = "uma
         clusters: bool = False, request: gr.Request | None = None, progress=gr.Progress()):
     """/map (alias /projection): figure, summary, notes, downloads, the map (for redrawing),
     report state. With UMAP a PCA preview comes first."""
-    corpus = app.read(texts, file, "text list")
+    corpus = app.read(texts, file, "text list", "max_map_texts")
     enc = app.encoder(progress)
     data = views.map_data(enc, corpus, common.progress_adapter(progress), center=center)
     if method == "umap":
@@ -77,7 +77,7 @@ def _map_for(app: common.App, texts: str, file: str | None, saved: views.MapResu
     """The map of these texts: their embeddings through the encoder (its cache makes this
     cheap), then the session's last map when it was drawn from the same embeddings (same
     texts, model and centering), else a new projection."""
-    corpus = app.read(texts, file, "text list")
+    corpus = app.read(texts, file, "text list", "max_map_texts")
     enc = app.encoder(progress)
     data = views.map_data(enc, corpus, common.progress_adapter(progress), center=center)
     if (saved is not None and not saved.preview and saved.data.corpus.texts == corpus.texts

@@ -32,7 +32,7 @@ def run(app: common.App, queries: str, corpus: str, query_file: str | None = Non
         state: dict | None = None, request: gr.Request | None = None, progress=gr.Progress()):
     """/neighbours: table, summary, notes, downloads, the BM25 comparison, report state."""
     q = app.read(queries, query_file, "query list")
-    c = app.read(corpus, corpus_file, "corpus", side=True)
+    c = app.read(corpus, corpus_file, "corpus", limit="max_map_texts")
     enc = app.encoder(progress)
     result = views.neighbours_view(enc, q, c, k, cross_lingual, margin, symmetric,
                                    progress=common.progress_adapter(progress),

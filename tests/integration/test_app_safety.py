@@ -24,8 +24,8 @@ def folder_bytes(path: Path) -> int:
 def served(tmp_path_factory):
     """The app with small limits, a fake encoder and its own temp folders."""
     root = tmp_path_factory.mktemp("app")
-    with small_app(root, FakeEncoder(), max_texts=50, max_side=60, max_chars=300,
-                   max_upload_mb=1, max_rows=20, export_mb=64) as (client, store):
+    with small_app(root, FakeEncoder(), max_texts=50, max_side=60, max_map_texts=60,
+                   max_chars=300, max_upload_mb=1, max_rows=20, export_mb=64) as (client, store):
         yield client, store, root
 
 
