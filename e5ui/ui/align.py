@@ -11,20 +11,22 @@ from e5ui.ui import common
 
 VIEW = registry.get("align")
 REPORT_KEY = VIEW.name
-DOC_TYPES = [".txt", ".md"]
+DOC_TYPES = list(segment.DOCUMENT_SUFFIXES)  # a table file: one unit a row, not split
 MODES = [("split into sentences", "split"), ("one sentence per line", "lines")]
 TABLE_WIDTHS = VIEW.widths()
 
 
 def _document(app: common.App, text: str | None, file: str | None, side: str, mode: str,
               lang: str | None) -> segment.Document:
-    """One side, from its upload (.txt / .md) or its box, within the app's limits: the upload
-    size, sentences a side, characters a sentence (longer ones cut, with a note), and a
+    """One side, from its upload (.txt / .md split into sentences; .csv / .tsv / .jsonl /
+    .parquet one unit a row of its ``text`` column) or its box, within the app's limits: the
+    upload size, sentences a side, characters a sentence (longer ones cut, with a note), and a
     language code that is one."""
     lang = segment.check_lang(lang, f"The {side} language ({side}_lang)")
     if file:
         app.check_upload(file)
-        doc = segment.read_document(file, lang, mode, max_bytes=app.max_bytes)
+        doc = segment.read_document(file, lang, mode, max_bytes=app.max_bytes,
+                                    max_units=app.settings.limits.max_side)
     else:
         doc = segment.split_document(text or "", lang, mode, source=f"the {side}")
     limits = app.settings.limits
@@ -111,9 +113,10 @@ def build(app: common.App, report_state: gr.State, theme: gr.State) -> common.Wi
                 (example,) = common.examples_row(["A library notice, en → de, with gold"])
                 with gr.Accordion("Files, sentences, threshold, languages, gold", open=False):
                     with gr.Row():
-                        sfile = gr.File(label="Source (.txt / .md)", file_types=DOC_TYPES,
+                        sfile = gr.File(label="Source (.txt, .md; a table: a row each)",
+                                        file_types=DOC_TYPES,
                                         height=90)
-                        tfile = gr.File(label="Translation (.txt / .md)",
+                        tfile = gr.File(label="Translation (.txt, .md, a table)",
                                         file_types=DOC_TYPES, height=90)
                     mode = gr.Radio(MODES, value="split", label="Sentences")
                     merge = gr.Slider(1, 6, value=alignment.DEFAULT_MAX_MERGE, step=1,
