@@ -19,9 +19,12 @@ CHOICE = ".column-choice"
 
 
 def pick(page, box, option: str) -> None:
-    """Opens a dropdown and clicks one of its options (the open list: only one is shown)."""
+    """Opens a dropdown and clicks one of its own options (the list its input controls: a
+    list just closed may still be on its way out)."""
     box.click()
-    page.locator(f"[role=option][aria-label='{option}']:visible").click()
+    options = box.get_attribute("aria-controls")
+    assert options, "the dropdown's input names no option list"
+    page.locator(f"[id='{options}'] [role=option][aria-label='{option}']").click()
 
 
 def test_a_file_without_a_text_column_offers_its_columns(page, app_server, tmp_path):
