@@ -296,7 +296,7 @@ def text_input(label: str, lines: int, **kwargs: Any) -> tuple[gr.Textbox, gr.Fi
     # A label that stays on one line on a phone (a longer one wraps over the box's words).
     upload = gr.File(label="…or upload a text or table file", file_types=UPLOAD_TYPES,
                      height=90)
-    _column_choice(upload)
+    column_choice(upload)
     return box, upload
 
 
@@ -313,7 +313,7 @@ _CHOICE_JS = """(text, lang, label, id) => {
 }"""
 
 
-def _column_choice(upload: gr.File) -> gr.JSON:
+def column_choice(upload: gr.File) -> gr.JSON:
     """The dropdowns of the column choice (hidden until a file needs them) and the hidden value
     they fill, kept on the upload component (``columns_of``)."""
     with gr.Row(visible=False, elem_classes=["column-choice"]) as row:

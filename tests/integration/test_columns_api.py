@@ -43,7 +43,7 @@ def test_a_file_without_a_text_column_is_refused_naming_its_columns(served):
               "'embedding'"
     for name, args in (("/similarity", ("", parquet)), ("/map", ("", parquet, "pca")),
                        ("/explain", ("", parquet)), ("/neighbours", ("q", "", None, parquet)),
-                       ("/bitext", ("", "t", parquet))):
+                       ("/bitext", ("", "t", parquet)), ("/align", ("", "t", parquet))):
         with pytest.raises(AppError, match=message):
             client.predict(*args, api_name=name)
     with pytest.raises(AppError, match="has no 'sentences' column; its columns are: 'sentence'"):
@@ -71,6 +71,16 @@ def test_every_endpoint_reads_the_columns_it_is_given(served):
     table, *_ = client.predict("", "", jsonl, parquet, source_columns={"text": "body"},
                                target_columns=PICK, api_name="/bitext")
     assert len(table["data"]) == 3
+    _, _, _, table, *_ = client.predict("", "", jsonl, parquet, "lines", source_columns={
+        "text": "body"}, target_columns=PICK, source_lang="en", target_lang="de",
+        api_name="/align")
+    column = {name: [row[k] for row in table["data"]]
+              for k, name in enumerate(table["headers"])}
+    # The source is the JSON Lines file's body column, the target the Parquet file's sentences
+    # ("–": a side without a sentence; a merge joins its sentences).
+    assert set(column["source"]) - {"–"} <= set(SENTENCES[:3]) and column["source"]
+    assert all(t.startswith("sentence number") for t in column["target"] if t != "–")
+    assert len(table["data"]) >= len(SENTENCES) // 4
     _, summary, _ = client.predict("", parquet, columns=PICK, api_name="/explain")
     assert f"{len(SENTENCES)} texts" in summary, summary
 
