@@ -23,6 +23,10 @@ two paragraphs, and the aligner never groups sentences of two paragraphs. Two mo
 - ``"lines"``: the input is already one sentence per line; blank lines are skipped (and noted)
   and, as in split mode, separate paragraphs.
 
+A ``.csv`` / ``.tsv`` / ``.jsonl`` / ``.parquet`` file is already segmented: it is read as
+every table input is (``textio.read_texts``, its ``text`` column or the one named) and each row
+is one unit, never split, in one paragraph (``read_rows``), whatever the mode; a note says so.
+
 The language of a side is detected with ``e5ui.langid`` (py3langid) unless given; it selects
 sentencex's abbreviation rules and is shown to the user. A given code must look like one
 (``check_lang``): it is echoed in the summary and written into the TMX.
@@ -48,7 +52,8 @@ from e5ui.analysis.alignment import join_texts
 logger = logging.getLogger(__name__)
 
 MODES = ("split", "lines")
-DOCUMENT_SUFFIXES = (".txt", ".md")
+ROW_SUFFIXES = (".csv", ".tsv", ".jsonl", ".parquet")  # one unit per row, not split
+DOCUMENT_SUFFIXES = (".txt", ".md", *ROW_SUFFIXES)
 MAX_DOCUMENT_BYTES = 50 * 2**20
 # One side this many times longer (in characters) than the other is not a translation of it.
 MAX_LENGTH_RATIO = 100
@@ -92,6 +97,7 @@ class Document:
     mode: str = "split"
     source: str = "<input>"
     notes: list[str] = field(default_factory=list)
+    unit: str = "line"  # what ``lines`` counts: "line", or "row" of a table file
 
     def __len__(self) -> int:
         return len(self.sentences)
@@ -103,19 +109,25 @@ class Document:
 
     def where(self, index: int) -> str:
         """Where sentence ``index`` starts, for messages: "line 7" (1-based)."""
-        return f"line {self.lines[index] + 1}"
+        return f"{self.unit} {self.lines[index] + 1}"
 
 
 # -- reading --------------------------------------------------------------------------------------
 def read_document(path: str | Path, lang: str | None = None, mode: str = "split", *,
-                  max_bytes: int | None = MAX_DOCUMENT_BYTES) -> Document:
-    """Reads a ``.txt`` or ``.md`` file and splits it into sentences.
+                  max_bytes: int | None = MAX_DOCUMENT_BYTES, max_units: int | None = None,
+                  **columns: str | None) -> Document:
+    """Reads a ``.txt`` or ``.md`` file and splits it into sentences; a ``.csv`` / ``.tsv``
+    / ``.jsonl`` / ``.parquet`` file is read one unit per row instead (``read_rows``).
 
     Args:
         path: The file.
         lang: Its language code; None: detect.
         mode: ``"split"`` (sentence splitting) or ``"lines"`` (one sentence per line).
         max_bytes: The most bytes read (the app's upload limit); None for no limit.
+        max_units: For a table file, the most rows read (reading stops there); None for no
+            limit.
+        **columns: ``text_column=`` (and ``lang_column=``, ...) for a table file, as for
+            ``textio.read_texts``.
 
     Returns:
         The Document; ValueError with a one-line reason for anything unreadable.
@@ -124,6 +136,8 @@ def read_document(path: str | Path, lang: str | None = None, mode: str = "split"
     if path.suffix.lower() not in DOCUMENT_SUFFIXES:
         raise ValueError(f"Unsupported file type {path.suffix or '(none)'!r} for {path.name}. "
                          f"Must be one of: {', '.join(DOCUMENT_SUFFIXES)}")
+    if path.suffix.lower() in ROW_SUFFIXES:
+        return read_rows(path, lang, max_bytes=max_bytes, max_units=max_units, **columns)
     try:
         text, encoding = textio.read_whole(path, max_bytes=max_bytes)
     except OSError as exc:
@@ -132,6 +146,39 @@ def read_document(path: str | Path, lang: str | None = None, mode: str = "split"
     if encoding != "UTF-8":
         doc.notes.insert(0, f"{path.name} was read as {encoding} (its byte-order mark says so).")
     return doc
+
+
+def read_rows(path: str | Path, lang: str | None = None, *,
+              max_bytes: int | None = MAX_DOCUMENT_BYTES, max_units: int | None = None,
+              **columns: str | None) -> Document:
+    """Reads a document that is already segmented: one unit (a sentence or a segment) per row
+    of a ``.csv`` / ``.tsv`` / ``.jsonl`` / ``.parquet`` file's text column, never split, all
+    in one paragraph, as ``--lines`` reads one sentence per line.
+
+    Args:
+        path: The file.
+        lang: Its language code; None: detect.
+        max_bytes: The most bytes read; None for no limit.
+        max_units: The most rows read; None for no limit.
+        **columns: ``text_column=``, ... as for ``textio.read_texts``.
+
+    Returns:
+        The Document (``unit`` "row"); ValueError for a file without its text column (naming
+        the columns it has) or without a text.
+    """
+    path = Path(path)
+    corpus = textio.require_texts(
+        textio.read_texts(path, max_texts=max_units, max_bytes=max_bytes, **columns),
+        f"document {path.name}")
+    # Inner whitespace collapsed as a line of --lines is, so both read the same units.
+    units = [" ".join(text.split()) for text in corpus.texts]
+    code, detected = _detect("\n".join(units), check_lang(lang))
+    how = "detected" if detected else "given"
+    notes = [f"{path.name}: {len(units)} unit(s), one per row of its text column, not split "
+             f"into sentences (a table file is read as already segmented), language {code} "
+             f"({how})", *corpus.notes()]
+    return Document(units, [0] * len(units), list(corpus.rows), code, detected, "lines",
+                    path.name, notes, unit="row")
 
 
 # -- splitting ------------------------------------------------------------------------------------

@@ -23,9 +23,12 @@ class Limits:
     every endpoint, so a raw API call cannot bypass what the page enforces.
 
     Attributes:
-        max_texts: texts per request in the one-list views (similarity, map, explain) and
+        max_texts: texts per request in the one-list views (similarity, explain) and
             queries of the neighbours view.
-        max_side: texts per side in bitext and in the neighbours corpus.
+        max_side: texts per side in bitext (and sentences per side in align).
+        max_map_texts: texts on the map (and what its explore endpoints read) and in the
+            neighbours corpus: the views that stay linear in the number of texts, so they take
+            a real dataset rather than a sample.
         max_chars: characters of one text; longer texts are cut (with a note): the model reads
             at most 512 tokens, a few thousand characters, so nothing it would read is lost.
         max_upload_mb: size of one uploaded file (refused by the server above it).
@@ -40,6 +43,7 @@ class Limits:
 
     max_texts: int = 5000
     max_side: int = 20000
+    max_map_texts: int = 100000
     max_chars: int = 20000
     max_upload_mb: int = 50
     max_rows: int = 1000

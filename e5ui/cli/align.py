@@ -3,13 +3,23 @@ aligned in order."""
 
 from __future__ import annotations
 
-from e5ui.cli.common import CliError, EncoderFactory, check_outs, finish, run_view
+from e5ui.cli.common import (
+    CliError,
+    EncoderFactory,
+    add_columns,
+    check_outs,
+    columns,
+    finish,
+    run_view,
+)
 
 HELP = "align a document with its translation, in order"
 
 
 def add_arguments(p) -> None:
-    p.add_argument("source", help="the document (.txt or .md; blank lines separate paragraphs)")
+    p.add_argument("source", help="the document (.txt or .md; blank lines separate paragraphs), "
+                   "or a .csv, .tsv, .jsonl or .parquet file read one unit per row of its text "
+                   "column, not split")
     p.add_argument("target", help="its translation")
     how = p.add_mutually_exclusive_group()
     how.add_argument("--split", dest="mode", action="store_const", const="split",
@@ -29,6 +39,7 @@ def add_arguments(p) -> None:
     p.add_argument("--out", action="append", default=None,
                    help="links .tsv / .csv, a TMX 1.4 memory .tmx, or the figure .html; repeat "
                    "for several")
+    add_columns(p)
 
 
 def run(args, encoder: EncoderFactory) -> int:
@@ -40,8 +51,9 @@ def run(args, encoder: EncoderFactory) -> int:
     outs = check_outs(args.out, (".tsv", ".csv", ".tmx", ".html"), inputs)
     src_lang = segment.check_lang(args.src_lang, "--src-lang")
     tgt_lang = segment.check_lang(args.tgt_lang, "--tgt-lang")
-    source = segment.read_document(args.source, src_lang, args.mode)
-    target = segment.read_document(args.target, tgt_lang, args.mode)
+    given = columns(args)
+    source = segment.read_document(args.source, src_lang, args.mode, **given)
+    target = segment.read_document(args.target, tgt_lang, args.mode, **given)
     segment.check_pair(source, target)
     gold = (textio.read_links(args.gold, n_src=len(source), n_tgt=len(target)) if args.gold
             else None)

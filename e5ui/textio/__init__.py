@@ -64,6 +64,7 @@ here take a header and rows.
 from __future__ import annotations
 
 from e5ui.textio.arrays import write_npy, write_parquet, write_projector
+from e5ui.textio.columns import column_choice
 from e5ui.textio.corpus import Corpus, TooManyTexts
 from e5ui.textio.decode import (
     CHUNK_BYTES,
@@ -79,6 +80,7 @@ from e5ui.textio.reader import (
     OPTIONAL_COLUMNS,
     TABLE_SUFFIXES,
     TEXT_SUFFIXES,
+    column_names,
     is_pasted_table,
     parse_lines,
     parse_pasted,
@@ -107,7 +109,8 @@ __all__ = [
     "MAX_INPUT_BYTES", "MAX_QUOTED_LINES", "OPTIONAL_COLUMNS", "TABLE_SUFFIXES", "TEXT_SUFFIXES",
     "WHITESPACE", "ZERO_WIDTH", "Corpus", "GoldLink", "TooManyTexts", "TranslationUnit",
     "VectorInfo", "Vectors",
-    "input_text", "is_pasted_table", "majority", "neutralise", "parse_lines", "parse_pasted",
+    "column_choice", "column_names", "input_text", "is_pasted_table", "majority", "neutralise",
+    "parse_lines", "parse_pasted",
     "parse_table", "parse_text", "read_chunks", "read_gold", "read_input", "read_links",
     "read_texts", "read_whole", "require_texts", "stream_texts", "tidy", "write_matrix",
     "write_npy", "write_parquet", "write_projector", "write_rows", "write_tmx_units",

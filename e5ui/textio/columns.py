@@ -74,6 +74,39 @@ def columns_of(text_column: str | None = None, lang_column: str | None = None,
     return Columns(text=text_column, label=label_column, lang=lang_column, id=id_column)
 
 
+MAX_COLUMN_NAME = 200  # a column name a request may give
+
+
+def column_choice(value: object, name: str = "columns") -> dict[str, str | None]:
+    """The columns a request names, ``{"text": "sentence", "lang": "language"}`` (roles left
+    out, null or empty keep their default), as ``read_texts`` keyword arguments.
+
+    Args:
+        value: the request's value; None for the defaults.
+        name: how messages name the parameter.
+
+    Raises:
+        ValueError: for anything but such an object: an unknown role lists the known ones.
+    """
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ValueError(f'{name} must be an object such as {{"text": "sentence"}} (roles: '
+                         f"{', '.join(ROLES)}), or nothing (null) for the defaults")
+    chosen: dict[str, str | None] = {}
+    for role, column in value.items():
+        if role not in ROLES:
+            raise ValueError(f"Unknown column role in {name}: {str(role)[:40]!r}. Must be one "
+                             f"of: {', '.join(ROLES)}")
+        if column is None or column == "":
+            continue
+        if not isinstance(column, str) or len(column) > MAX_COLUMN_NAME:
+            raise ValueError(f"{name}: the {role} column must be a name of at most "
+                             f"{MAX_COLUMN_NAME} characters")
+        chosen[f"{role}_column"] = column
+    return chosen
+
+
 class _Rows:
     """Builds a corpus one record at a time, as the CSV/TSV reader does: a blank text skips its
     row (listed), cells are tidied (a note names the row), and ``TooManyTexts`` is raised as

@@ -271,6 +271,52 @@ def read_texts(path: str | Path, *, max_texts: int | None = None,
     return corpus
 
 
+def column_names(path: str | Path, *, max_bytes: int | None = MAX_INPUT_BYTES) -> list[str]:
+    """The columns a table file offers, read cheaply: a Parquet file's schema, a CSV/TSV
+    file's header row, the keys of a JSON Lines file's first object; none for a ``.txt``.
+    Lets the app offer the columns to read when a file has no ``text`` column.
+
+    Args:
+        path: the file.
+        max_bytes: the most bytes read; None for no limit.
+
+    Returns:
+        The column names in the file's order (a CSV header's cells tidied, not lower-cased).
+
+    Raises:
+        ValueError: for a file that cannot be read this far (not Parquet, not JSON, empty).
+    """
+    import json
+
+    path = _checked_path(path, max_bytes)
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        try:
+            return [str(name) for name in pq.read_schema(path).names]
+        except (pa.ArrowException, OSError) as exc:
+            raise ValueError(f"{path.name} is not a readable Parquet file ({exc})") from None
+    if suffix not in (".jsonl", *TABLE_SUFFIXES):
+        return []
+    with _decoded(path, max_bytes) as decoder:
+        lines = _split_lines(decoder)
+        if suffix in TABLE_SUFFIXES:
+            first = next(_records(lines, TABLE_SUFFIXES[suffix]), None)
+            return [_tidy(cell)[0] for cell in first[0]] if first else []
+        for batch, _special in lines:
+            for raw in batch:
+                if raw.strip(_EDGES):
+                    try:
+                        record = json.loads(raw)
+                    except json.JSONDecodeError:
+                        raise ValueError(f"{path.name}: its first line is not valid "
+                                         "JSON") from None
+                    return [str(key) for key in record] if isinstance(record, dict) else []
+    return []
+
+
 def stream_texts(path: str | Path, chunk: int = 1000, *, max_bytes: int | None = None,
                  **columns: str | None) -> Iterator[Corpus]:
     """Reads an input file in pieces of at most ``chunk`` texts, for inputs too large to hold

@@ -24,6 +24,7 @@ from e5ui.ui.common import PRIVATE, App, Wiring, bind
 from e5ui.ui.login import LoginRequired
 from e5ui.ui.params import CheckedBlocks
 from e5ui.ui.storage import ExportStore
+from e5ui.ui.upload_limit import UploadLimitNote
 
 logger = logging.getLogger(__name__)
 
@@ -126,7 +127,8 @@ def launch(demo: gr.Blocks, settings: Settings, **kwargs):
     css = page_css()
     # With --auth, every route but the login page needs the login (gradio leaves a few open).
     app_kwargs = dict(kwargs.pop("app_kwargs", None) or {})
-    app_kwargs["middleware"] = [*app_kwargs.get("middleware", []), Middleware(LoginRequired)]
+    app_kwargs["middleware"] = [*app_kwargs.get("middleware", []), Middleware(LoginRequired),
+                                Middleware(UploadLimitNote)]
     return demo.queue(default_concurrency_limit=2).launch(
         server_name=settings.host, server_port=settings.port, share=settings.share,
         auth=settings.auth, theme=theme(), css=css, head=page_head(),

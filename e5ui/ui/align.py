@@ -11,20 +11,23 @@ from e5ui.ui import common
 
 VIEW = registry.get("align")
 REPORT_KEY = VIEW.name
-DOC_TYPES = [".txt", ".md"]
+DOC_TYPES = list(segment.DOCUMENT_SUFFIXES)  # a table file: one unit a row, not split
 MODES = [("split into sentences", "split"), ("one sentence per line", "lines")]
 TABLE_WIDTHS = VIEW.widths()
 
 
 def _document(app: common.App, text: str | None, file: str | None, side: str, mode: str,
-              lang: str | None) -> segment.Document:
-    """One side, from its upload (.txt / .md) or its box, within the app's limits: the upload
-    size, sentences a side, characters a sentence (longer ones cut, with a note), and a
-    language code that is one."""
+              lang: str | None, columns: dict | None = None) -> segment.Document:
+    """One side, from its upload (.txt / .md split into sentences; .csv / .tsv / .jsonl /
+    .parquet one unit a row of its ``text`` column) or its box, within the app's limits: the
+    upload size, sentences a side, characters a sentence (longer ones cut, with a note), and a
+    language code that is one. ``columns``: a table's columns to read (``{"text": "s"}``)."""
     lang = segment.check_lang(lang, f"The {side} language ({side}_lang)")
     if file:
         app.check_upload(file)
-        doc = segment.read_document(file, lang, mode, max_bytes=app.max_bytes)
+        doc = segment.read_document(file, lang, mode, max_bytes=app.max_bytes,
+                                    max_units=app.settings.limits.max_side,
+                                    **textio.column_choice(columns, f"{side}_columns"))
     else:
         doc = segment.split_document(text or "", lang, mode, source=f"the {side}")
     limits = app.settings.limits
@@ -63,11 +66,13 @@ def run(app: common.App, source: str, target: str, source_file: str | None = Non
         target_file: str | None = None, mode: str = "split", max_merge: int = 4,
         threshold: float = alignment.DEFAULT_THRESHOLD, source_lang: str = "",
         target_lang: str = "", gold_file: str | None = None, state: dict | None = None,
-        theme: str = "light", request: gr.Request | None = None, progress=gr.Progress()):
+        theme: str = "light", source_columns: dict | None = None,
+        target_columns: dict | None = None, request: gr.Request | None = None,
+        progress=gr.Progress()):
     """/align: the figure, summary, gold metrics, links, notes, downloads, the result (for the
-    threshold slider), report state."""
-    src = _document(app, source, source_file, "source", mode, source_lang)
-    tgt = _document(app, target, target_file, "target", mode, target_lang)
+    threshold slider), report state (``*_columns``: an uploaded table's columns to read)."""
+    src = _document(app, source, source_file, "source", mode, source_lang, source_columns)
+    tgt = _document(app, target, target_file, "target", mode, target_lang, target_columns)
     segment.check_pair(src, tgt)
     app.check_upload(gold_file)
     gold = textio.read_links(gold_file, n_src=len(src), n_tgt=len(tgt),
@@ -111,10 +116,14 @@ def build(app: common.App, report_state: gr.State, theme: gr.State) -> common.Wi
                 (example,) = common.examples_row(["A library notice, en → de, with gold"])
                 with gr.Accordion("Files, sentences, threshold, languages, gold", open=False):
                     with gr.Row():
-                        sfile = gr.File(label="Source (.txt / .md)", file_types=DOC_TYPES,
-                                        height=90)
-                        tfile = gr.File(label="Translation (.txt / .md)",
-                                        file_types=DOC_TYPES, height=90)
+                        with gr.Column(min_width=160):
+                            sfile = gr.File(label="Source (.txt, .md; a table: a row each)",
+                                            file_types=DOC_TYPES, height=90)
+                            common.column_choice(sfile)
+                        with gr.Column(min_width=160):
+                            tfile = gr.File(label="Translation (.txt, .md, a table)",
+                                            file_types=DOC_TYPES, height=90)
+                            common.column_choice(tfile)
                     mode = gr.Radio(MODES, value="split", label="Sentences")
                     merge = gr.Slider(1, 6, value=alignment.DEFAULT_MAX_MERGE, step=1,
                                       label="Most sentences on one side of a link")
@@ -142,7 +151,9 @@ def build(app: common.App, report_state: gr.State, theme: gr.State) -> common.Wi
         files = common.downloads(app, report_state, REPORT_KEY, VIEW.figure_title)
     inputs = [source, target, sfile, tfile, mode, merge, threshold, slang, tlang, gold]
     outputs = [plot, summary, metrics, table, notes, files, saved, report_state]
-    wiring = common.Wiring(common.bind(run, app), [*inputs, report_state, theme], outputs)
+    wiring = common.Wiring(common.bind(run, app),
+                           [*inputs, report_state, theme, common.columns_of(sfile),
+                            common.columns_of(tfile)], outputs)
     wiring.on(run_btn.click, api_name=VIEW.api_name)
     threshold.release(common.bind(reflag, app), [saved, threshold, report_state, theme],
                       outputs, **common.PRIVATE)

@@ -33,11 +33,12 @@ def shade(table, column: str):
 def run(app: common.App, source: str, target: str, source_file: str | None = None,
         target_file: str | None = None, method: str = "margin", one_to_one: bool = True,
         threshold: float | None = None, gold_file: str | None = None, state: dict | None = None,
+        source_columns: dict | None = None, target_columns: dict | None = None,
         request: gr.Request | None = None, progress=gr.Progress()):
     """/bitext: pairs, unmatched sentences, summary, gold metrics, notes, downloads, report
-    state."""
-    s = app.read(source, source_file, "source list", side=True)
-    t = app.read(target, target_file, "target list", side=True)
+    state (``*_columns``: an uploaded table's columns to read)."""
+    s = app.read(source, source_file, "source list", "max_side", source_columns)
+    t = app.read(target, target_file, "target list", "max_side", target_columns)
     app.check_upload(gold_file)
     gold = textio.read_gold(gold_file, source=s, target=t,
                             max_bytes=app.max_bytes) if gold_file else None
@@ -90,8 +91,10 @@ def build(app: common.App, report_state: gr.State, theme: gr.State) -> common.Wi
         notes = gr.Markdown(elem_classes=["notes"])
         files = gr.File(label="Downloads (TSV, CSV, TMX)", file_count="multiple")
     inputs = [source, target, sfile, tfile, method, one, threshold, gold]
-    wiring = common.Wiring(common.bind(run, app), [*inputs, report_state],
-                    [table, unmatched, summary, metrics, notes, files, report_state])
+    wiring = common.Wiring(common.bind(run, app),
+                           [*inputs, report_state, common.columns_of(sfile),
+                            common.columns_of(tfile)],
+                           [table, unmatched, summary, metrics, notes, files, report_state])
     wiring.on(run_btn.click, api_name=VIEW.api_name)
     common.wire_example(example, _fill, inputs, wiring)
     common.clear_upload_on_typing([(source, sfile), (target, tfile)])

@@ -50,14 +50,17 @@ class App:
         """An App around a holder, with default limits and a private downloads folder."""
         return cls(holder, holder.settings, scratch_store())
 
-    def read(self, text: str | None, file: str | None, what: str, side: bool = False
-             ) -> textio.Corpus:
-        """One input of a view, from its upload or its text box, within the limits (``side``:
-        one side of a two-list view, which may hold more texts)."""
+    def read(self, text: str | None, file: str | None, what: str, limit: str = "max_texts",
+             columns: dict | None = None) -> textio.Corpus:
+        """One input of a view, from its upload or its text box, within the limits (``limit``:
+        the field of ``Limits`` that caps its texts: ``max_side`` for a side of bitext,
+        ``max_map_texts`` for the map and the neighbours corpus); ``columns``: the upload's
+        columns to read, ``{"text": "sentence"}`` (the column choice under the upload)."""
         limits = self.settings.limits
         self.check_upload(file)
-        return textio.read_input(text, file, what, limits.max_side if side else limits.max_texts,
-                                 limits.max_chars, max_bytes=self.max_bytes, cut=True)
+        chosen = textio.column_choice(columns) if file else {}
+        return textio.read_input(text, file, what, getattr(limits, limit), limits.max_chars,
+                                 max_bytes=self.max_bytes, cut=True, **chosen)
 
     def check_upload(self, file: str | None, what: str = "The uploaded file") -> None:
         """The one check every file input passes (the views call it, and so does the check
@@ -284,7 +287,8 @@ def progress_adapter(progress) -> Callable[[float, str], None]:
 
 def text_input(label: str, lines: int, **kwargs: Any) -> tuple[gr.Textbox, gr.File]:
     """A text box (one text per line, or a pasted TSV with a ``text`` column) with an upload
-    slot under it."""
+    slot under it, and under that the column choice for a file without a ``text`` column
+    (``columns_of(upload)`` is its value, an input of the view's events)."""
     kwargs.setdefault("placeholder", "One text per line — or paste a TSV whose header row names "
                       "a 'text' column (and 'lang', 'label', 'id' if you like). Uploads: .txt, "
                       ".csv, .tsv, .jsonl, .parquet (a 'text' column)")
@@ -292,7 +296,58 @@ def text_input(label: str, lines: int, **kwargs: Any) -> tuple[gr.Textbox, gr.Fi
     # A label that stays on one line on a phone (a longer one wraps over the box's words).
     upload = gr.File(label="…or upload a text or table file", file_types=UPLOAD_TYPES,
                      height=90)
+    column_choice(upload)
     return box, upload
+
+
+# The column choice: which of an uploaded table's columns hold the texts, languages, labels
+# and ids, offered when the file has no ``text`` column.
+COLUMN_LABELS = {"text": "Text column", "lang": "Language column", "label": "Label column",
+                 "id": "Id column"}
+NO_COLUMN = "(none)"
+# Runs in the page: the choice becomes the value the view's events send, with no round trip
+# (a click on Run right after a pick sends the pick).
+_CHOICE_JS = """(text, lang, label, id) => {
+  const v = (x) => (x && x !== "(none)") ? x : null;
+  return {text: v(text), lang: v(lang), label: v(label), id: v(id)};
+}"""
+
+
+def column_choice(upload: gr.File) -> gr.JSON:
+    """The dropdowns of the column choice (hidden until a file needs them) and the hidden value
+    they fill, kept on the upload component (``columns_of``)."""
+    with gr.Row(visible=False, elem_classes=["column-choice"]) as row:
+        drops = [gr.Dropdown([], value=None, label=label, min_width=110,
+                             elem_classes=[f"column-{role}"])
+                 for role, label in COLUMN_LABELS.items()]
+    chosen = gr.JSON(None, label="columns", visible=False)
+    chosen.e5ui_columns = True  # checked as a column choice (params.check_value)
+    upload.e5ui_columns = chosen
+    upload.change(offer_columns, [upload], [row, *drops], **PRIVATE)
+    for drop in drops:
+        drop.change(None, drops, [chosen], js=_CHOICE_JS, **PRIVATE)
+    return chosen
+
+
+def columns_of(upload: gr.File) -> gr.JSON:
+    """The column choice under an upload slot made by ``text_input``: an input of the view's
+    events (its handler's ``columns`` parameter, ``App.read``'s)."""
+    return upload.e5ui_columns
+
+
+@guard
+def offer_columns(file: str | None):
+    """An upload's column choice: hidden for no file, a text file or a table with a ``text``
+    column (read as before); else the file's columns to pick from, the text column first
+    (required), language, label and id preset to the columns of those names if any."""
+    names = textio.column_names(file, max_bytes=None) if file else []
+    folded = {name.strip().lower(): name for name in names}
+    if not names or "text" in folded:
+        return gr.update(visible=False), *[gr.update(choices=[], value=None)] * len(COLUMN_LABELS)
+    text = gr.update(choices=names, value=None)
+    optional = [gr.update(choices=[NO_COLUMN, *names], value=folded.get(role, NO_COLUMN))
+                for role in list(COLUMN_LABELS)[1:]]
+    return gr.update(visible=True), text, *optional
 
 
 def two_text_inputs(label_a: str, label_b: str, lines: int

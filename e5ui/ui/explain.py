@@ -18,11 +18,13 @@ REPORT_KEY = VIEW.name
 
 @common.guard
 def run(app: common.App, texts: str = "", file: str | None = None,
-        state: dict | None = None, theme: str = "light", progress=gr.Progress()):
-    """/explain: histogram, summary, notes, report state (no texts: the baseline alone)."""
+        state: dict | None = None, theme: str = "light", columns: dict | None = None,
+        progress=gr.Progress()):
+    """/explain: histogram, summary, notes, report state (no texts: the baseline alone);
+    ``columns``: an uploaded table's columns to read."""
     corpus = None
     if (texts or "").strip() or file:
-        corpus = app.read(texts, file, "text list")
+        corpus = app.read(texts, file, "text list", columns=columns)
     enc = app.encoder(progress)
     result = views.explain_view(enc, corpus, progress=common.progress_adapter(progress))
     state = common.remember(state, REPORT_KEY, "Scores explained", result.figure)
@@ -66,7 +68,8 @@ def build(app: common.App, report_state: gr.State, theme: gr.State) -> common.Wi
             pair_b = gr.Textbox(label="Sentence B", value="Der Zug hat schon wieder Verspätung.")
             pair_btn = gr.Button("Score", elem_id="pair-run", scale=0, min_width=120)
         pair_out = gr.Markdown(elem_id="pair-out")
-    wiring = common.Wiring(common.bind(run, app), [texts, upload, report_state, theme],
+    wiring = common.Wiring(common.bind(run, app), [texts, upload, report_state, theme,
+                                                   common.columns_of(upload)],
                     [plot, summary, notes, report_state])
     wiring.on(run_btn.click, api_name=VIEW.api_name)
     pair_btn.click(common.bind(score_pair, app), [pair_a, pair_b], [pair_out],

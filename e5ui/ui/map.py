@@ -27,10 +27,12 @@ SEARCH_CHARS = 200  # a highlight is a word or a phrase
 def run(app: common.App, texts: str, file: str | None = None, method: str = "umap",
         dim: int = 2, color_by: str = "language", connect: bool = True, search: str = "",
         state: dict | None = None, theme: str = "light", center: bool = False,
-        clusters: bool = False, request: gr.Request | None = None, progress=gr.Progress()):
+        clusters: bool = False, columns: dict | None = None, request: gr.Request | None = None,
+        progress=gr.Progress()):
     """/map (alias /projection): figure, summary, notes, downloads, the map (for redrawing),
-    report state. With UMAP a PCA preview comes first."""
-    corpus = app.read(texts, file, "text list")
+    report state. With UMAP a PCA preview comes first. ``columns``: an uploaded table's
+    columns to read (``{"text": "sentence"}``), here and in the explore endpoints."""
+    corpus = app.read(texts, file, "text list", "max_map_texts", columns)
     enc = app.encoder(progress)
     data = views.map_data(enc, corpus, common.progress_adapter(progress), center=center)
     if method == "umap":
@@ -74,11 +76,12 @@ def redraw(saved: views.MapResult | None, color_by: str, connect: bool, search: 
 
 
 def _map_for(app: common.App, texts: str, file: str | None, saved: views.MapResult | None,
-             method: str, dim: int, center: bool, progress) -> tuple[views.MapResult, object]:
+             method: str, dim: int, center: bool, progress, columns: dict | None = None
+             ) -> tuple[views.MapResult, object]:
     """The map of these texts: their embeddings through the encoder (its cache makes this
     cheap), then the session's last map when it was drawn from the same embeddings (same
     texts, model and centering), else a new projection."""
-    corpus = app.read(texts, file, "text list")
+    corpus = app.read(texts, file, "text list", "max_map_texts", columns)
     enc = app.encoder(progress)
     data = views.map_data(enc, corpus, common.progress_adapter(progress), center=center)
     if (saved is not None and not saved.preview and saved.data.corpus.texts == corpus.texts
@@ -91,13 +94,14 @@ def _map_for(app: common.App, texts: str, file: str | None, saved: views.MapResu
 @common.guard
 def neighbours(app: common.App, texts: str, file: str | None = None, index: int | None = 0,
                k: int = 10, saved: views.MapResult | None = None, method: str = "umap",
-               dim: int = 2, center: bool = False, progress=gr.Progress()):
+               dim: int = 2, center: bool = False, columns: dict | None = None,
+               progress=gr.Progress()):
     """/map_neighbours: one text's nearest texts in the embedding space (by its 0-based
     ``index``, the map table's), with calibrated scores, languages, hubs, translations and
     the ones the map put far away: table, summary, notes."""
     if index is None:  # an emptied index box: the API's validator lets null through
         raise ValueError("Type the 0-based index of a text (the map table's index column)")
-    result, enc = _map_for(app, texts, file, saved, method, dim, center, progress)
+    result, enc = _map_for(app, texts, file, saved, method, dim, center, progress, columns)
     found = views.map_neighbours(result, int(index), int(k), encoder=enc)
     return found.table.frame(), common.md_plain(found.summary), common.notes_md(found.notes)
 
@@ -106,19 +110,21 @@ def neighbours(app: common.App, texts: str, file: str | None = None, index: int 
 def search_meaning(app: common.App, texts: str, file: str | None = None, query: str = "",
                    threshold: float = 0.99, saved: views.MapResult | None = None,
                    method: str = "umap", dim: int = 2, center: bool = False,
-                   other_languages: bool = False, progress=gr.Progress()):
+                   other_languages: bool = False, columns: dict | None = None,
+                   progress=gr.Progress()):
     """/map_search: the texts that mean what ``query`` means (above ``threshold``, the share
     of unrelated pairs they outscore; with ``other_languages``, only texts in another language
     than the query's), best first, and the query's place on the map: table, summary."""
     found = _search(app, texts, file, query, threshold, saved, method, dim, center,
-                    other_languages, progress)
+                    other_languages, progress, columns)
     return found.table.frame(), common.md_plain(_search_summary(found))
 
 
 def _search(app: common.App, texts: str, file: str | None, query: str, threshold: float,
             saved: views.MapResult | None, method: str, dim: int, center: bool,
-            other_languages: bool, progress) -> views.MapSearchResult:
-    result, enc = _map_for(app, texts, file, saved, method, dim, center, progress)
+            other_languages: bool, progress, columns: dict | None = None
+            ) -> views.MapSearchResult:
+    result, enc = _map_for(app, texts, file, saved, method, dim, center, progress, columns)
     return views.map_search(result, query, enc, float(threshold),
                             other_languages=bool(other_languages))
 
@@ -210,11 +216,11 @@ def _drawn(saved: views.MapResult) -> None:
 def search_on_map(app: common.App, texts: str, file: str | None, query: str, threshold: float,
                   saved: views.MapResult | None, method: str, dim: int, center: bool,
                   other_languages: bool = False, theme: str = "light",
-                  progress=gr.Progress()):
+                  columns: dict | None = None, progress=gr.Progress()):
     """The Search button: matches highlighted on the map and listed, the query drawn where it
     lands."""
     found = _search(app, texts, file, query, threshold, saved, method, dim, center,
-                    other_languages, progress)
+                    other_languages, progress, columns)
     return (plots.themed(found.map.figure, theme), common.md_plain(_search_summary(found)),
             found.table.frame(), found.map, gr.Tabs(selected="map-ex-search"))
 
@@ -341,7 +347,7 @@ def build(app: common.App, report_state: gr.State, theme: gr.State) -> common.Wi
         api_near, api_search = gr.Button(visible=False), gr.Button(visible=False)
     wiring = common.Wiring(common.bind(run, app),
                     [texts, upload, method, dim, color, connect, search, report_state, theme,
-                     center, clusters],
+                     center, clusters, common.columns_of(upload)],
                     [plot, summary, notes, files, saved, report_state])
     wiring.on(run_btn.click, api_name=VIEW.api_name)  # also /projection (ui.wire_aliases)
     common.wire_file_examples(examples, [name for _, name in EXAMPLES], texts, upload, wiring)
@@ -351,19 +357,21 @@ def build(app: common.App, report_state: gr.State, theme: gr.State) -> common.Wi
     _wire_page_events(app, explore, saved, plot, (click_box, select_box, focus_box), selection,
                       theme)
     tabs, k, index = explore["tabs"], explore["k"], explore["index"]
-    map_inputs = [texts, upload]
+    map_inputs, chosen = [texts, upload], common.columns_of(upload)
     found_out = [plot, explore["search_summary"], explore["search_table"], saved, tabs]
     for event in (query_btn.click, query.submit):
         event(common.bind(search_on_map, app),
-              [*map_inputs, query, threshold, saved, method, dim, center, other_langs, theme],
+              [*map_inputs, query, threshold, saved, method, dim, center, other_langs, theme,
+               chosen],
               found_out, **common.PRIVATE)
     # The API's endpoints, on hidden buttons: plain data out (tables and summaries).
     api_near.click(common.bind(neighbours, app),
-                   [*map_inputs, index, k, saved, method, dim, center],
+                   [*map_inputs, index, k, saved, method, dim, center, chosen],
                    [explore[n] for n in ("near_table", "near_summary", "near_notes")],
                    api_name="map_neighbours")
     api_search.click(common.bind(search_meaning, app),
-                     [*map_inputs, query, threshold, saved, method, dim, center, other_langs],
+                     [*map_inputs, query, threshold, saved, method, dim, center, other_langs,
+                      chosen],
                      [explore["search_table"], explore["search_summary"]], api_name="map_search")
     common.clear_upload_on_typing([(texts, upload)])
     wiring.parts.update(texts=(texts, upload), send=explore["send"], selection=selection)

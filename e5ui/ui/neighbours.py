@@ -29,10 +29,13 @@ EXAMPLES = [
 def run(app: common.App, queries: str, corpus: str, query_file: str | None = None,
         corpus_file: str | None = None, k: int = 3, cross_lingual: bool = False,
         margin: bool = False, symmetric: bool = False, compare_bm25: bool = False,
-        state: dict | None = None, request: gr.Request | None = None, progress=gr.Progress()):
-    """/neighbours: table, summary, notes, downloads, the BM25 comparison, report state."""
-    q = app.read(queries, query_file, "query list")
-    c = app.read(corpus, corpus_file, "corpus", side=True)
+        state: dict | None = None, query_columns: dict | None = None,
+        corpus_columns: dict | None = None, request: gr.Request | None = None,
+        progress=gr.Progress()):
+    """/neighbours: table, summary, notes, downloads, the BM25 comparison, report state
+    (``*_columns``: an uploaded table's columns to read)."""
+    q = app.read(queries, query_file, "query list", columns=query_columns)
+    c = app.read(corpus, corpus_file, "corpus", "max_map_texts", corpus_columns)
     enc = app.encoder(progress)
     result = views.neighbours_view(enc, q, c, k, cross_lingual, margin, symmetric,
                                    progress=common.progress_adapter(progress),
@@ -81,7 +84,9 @@ def build(app: common.App, report_state: gr.State, theme: gr.State) -> common.Wi
         notes = gr.Markdown(elem_classes=["notes"])
         files = gr.File(label="Downloads", file_count="multiple")
     inputs = [queries, corpus, qfile, cfile, k, cross, margin, symmetric, bm25]
-    wiring = common.Wiring(common.bind(run, app), [*inputs, report_state],
+    wiring = common.Wiring(common.bind(run, app),
+                           [*inputs, report_state, common.columns_of(qfile),
+                            common.columns_of(cfile)],
                            [table, summary, notes, files, keyword, report_state])
     wiring.on(run_btn.click, api_name=VIEW.api_name)
     for button, (_, args) in zip(examples, EXAMPLES):

@@ -22,6 +22,8 @@ from typing import Any
 import gradio as gr
 from gradio_client.utils import is_http_url_like, is_valid_file
 
+from e5ui import textio
+
 logger = logging.getLogger(__name__)
 
 # A one-line box (a language code, the map's highlight) holds a short value unless its
@@ -93,6 +95,7 @@ def check_inputs(block_fn, inputs: list, app) -> list:
     components = list(block_fn.inputs)
     names = list(getattr(block_fn, "input_parameter_names", None) or [])
     api = f"/{block_fn.api_name}" if getattr(block_fn, "api_name", None) else "This event"
+    inputs = _without_column_choices(components, inputs)
     if len(inputs) < len(components):
         raise gr.Error(f"{api} takes {len(components)} inputs; the request gave "
                        f"{len(inputs)}", print_exception=False)
@@ -104,6 +107,25 @@ def check_inputs(block_fn, inputs: list, app) -> list:
         except ValueError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
     return checked
+
+
+def _without_column_choices(components: list, inputs: list) -> list:
+    """The inputs of a caller from before the upload's column choices (the last API
+    parameters, with a default): the choices left out are None, and, as gradio does when a
+    call gives every API parameter, the states it skips are placed (None: the session's)."""
+    if len(inputs) >= len(components):
+        return inputs
+    given = [c for c in components if not getattr(c, "skip_api", False)]
+    if len(inputs) < len(given):
+        given, missing = given[:len(inputs)], given[len(inputs):]
+        if not all(getattr(c, "e5ui_columns", False) for c in missing):
+            return inputs
+    elif len(inputs) > len(given):
+        given = components  # the states are in place; the choices are missing at the end
+        if not all(getattr(c, "e5ui_columns", False) for c in components[len(inputs):]):
+            return inputs
+    placed, values = {id(c) for c in given}, iter(inputs)
+    return [next(values, None) if id(c) in placed else None for c in components]
 
 
 def _label(component, index: int) -> str:
@@ -133,6 +155,8 @@ def check_value(component, value: Any, name: str, app=None) -> Any:
         return value
     if isinstance(component, gr.Textbox):
         return _text(component, value, name, app)
+    if getattr(component, "e5ui_columns", False):  # an upload's column choice (ui.common)
+        textio.column_choice(value, name)
     return value
 
 

@@ -26,10 +26,12 @@ REPORT_KEY = VIEW.name  # the report orders its sections by the registry
 @common.guard
 def run(app: common.App, texts: str, file: str | None = None, order: str = "cluster",
         kind: str = "symmetric", state: dict | None = None, theme: str = "light",
-        center: bool = False, request: gr.Request | None = None, progress=gr.Progress()):
+        center: bool = False, columns: dict | None = None, request: gr.Request | None = None,
+        progress=gr.Progress()):
     """/similarity: heatmap, summary, notes, most similar pairs, downloads, report state, and
-    the result (a State: kept for clicks on the heatmap's cells, not returned by the API)."""
-    corpus = app.read(texts, file, "text list")
+    the result (a State: kept for clicks on the heatmap's cells, not returned by the API).
+    ``columns``: an uploaded table's columns to read (``{"text": "sentence"}``)."""
+    corpus = app.read(texts, file, "text list", columns=columns)
     enc = app.encoder(progress)
     result = views.similarity_view(enc, corpus, order, kind,
                                    progress=common.progress_adapter(progress), center=center)
@@ -100,12 +102,12 @@ def _cell_md(result: views.SimilarityResult, cell: views.HeatmapCell) -> str:
 @common.guard
 def compare(app: common.App, texts: str, file: str | None = None, second: str | None = None,
             order: str = "cluster", kind: str = "symmetric", center: bool = False,
-            state: dict | None = None, theme: str = "light", request: gr.Request | None = None,
-            progress=gr.Progress()):
+            state: dict | None = None, theme: str = "light", columns: dict | None = None,
+            request: gr.Request | None = None, progress=gr.Progress()):
     """/similarity_compare: the same texts through the app's model and ``second``: both
     heatmaps (in one order), the Spearman summary, notes, the most disagreed pairs, downloads,
     report state."""
-    corpus = app.read(texts, file, "text list")
+    corpus = app.read(texts, file, "text list", columns=columns)
     first_encoder = app.encoder(progress)
     second_encoder = app.second_encoder(second, progress)
     result = views.compare_models_view(first_encoder, second_encoder, corpus, order,
@@ -161,7 +163,8 @@ def build(app: common.App, report_state: gr.State, theme: gr.State) -> common.Wi
         files = common.downloads(app, report_state, REPORT_KEY, VIEW.figure_title)
         comparison = _build_comparison(app)
     wiring = common.Wiring(common.bind(run, app),
-                           [texts, upload, order, kind, report_state, theme, center],
+                           [texts, upload, order, kind, report_state, theme, center,
+                            common.columns_of(upload)],
                            [plot, summary, notes, table, files, report_state, saved])
     wiring.on(run_btn.click, api_name=VIEW.api_name)
     click_box.change(cell_clicked, [saved, click_box, theme], [pair, pair_plot],
@@ -169,7 +172,8 @@ def build(app: common.App, report_state: gr.State, theme: gr.State) -> common.Wi
     saved.change(cleared, None, [pair, pair_plot], **common.PRIVATE)
     second, compare_btn, outputs = comparison
     compare_btn.click(common.bind(compare, app),
-                      [texts, upload, second, order, kind, center, report_state, theme],
+                      [texts, upload, second, order, kind, center, report_state, theme,
+                       common.columns_of(upload)],
                       [*outputs, report_state], api_name="similarity_compare")
     common.wire_file_examples(examples, [name for _, name in EXAMPLES], texts, upload, wiring)
     common.clear_upload_on_typing([(texts, upload)])

@@ -24,8 +24,8 @@ def folder_bytes(path: Path) -> int:
 def served(tmp_path_factory):
     """The app with small limits, a fake encoder and its own temp folders."""
     root = tmp_path_factory.mktemp("app")
-    with small_app(root, FakeEncoder(), max_texts=50, max_side=60, max_chars=300,
-                   max_upload_mb=1, max_rows=20, export_mb=64) as (client, store):
+    with small_app(root, FakeEncoder(), max_texts=50, max_side=60, max_map_texts=60,
+                   max_chars=300, max_upload_mb=1, max_rows=20, export_mb=64) as (client, store):
         yield client, store, root
 
 
@@ -56,6 +56,7 @@ def test_an_upload_over_the_size_limit_is_refused_by_the_server(served):
                        files={"files": ("big.txt", body, "text/plain")}, timeout=60)
     assert reply.status_code == 413
     assert "maximum allowed size" in reply.text
+    assert "raise the limit with --max-upload-mb (or E5UI_MAX_UPLOAD_MB)" in reply.text
     assert "/tmp" not in reply.text and str(root) not in reply.text
     small = httpx.post(f"{client.src.rstrip('/')}/gradio_api/upload",
                        files={"files": ("small.txt", b"fine\n", "text/plain")}, timeout=60)
