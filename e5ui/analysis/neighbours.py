@@ -233,7 +233,9 @@ def _prepare(
     """Normalised queries and corpus (one copy when they are the same array; none when
     ``normalized``), the corpus index each query must skip, and language codes for the
     cross-lingual filter."""
-    unit = as_matrix if normalized else lambda a, name: normalize_rows(as_matrix(a, name))
+    # Unit rows given as such were made (and checked) by the caller: not scanned again.
+    unit = ((lambda a, name: as_matrix(a, name, check_finite=False)) if normalized else
+            (lambda a, name: normalize_rows(as_matrix(a, name))))
     qn = unit(queries, "queries")
     cn = qn if corpus is queries else unit(corpus, "corpus")
     n, m = qn.shape[0], cn.shape[0]
