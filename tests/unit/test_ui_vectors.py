@@ -126,3 +126,21 @@ def test_callers_from_before_the_vectors_get_their_defaults(app):
         params.check_inputs(fn, [*old, None, "emb.npy", False], None)
     with pytest.raises(Exception, match="other_vectors must be true or false"):
         params.check_inputs(fn, [*old, None, None, "yes"], None)
+
+
+def test_a_heatmap_cell_of_another_models_vectors_shows_no_percentile(app, tmp_path):
+    enc = app.holder.wait()
+    corpus, _ = corpus_and_file(tmp_path)
+    vectors = unit_rows(len(TEXTS), seed=7)
+    np.save(tmp_path / "big.npy", vectors)
+    write_sidecar(tmp_path / "big.npy", VectorInfo("org/other-model", None, "symmetric",
+                                                   "query: ", 16))
+    chosen = vectors_ui.choose(app, enc, corpus, None, [str(tmp_path / "big.npy"),
+                                                        str(tmp_path / "big.npy.json")],
+                               True, "texts")
+    result = views.similarity_view(chosen.encoder, corpus, "input")
+    cell = views.pair_at(result, 0, 1)
+    assert cell.cosine == pytest.approx(float(vectors[0] @ vectors[1]), abs=1e-5)
+    assert "higher than **–** of unrelated pairs · rescaled **–**" in cell.scores
+    assert "nan" not in cell.scores.lower()
+    assert "Calibration off" in cell.figure.layout.annotations[0].text
