@@ -149,6 +149,10 @@ def score_histogram(
     marks = [(str(label), float(value)) for label, value in (marks or [])]
     if ref.size == 0:
         return message_figure("No reference scores for this model.", title)
+    if not getattr(baseline, "calibrated", True):
+        # Vectors of another model: the loaded model's unrelated pairs say nothing about them.
+        return message_figure("Calibration off (vectors of another model): no unrelated pairs "
+                              "to compare with.", title)
 
     lowest = min([float(ref.min())] + ([float(ours.min())] if ours.size else []) +
                  [v for _, v in marks if math.isfinite(v)])

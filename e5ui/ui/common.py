@@ -253,8 +253,11 @@ def wire_file_examples(buttons: list[gr.Button], files: list[str], box: gr.Textb
     """Examples that are one input file each: a click puts the file's text into the box (a
     TSV keeps its header, so labels, languages and ids come along), where the audience sees it
     and the presenter can edit a line, then runs the view."""
+    slot = getattr(upload, "e5ui_vectors", None)  # an example brings no vectors
+    targets = [box, upload] if slot is None else [box, upload, slot]
     for button, name in zip(buttons, files, strict=True):
-        wire_example(button, lambda n=name: (example_lines(n), None), [box, upload], wiring)
+        wire_example(button, lambda n=name: (example_lines(n), *[None] * (len(targets) - 1)),
+                     targets, wiring)
 
 
 def bind(handler: Callable, first: Any) -> Callable:
@@ -472,6 +475,11 @@ def plot_event(raw: str, key: str) -> Any:
 
 
 def clear_upload_on_typing(pairs: list[tuple[gr.Textbox, gr.File]]) -> None:
-    """Typing in a box means "use what I type": drop a file left there by an example."""
+    """Typing in a box means "use what I type": drop a file left there by an example (and
+    the vectors that went with it, ``ui.vectors``)."""
     for box, upload in pairs:
-        box.input(lambda: None, None, [upload], **PRIVATE)
+        slot = getattr(upload, "e5ui_vectors", None)
+        if slot is None:
+            box.input(lambda: None, None, [upload], **PRIVATE)
+        else:
+            box.input(lambda: (None, None), None, [upload, slot], **PRIVATE)

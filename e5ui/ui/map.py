@@ -10,6 +10,7 @@ import numpy as np
 
 from e5ui import baselines, plots, registry, resources, views
 from e5ui.ui import common
+from e5ui.ui import vectors as vectors_ui
 from e5ui.ui.common import EVENT_CHARS
 from e5ui.ui.common import plot_event as _event
 from e5ui.ui.params import number_radio
@@ -27,27 +28,42 @@ SEARCH_CHARS = 200  # a highlight is a word or a phrase
 def run(app: common.App, texts: str, file: str | None = None, method: str = "umap",
         dim: int = 2, color_by: str = "language", connect: bool = True, search: str = "",
         state: dict | None = None, theme: str = "light", center: bool = False,
-        clusters: bool = False, columns: dict | None = None, request: gr.Request | None = None,
+        clusters: bool = False, columns: dict | None = None, vectors: list[str] | None = None,
+        other_vectors: bool = False, request: gr.Request | None = None,
         progress=gr.Progress()):
     """/map (alias /projection): figure, summary, notes, downloads, the map (for redrawing),
     report state. With UMAP a PCA preview comes first. ``columns``: an uploaded table's
-    columns to read (``{"text": "sentence"}``), here and in the explore endpoints."""
-    corpus = app.read(texts, file, "text list", "max_map_texts", columns)
-    enc = app.encoder(progress)
-    data = views.map_data(enc, corpus, common.progress_adapter(progress), center=center)
+    columns to read (``{"text": "sentence"}``), here and in the explore endpoints;
+    ``vectors``: the texts' vectors (an .npy and its .json, or a .parquet; an uploaded
+    .parquet's recorded ``embedding`` column is used without them), ``other_vectors``: use
+    another model's with calibration off."""
+    data, extra = _data(app, texts, file, center, columns, vectors, other_vectors, progress)
     if method == "umap":
         preview = views.map_preview(data, int(dim), color_by, connect, search, clusters)
         if preview is not None:
             progress(0.7, desc="PCA preview")
             yield (plots.themed(preview.figure, theme), common.md_plain(preview.summary),
-                   common.notes_md(preview.notes), [], preview, state)
+                   common.notes_md(extra + preview.notes), [], preview, state)
             progress(0.8, desc="UMAP")
     result = views.map_view(data, method, int(dim), color_by, connect, search,
                             clusters=clusters)
     state = common.remember(state, REPORT_KEY, "Map", result.figure)
     yield (plots.themed(result.figure, theme), common.md_plain(result.summary),
-           common.notes_md(result.notes),
+           common.notes_md(extra + result.notes),
            result.export(app.folder(request, "map")), result, state)
+
+
+def _data(app: common.App, texts: str, file: str | None, center: bool, columns: dict | None,
+          vectors: list[str] | None, other: bool, progress
+          ) -> tuple[views.MapData, list[str]]:
+    """The map's texts and their embeddings: encoded, or the vectors given (or in the
+    uploaded Parquet file); and notes the map's own do not carry."""
+    corpus = app.read(texts, file, "text list", "max_map_texts", columns)
+    chosen = vectors_ui.choose(app, app.encoder(progress), corpus, file, vectors,
+                               bool(other), "texts")
+    data = views.map_data(chosen.encoder, corpus, common.progress_adapter(progress),
+                          center=center)
+    return data, chosen.notes
 
 
 @common.guard
@@ -58,7 +74,7 @@ def figure_page(app: common.App, saved: views.MapResult | None,
     map.html`` writes it."""
     if saved is None or saved.preview:
         raise ValueError("Draw the map first (wait for UMAP); then it can be saved")
-    baseline = baselines.reference_baseline(app.encoder(progress))
+    baseline = baselines.reference_baseline(saved.data.encoder_for(app.encoder(progress)))
     name = re.sub(r"\W+", "-", VIEW.figure_title).strip("-") + ".html"
     path = saved.write(app.folder(request, "map-figure") / name, baseline=baseline)
     return gr.update(value=str(path), visible=True)
@@ -76,15 +92,17 @@ def redraw(saved: views.MapResult | None, color_by: str, connect: bool, search: 
 
 
 def _map_for(app: common.App, texts: str, file: str | None, saved: views.MapResult | None,
-             method: str, dim: int, center: bool, progress, columns: dict | None = None
+             method: str, dim: int, center: bool, progress, columns: dict | None = None,
+             vectors: list[str] | None = None, other: bool = False
              ) -> tuple[views.MapResult, object]:
     """The map of these texts: their embeddings through the encoder (its cache makes this
-    cheap), then the session's last map when it was drawn from the same embeddings (same
-    texts, model and centering), else a new projection."""
-    corpus = app.read(texts, file, "text list", "max_map_texts", columns)
+    cheap) or read from the vectors given, then the session's last map when it was drawn
+    from the same embeddings (same texts, model and centering), else a new projection; and
+    the loaded model (the views score a map of vectors read from a file with those:
+    ``MapData.encoder_for``)."""
+    data, _ = _data(app, texts, file, center, columns, vectors, other, progress)
     enc = app.encoder(progress)
-    data = views.map_data(enc, corpus, common.progress_adapter(progress), center=center)
-    if (saved is not None and not saved.preview and saved.data.corpus.texts == corpus.texts
+    if (saved is not None and not saved.preview and saved.data.corpus.texts == data.corpus.texts
             and saved.data.embeddings.shape == data.embeddings.shape
             and np.array_equal(saved.data.embeddings, data.embeddings)):
         return saved, enc
@@ -95,13 +113,15 @@ def _map_for(app: common.App, texts: str, file: str | None, saved: views.MapResu
 def neighbours(app: common.App, texts: str, file: str | None = None, index: int | None = 0,
                k: int = 10, saved: views.MapResult | None = None, method: str = "umap",
                dim: int = 2, center: bool = False, columns: dict | None = None,
+               vectors: list[str] | None = None, other_vectors: bool = False,
                progress=gr.Progress()):
     """/map_neighbours: one text's nearest texts in the embedding space (by its 0-based
     ``index``, the map table's), with calibrated scores, languages, hubs, translations and
     the ones the map put far away: table, summary, notes."""
     if index is None:  # an emptied index box: the API's validator lets null through
         raise ValueError("Type the 0-based index of a text (the map table's index column)")
-    result, enc = _map_for(app, texts, file, saved, method, dim, center, progress, columns)
+    result, enc = _map_for(app, texts, file, saved, method, dim, center, progress, columns,
+                           vectors, other_vectors)
     found = views.map_neighbours(result, int(index), int(k), encoder=enc)
     return found.table.frame(), common.md_plain(found.summary), common.notes_md(found.notes)
 
@@ -111,20 +131,23 @@ def search_meaning(app: common.App, texts: str, file: str | None = None, query: 
                    threshold: float = 0.99, saved: views.MapResult | None = None,
                    method: str = "umap", dim: int = 2, center: bool = False,
                    other_languages: bool = False, columns: dict | None = None,
+                   vectors: list[str] | None = None, other_vectors: bool = False,
                    progress=gr.Progress()):
     """/map_search: the texts that mean what ``query`` means (above ``threshold``, the share
     of unrelated pairs they outscore; with ``other_languages``, only texts in another language
-    than the query's), best first, and the query's place on the map: table, summary."""
+    than the query's), best first, and the query's place on the map: table, summary. A map of
+    another model's vectors takes no typed query (no loaded model encodes into their space)."""
     found = _search(app, texts, file, query, threshold, saved, method, dim, center,
-                    other_languages, progress, columns)
+                    other_languages, progress, columns, vectors, other_vectors)
     return found.table.frame(), common.md_plain(_search_summary(found))
 
 
 def _search(app: common.App, texts: str, file: str | None, query: str, threshold: float,
             saved: views.MapResult | None, method: str, dim: int, center: bool,
-            other_languages: bool, progress, columns: dict | None = None
-            ) -> views.MapSearchResult:
-    result, enc = _map_for(app, texts, file, saved, method, dim, center, progress, columns)
+            other_languages: bool, progress, columns: dict | None = None,
+            vectors: list[str] | None = None, other: bool = False) -> views.MapSearchResult:
+    result, enc = _map_for(app, texts, file, saved, method, dim, center, progress, columns,
+                           vectors, other)
     return views.map_search(result, query, enc, float(threshold),
                             other_languages=bool(other_languages))
 
@@ -187,6 +210,7 @@ def clicked(app: common.App, saved: views.MapResult | None, event: str, k: int =
     n = len(saved.data.corpus)
     if isinstance(point, bool) or not isinstance(point, int) or not 0 <= point < n:
         raise ValueError("That point is not on this map; draw the map again")
+    # (a map of vectors read from a file scores with theirs: MapData.encoder_for)
     found = views.map_neighbours(saved, saved.data.corpus.rows[point], int(k),
                                  encoder=app.encoder(progress))
     return (*_near_outputs(found, theme), saved.data.corpus.rows[point])
@@ -216,11 +240,12 @@ def _drawn(saved: views.MapResult) -> None:
 def search_on_map(app: common.App, texts: str, file: str | None, query: str, threshold: float,
                   saved: views.MapResult | None, method: str, dim: int, center: bool,
                   other_languages: bool = False, theme: str = "light",
-                  columns: dict | None = None, progress=gr.Progress()):
+                  columns: dict | None = None, vectors: list[str] | None = None,
+                  other_vectors: bool = False, progress=gr.Progress()):
     """The Search button: matches highlighted on the map and listed, the query drawn where it
     lands."""
     found = _search(app, texts, file, query, threshold, saved, method, dim, center,
-                    other_languages, progress, columns)
+                    other_languages, progress, columns, vectors, other_vectors)
     return (plots.themed(found.map.figure, theme), common.md_plain(_search_summary(found)),
             found.table.frame(), found.map, gr.Tabs(selected="map-ex-search"))
 
@@ -270,11 +295,11 @@ SENDS = {"similarity": ("Similarity heatmap of the selection", "similarity", "te
 
 @common.guard
 def send(text: str, tab: str):
-    """Puts the selection into another view's text box (and empties its upload) and opens
-    that view."""
+    """Puts the selection into another view's text box (and empties its upload and vectors)
+    and opens that view."""
     if not text:
         raise ValueError("Select texts on the map first: " + SELECT_HELP)
-    return text, None, gr.Tabs(selected=tab)
+    return text, None, None, gr.Tabs(selected=tab)
 
 
 def wire_sends(wirings: dict[str, common.Wiring], tabs: gr.Tabs) -> None:
@@ -283,8 +308,10 @@ def wire_sends(wirings: dict[str, common.Wiring], tabs: gr.Tabs) -> None:
     parts = wirings[VIEW.name].parts
     for name, (_, view, box) in SENDS.items():
         target = wirings[view]
+        box_part, upload = target.parts[box]
         event = parts["send"][name].click(send, [parts["selection"], gr.State(view)],
-                                          [*target.parts[box], tabs], **common.PRIVATE)
+                                          [box_part, upload, vectors_ui.slot_of(upload), tabs],
+                                          **common.PRIVATE)
         if view == "similarity":
             target.on(event.success, **common.PRIVATE)
 
@@ -298,6 +325,7 @@ def build(app: common.App, report_state: gr.State, theme: gr.State) -> common.Wi
         with gr.Row(equal_height=False):
             with gr.Column(scale=2, min_width=360):
                 texts, upload = common.text_input("Texts (one per line)", 6)
+                (vectors,), other = vectors_ui.vectors_input([upload], prefix="map")
                 run_btn = gr.Button("Draw map", variant="primary", elem_id="map-run")
                 examples = common.examples_row([label for label, _ in EXAMPLES])
                 with gr.Row(equal_height=True):
@@ -347,7 +375,7 @@ def build(app: common.App, report_state: gr.State, theme: gr.State) -> common.Wi
         api_near, api_search = gr.Button(visible=False), gr.Button(visible=False)
     wiring = common.Wiring(common.bind(run, app),
                     [texts, upload, method, dim, color, connect, search, report_state, theme,
-                     center, clusters, common.columns_of(upload)],
+                     center, clusters, common.columns_of(upload), vectors, other],
                     [plot, summary, notes, files, saved, report_state])
     wiring.on(run_btn.click, api_name=VIEW.api_name)  # also /projection (ui.wire_aliases)
     common.wire_file_examples(examples, [name for _, name in EXAMPLES], texts, upload, wiring)
@@ -362,16 +390,16 @@ def build(app: common.App, report_state: gr.State, theme: gr.State) -> common.Wi
     for event in (query_btn.click, query.submit):
         event(common.bind(search_on_map, app),
               [*map_inputs, query, threshold, saved, method, dim, center, other_langs, theme,
-               chosen],
+               chosen, vectors, other],
               found_out, **common.PRIVATE)
     # The API's endpoints, on hidden buttons: plain data out (tables and summaries).
     api_near.click(common.bind(neighbours, app),
-                   [*map_inputs, index, k, saved, method, dim, center, chosen],
+                   [*map_inputs, index, k, saved, method, dim, center, chosen, vectors, other],
                    [explore[n] for n in ("near_table", "near_summary", "near_notes")],
                    api_name="map_neighbours")
     api_search.click(common.bind(search_meaning, app),
                      [*map_inputs, query, threshold, saved, method, dim, center, other_langs,
-                      chosen],
+                      chosen, vectors, other],
                      [explore["search_table"], explore["search_summary"]], api_name="map_search")
     common.clear_upload_on_typing([(texts, upload)])
     wiring.parts.update(texts=(texts, upload), send=explore["send"], selection=selection)

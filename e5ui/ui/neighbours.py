@@ -6,6 +6,7 @@ import gradio as gr
 
 from e5ui import registry, resources, views
 from e5ui.ui import common
+from e5ui.ui import vectors as vectors_ui
 
 VIEW = registry.get("neighbours")
 REPORT_KEY = VIEW.name
@@ -30,20 +31,29 @@ def run(app: common.App, queries: str, corpus: str, query_file: str | None = Non
         corpus_file: str | None = None, k: int = 3, cross_lingual: bool = False,
         margin: bool = False, symmetric: bool = False, compare_bm25: bool = False,
         state: dict | None = None, query_columns: dict | None = None,
-        corpus_columns: dict | None = None, request: gr.Request | None = None,
-        progress=gr.Progress()):
+        corpus_columns: dict | None = None, corpus_vectors: list[str] | None = None,
+        query_vectors: list[str] | None = None, other_vectors: bool = False,
+        request: gr.Request | None = None, progress=gr.Progress()):
     """/neighbours: table, summary, notes, downloads, the BM25 comparison, report state
-    (``*_columns``: an uploaded table's columns to read)."""
+    (``*_columns``: an uploaded table's columns to read; ``*_vectors``: a side's vectors, an
+    .npy and its .json or a .parquet (an uploaded .parquet's recorded ``embedding`` column is
+    used without them); ``other_vectors``: use another model's with calibration off)."""
     q = app.read(queries, query_file, "query list", columns=query_columns)
     c = app.read(corpus, corpus_file, "corpus", "max_map_texts", corpus_columns)
-    enc = app.encoder(progress)
-    result = views.neighbours_view(enc, q, c, k, cross_lingual, margin, symmetric,
-                                   progress=common.progress_adapter(progress),
+    other = bool(other_vectors)
+    # The corpus first: the queries' vectors are checked against what made the corpus's, and
+    # queries without vectors are encoded only by the model that made them.
+    on_corpus = vectors_ui.choose(app, app.encoder(progress), c, corpus_file, corpus_vectors,
+                                  other, "corpus")
+    on_queries = vectors_ui.choose(app, on_corpus.encoder, q, query_file, query_vectors, other,
+                                   "queries")
+    result = views.neighbours_view(on_queries.encoder, q, c, k, cross_lingual, margin,
+                                   symmetric, progress=common.progress_adapter(progress),
                                    compare_bm25=compare_bm25)
     keyword = result.keyword.summary if result.keyword else ""
     heading = f"Neighbours · {result.summary}" + (f" · {keyword}" if keyword else "")
     state = common.remember(state, REPORT_KEY, heading, result.table.html())
-    notes = list(result.notes)
+    notes = list(dict.fromkeys([*on_corpus.notes, *on_queries.notes, *result.notes]))
     table = common.table_for_page(app, result.table, notes)
     return (table, common.md_plain(result.summary), common.notes_md(notes),
             result.export(app.folder(request, "neighbours")), common.md_plain(keyword), state)
@@ -76,6 +86,10 @@ def build(app: common.App, report_state: gr.State, theme: gr.State) -> common.Wi
                 bm25 = gr.Checkbox(False, label="Compare with keyword search (BM25)",
                                    elem_id="nb-bm25")
                 run_btn = gr.Button("Search", variant="primary", elem_id="nb-run")
+        (cvectors, qvectors), other = vectors_ui.vectors_input(
+            [cfile, qfile], ["The corpus's vectors: an .npy and its .json, or a .parquet",
+                             "The queries' vectors (optional; else the model encodes them)"],
+            prefix="nb")
         examples = common.examples_row([label for label, _ in EXAMPLES])
         summary = gr.Markdown()
         keyword = gr.Markdown(elem_id="nb-compare")
@@ -86,11 +100,12 @@ def build(app: common.App, report_state: gr.State, theme: gr.State) -> common.Wi
     inputs = [queries, corpus, qfile, cfile, k, cross, margin, symmetric, bm25]
     wiring = common.Wiring(common.bind(run, app),
                            [*inputs, report_state, common.columns_of(qfile),
-                            common.columns_of(cfile)],
+                            common.columns_of(cfile), cvectors, qvectors, other],
                            [table, summary, notes, files, keyword, report_state])
     wiring.on(run_btn.click, api_name=VIEW.api_name)
-    for button, (_, args) in zip(examples, EXAMPLES):
-        common.wire_example(button, lambda a=args: _fill(*a), inputs, wiring)
+    for button, (_, args) in zip(examples, EXAMPLES):  # an example brings no vectors
+        common.wire_example(button, lambda a=args: (*_fill(*a), None, None),
+                            [*inputs, cvectors, qvectors], wiring)
     bm25.change(widths, bm25, table, queue=False, **common.PRIVATE)
     common.clear_upload_on_typing([(queries, qfile), (corpus, cfile)])
     wiring.parts.update(queries=(queries, qfile), corpus=(corpus, cfile))

@@ -109,23 +109,32 @@ def check_inputs(block_fn, inputs: list, app) -> list:
     return checked
 
 
+def _added_later(component) -> bool:
+    """An input added to its events after their first release, as their last API parameters,
+    with a default: an upload's column choice, the vectors upload and its checkbox
+    (``ui.vectors``)."""
+    return getattr(component, "e5ui_columns", False) or hasattr(component, "e5ui_default")
+
+
 def _without_column_choices(components: list, inputs: list) -> list:
-    """The inputs of a caller from before the upload's column choices (the last API
-    parameters, with a default): the choices left out are None, and, as gradio does when a
-    call gives every API parameter, the states it skips are placed (None: the session's)."""
+    """The inputs of a caller from before the parameters added later (the upload's column
+    choices, the vectors: ``_added_later``): those left out get their default, and, as gradio
+    does when a call gives every API parameter, the states it skips are placed (None: the
+    session's)."""
     if len(inputs) >= len(components):
         return inputs
     given = [c for c in components if not getattr(c, "skip_api", False)]
     if len(inputs) < len(given):
         given, missing = given[:len(inputs)], given[len(inputs):]
-        if not all(getattr(c, "e5ui_columns", False) for c in missing):
+        if not all(_added_later(c) for c in missing):
             return inputs
     elif len(inputs) > len(given):
-        given = components  # the states are in place; the choices are missing at the end
-        if not all(getattr(c, "e5ui_columns", False) for c in components[len(inputs):]):
+        given = components  # the states are in place; the new ones are missing at the end
+        if not all(_added_later(c) for c in components[len(inputs):]):
             return inputs
     placed, values = {id(c) for c in given}, iter(inputs)
-    return [next(values, None) if id(c) in placed else None for c in components]
+    return [next(values, None) if id(c) in placed else getattr(c, "e5ui_default", None)
+            for c in components]
 
 
 def _label(component, index: int) -> str:
@@ -261,6 +270,20 @@ def _file(component, value: Any, name: str, app) -> Any:
               "handle_file(path) in gradio_client)")
     if isinstance(value, list) and component.file_count == "single":
         raise ValueError(f"{wanted}: one file, not a list")
+    if component.file_count != "single":  # a list of files (the vectors: .npy and .json)
+        if not isinstance(value, list):
+            raise ValueError(f"{name} must be a list of files uploaded to this app "
+                             f"(handle_file(path) in gradio_client); got {describe(value)}")
+        if len(value) > MAX_FILES:
+            raise ValueError(f"{name} takes at most {MAX_FILES} files; got {len(value)}")
+        return [_one_file(component, v, name, wanted, app) for v in value]
+    return _one_file(component, value, name, wanted, app)
+
+
+MAX_FILES = 4  # the most files one list input takes (the vectors: an .npy and its .json)
+
+
+def _one_file(component, value: Any, name: str, wanted: str, app) -> Any:
     if not isinstance(value, dict) or not isinstance(value.get("path"), str) or not value["path"]:
         raise ValueError(f"{wanted}; got {describe(value)}")
     path = value["path"]

@@ -6,6 +6,7 @@ import gradio as gr
 
 from e5ui import plots, registry, resources, views
 from e5ui.ui import common, params
+from e5ui.ui import vectors as vectors_ui
 
 ORDER_CHOICES = [("clustered", "cluster"), ("grouped by language", "language"),
                  ("as given", "input")]
@@ -26,17 +27,22 @@ REPORT_KEY = VIEW.name  # the report orders its sections by the registry
 @common.guard
 def run(app: common.App, texts: str, file: str | None = None, order: str = "cluster",
         kind: str = "symmetric", state: dict | None = None, theme: str = "light",
-        center: bool = False, columns: dict | None = None, request: gr.Request | None = None,
+        center: bool = False, columns: dict | None = None, vectors: list[str] | None = None,
+        other_vectors: bool = False, request: gr.Request | None = None,
         progress=gr.Progress()):
     """/similarity: heatmap, summary, notes, most similar pairs, downloads, report state, and
     the result (a State: kept for clicks on the heatmap's cells, not returned by the API).
-    ``columns``: an uploaded table's columns to read (``{"text": "sentence"}``)."""
+    ``columns``: an uploaded table's columns to read (``{"text": "sentence"}``); ``vectors``:
+    the texts' vectors (an .npy and its .json, or a .parquet; an uploaded .parquet's recorded
+    ``embedding`` column is used without them), ``other_vectors``: use another model's with
+    calibration off."""
     corpus = app.read(texts, file, "text list", columns=columns)
-    enc = app.encoder(progress)
-    result = views.similarity_view(enc, corpus, order, kind,
+    chosen = vectors_ui.choose(app, app.encoder(progress), corpus, file, vectors,
+                               bool(other_vectors), "texts")
+    result = views.similarity_view(chosen.encoder, corpus, order, kind,
                                    progress=common.progress_adapter(progress), center=center)
     state = common.remember(state, REPORT_KEY, "Similarity heatmap", result.figure)
-    notes = list(result.notes)
+    notes = [*chosen.notes, *result.notes]
     table = common.table_for_page(app, result.top, notes)
     return (plots.themed(result.figure, theme), common.md_plain(result.summary),
             common.notes_md(notes), table,
@@ -133,6 +139,7 @@ def build(app: common.App, report_state: gr.State, theme: gr.State) -> common.Wi
         with gr.Row(equal_height=False):
             with gr.Column(scale=2, min_width=360):
                 texts, upload = common.text_input("Texts (one per line)", 8)
+                (vectors,), other = vectors_ui.vectors_input([upload], prefix="sim")
                 run_btn = gr.Button("Compare", variant="primary", elem_id="sim-run")
                 examples = common.examples_row([label for label, _ in EXAMPLES])
                 with gr.Accordion("Options: order, prefix, meaning vs. language", open=False):
@@ -164,7 +171,7 @@ def build(app: common.App, report_state: gr.State, theme: gr.State) -> common.Wi
         comparison = _build_comparison(app)
     wiring = common.Wiring(common.bind(run, app),
                            [texts, upload, order, kind, report_state, theme, center,
-                            common.columns_of(upload)],
+                            common.columns_of(upload), vectors, other],
                            [plot, summary, notes, table, files, report_state, saved])
     wiring.on(run_btn.click, api_name=VIEW.api_name)
     click_box.change(cell_clicked, [saved, click_box, theme], [pair, pair_plot],

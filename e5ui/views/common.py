@@ -3,6 +3,7 @@ figures."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,8 +43,8 @@ class Table:
         import pandas as pd
 
         def shown(column: str, value: Any) -> Any:
-            if value is None:
-                return "–"
+            if value is None or (isinstance(value, float) and value != value):
+                return "–"  # (NaN: calibration off, vectors of another model)
             if column == "percentile":
                 return fmt_pct(float(value))
             if isinstance(value, float):
@@ -57,6 +58,17 @@ class Table:
     def html(self, limit: int = 200) -> plots.Markup:
         """The first rows as an escaped HTML table, for the report."""
         return plots.Markup(self.frame(limit).to_html(index=False, escape=True))
+
+
+def score_words(pct: float, rescaled: float, median: float) -> dict[str, str]:
+    """A score's percentile (to 0.1%, rounded down as the heatmap's hover rounds), rescaled
+    score and unrelated median as ``pair_score.md`` shows them: "–" each where calibration is
+    off (NaN: vectors of another model have no baseline)."""
+    if pct != pct:
+        return {"pct": "–", "rescaled": "–", "median": "–"}
+    # Rounded down to the 0.1% shown: "100.0%" only when no unrelated pair scores higher.
+    shown = math.floor(pct * 1000 + 1e-9) / 1000
+    return {"pct": f"{shown:.1%}", "rescaled": f"{rescaled:+.3f}", "median": f"{median:.3f}"}
 
 
 def fmt_pct(p: float) -> str:

@@ -12,7 +12,7 @@ import numpy as np
 from e5ui import baselines, plots, registry, resources, textio
 from e5ui.analysis import similarity
 from e5ui.analysis.calibration import Baseline, calibrate
-from e5ui.views.common import ViewProgress, check_suffix, embed, notes_for
+from e5ui.views.common import ViewProgress, check_suffix, embed, notes_for, score_words
 
 
 @dataclass(eq=False)
@@ -95,6 +95,6 @@ def pair_score(encoder, a: str, b: str, baseline: Baseline | None = None) -> Pai
     raw = float(emb[0] @ emb[1])
     cal = calibrate(raw, baseline)
     pct, res = float(cal.percentile), float(cal.rescaled)
-    text = resources.text("pair_score.md").format(raw=raw, pct=pct, rescaled=res,
-                                                  median=baseline.median)
+    text = resources.text("pair_score.md").format(raw=raw, **score_words(pct, res,
+                                                                         baseline.median))
     return PairScore(raw, pct, res, text)

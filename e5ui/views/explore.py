@@ -64,7 +64,8 @@ def map_neighbours(result: MapResult, index: int, k: int = 10, *, encoder=None,
         result: the map (``map_view``).
         index: the text, by its 0-based input line (the map table's ``index``).
         k: neighbours (1-100).
-        encoder: the encoder, to look up its baseline when ``baseline`` is None.
+        encoder: the encoder, to look up its baseline when ``baseline`` is None (a map of
+            vectors read from a file scores with theirs: ``MapData.encoder_for``).
         baseline: the model's baseline; None (and no encoder): no percentiles.
 
     Returns:
@@ -73,7 +74,7 @@ def map_neighbours(result: MapResult, index: int, k: int = 10, *, encoder=None,
     if not 1 <= int(k) <= 100:
         raise ValueError("k must be between 1 and 100")
     if baseline is None and encoder is not None:
-        baseline = baselines.reference_baseline(encoder)
+        baseline = baselines.reference_baseline(result.data.encoder_for(encoder))
     corpus, data = result.data.corpus, result.data
     i = _position(result, index)
     found = explore.neighbourhood(data.unit, i, int(k), result.projection.coords,
@@ -145,7 +146,8 @@ def map_search(result: MapResult, query: str, encoder, threshold: float =
     Args:
         result: the map (``map_view``).
         query: the text to search for.
-        encoder: the encoder (the map's model).
+        encoder: the encoder (the map's model; for a map of vectors read from a file, the
+            query is refused unless the model that made them is loaded).
         threshold: the percentile in [0, 1] a match reaches (default 0.99: better than 99%
             of unrelated pairs).
         baseline: the model's baseline; None looks it up.
@@ -160,6 +162,7 @@ def map_search(result: MapResult, query: str, encoder, threshold: float =
         raise ValueError("Type what to search for")
     if len(query) > QUERY_CHARS:
         raise ValueError(f"The query takes at most {QUERY_CHARS} characters")
+    encoder = result.data.encoder_for(encoder)
     baseline = baseline or baselines.reference_baseline(encoder)
     vector = encoder.encode([query], kind="query")[0]
     found = explore.search_meaning(result.data.unit, vector, baseline,
@@ -172,7 +175,7 @@ def map_search(result: MapResult, query: str, encoder, threshold: float =
         found = replace(found, matches=np.array([j for j in found.matches.tolist()
                                                  if langs[j] != lang], dtype=np.int64))
         where = f" in other languages than the query's ({lang or 'unknown'})"
-    rows = [[rank + 1, corpus.rows[j], float(found.cosines[j]), float(found.percentile[j]),
+    rows = [[rank + 1, corpus.rows[j], float(found.cosines[j]), _num(found.percentile[j]),
              langs[j], corpus.texts[j]]
             for rank, j in enumerate(found.matches.tolist())]
     summary = (f"{len(rows)} of {len(corpus)} texts{where} above the {threshold:.0%} "

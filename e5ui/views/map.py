@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -12,7 +12,7 @@ from e5ui import labels, langid, plots, registry, textio
 from e5ui.analysis import clustering, explore, projection
 from e5ui.analysis.hubness import hubness
 from e5ui.analysis.similarity import normalize_rows
-from e5ui.encoding.vectors import vector_info
+from e5ui.encoding.vectors import LoadedVectors, vector_info
 from e5ui.textio.vectors import parquet_metadata
 from e5ui.views.common import (
     Table,
@@ -41,6 +41,20 @@ class MapData:
     notes: list[str]
     centered: bool = False
     vectors: textio.VectorInfo | None = None  # what made the embeddings (written with them)
+    # The file's vectors the embeddings are, when they were read rather than encoded: a click
+    # or a search on the map must score with them (another model's have no baseline, and no
+    # loaded model can put a typed query into their space).
+    loaded: LoadedVectors | None = field(default=None, repr=False)
+
+    def encoder_for(self, encoder):
+        """The encoder for a later interaction with this map: ``encoder`` (the loaded model)
+        for encoded texts; for vectors read from a file, the encoder that served them, bound
+        to ``encoder`` (when the model was switched since, the vectors are checked against
+        the new one and, not being its own, used with calibration off)."""
+        loaded = self.loaded
+        if loaded is None or encoder is None or encoder is loaded or loaded.encoder is encoder:
+            return encoder if loaded is None or encoder is None else loaded
+        return LoadedVectors(loaded.texts, loaded.vectors, encoder, allow_other=True)
 
     @cached_property
     def unit(self) -> np.ndarray:
@@ -315,7 +329,8 @@ def map_data(encoder, corpus: textio.Corpus, progress: ViewProgress | None = Non
     emb = centered(encoded.embeddings, langs, notes) if center else encoded.embeddings
     info = vector_info(encoder, "symmetric", normalized=not center, centered=center,
                        dim=emb.shape[1])
-    return MapData(corpus, emb, langs, notes, center, info)
+    return MapData(corpus, emb, langs, notes, center, info,
+                   encoder if isinstance(encoder, LoadedVectors) else None)
 
 
 def map_preview(data: MapData, dim: int = 2, color_by: str = "language", connect: bool = True,

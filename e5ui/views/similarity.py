@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -22,6 +21,7 @@ from e5ui.views.common import (
     embed,
     labels_for,
     notes_for,
+    score_words,
     stage,
 )
 
@@ -235,11 +235,8 @@ class HeatmapCell:
     def scores(self) -> str:
         """The cell's value in three units, as Markdown (assets/text)."""
         name = "cluster_cell.md" if self.clusters is not None else "pair_score.md"
-        # Rounded down to the 0.1% shown, as the heatmap's hover rounds down: "100.0%" only
-        # when no unrelated pair scores higher.
-        shown = math.floor(self.percentile * 1000 + 1e-9) / 1000
-        return resources.text(name).format(raw=self.cosine, pct=shown,
-                                           rescaled=self.rescaled, median=self.baseline.median)
+        return resources.text(name).format(raw=self.cosine, **score_words(
+            self.percentile, self.rescaled, self.baseline.median))
 
     @cached_property
     def figure(self):

@@ -234,8 +234,8 @@ def test_the_pages_click_and_selection_events_run_the_maps_handlers(app):
     summary, table, files, text, _tabs = map.selected(app, saved, '{"points": [3, 50, 3]}')
     assert list(table["index"]) == [3, 50] and summary.startswith("2 of 192 texts selected")
     assert sorted(Path(f).name for f in files) == ["selection.csv", "selection.tsv"]
-    box, upload, _tab = map.send(text, "similarity")
-    assert box == text and upload is None
+    box, upload, vectors, _tab = map.send(text, "similarity")
+    assert box == text and upload is None and vectors is None
     assert textio.parse_pasted(box).texts == [saved.data.corpus.texts[i] for i in (3, 50)]
     summary, table, files, text, _tabs = map.selected(app, saved, '{"points": []}')
     assert text == "" and files is None and len(table) == 0
