@@ -43,11 +43,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.explore import LookupEncoder, make_data  # noqa: E402
+from benchmarks.explore import make_data  # noqa: E402
 from benchmarks.machine import cpu  # noqa: E402
 from e5ui import runtime, textio, views  # noqa: E402
 from e5ui.analysis.calibration import Baseline  # noqa: E402
 from e5ui.analysis.neighbours import topk  # noqa: E402
+from e5ui.encoding.base import EncodeResult  # noqa: E402
 from e5ui.encoding.vectors import use_vectors  # noqa: E402
 from e5ui.textio import vectors as vectorio  # noqa: E402
 
@@ -99,11 +100,17 @@ def click_outputs(found, components: list) -> int:
 
 
 class LoadedModel:
-    """Stands for the loaded model the vectors are checked against (d = 1024, "query: ")."""
+    """Stands for the loaded model the vectors are checked against (d = 1024, "query: "); a
+    query typed into the map "encodes" to ``vector``."""
 
     model = "benchmark/random-e5-large-shape"
     dim = 1024
     max_length = 512
+    vector: np.ndarray | None = None
+
+    def encode_detailed(self, texts, kind="query", normalize=True, progress=None):
+        return EncodeResult(np.tile(self.vector, (len(texts), 1)),
+                            tokens=np.zeros(len(texts), np.int64))
 
     def describe(self) -> dict:
         return {"model": self.model, "revision": None, "dim": self.dim}
@@ -122,10 +129,10 @@ def write_collection(data, folder: Path) -> Path:
         "embedding": data.embeddings}, vectorio.parquet_metadata(info))
 
 
-def load_collection(path: Path, n: int):
+def load_collection(path: Path, n: int, model: LoadedModel):
     """The map's data from the Parquet file, as the app reads an upload with vectors."""
     corpus = textio.read_texts(path, max_texts=n)
-    return views.map_data(use_vectors(LoadedModel(), corpus, path), corpus)
+    return views.map_data(use_vectors(model, corpus, path), corpus)
 
 
 def main() -> None:
@@ -147,7 +154,8 @@ def main() -> None:
     # A digest, not a copy, of what was written: the peak memory is the app's, not ours.
     expected = hashlib.sha256(made.embeddings.tobytes()).hexdigest()
     del made
-    data, s_load = timed(lambda: load_collection(path, n))
+    model = LoadedModel()
+    data, s_load = timed(lambda: load_collection(path, n, model))
     shutil.rmtree(folder)
     if hashlib.sha256(data.embeddings.tobytes()).hexdigest() != expected:
         raise SystemExit("the vectors read back differ from those written")
@@ -189,7 +197,7 @@ def main() -> None:
         rep.add(f"{name}: neighbours", s * 1000, "ms")
         rep.add(f"{name}: + outputs JSON ({size / 1024:.0f} kB)", (s + s_out) * 1000, "ms",
                 300)
-    enc = LookupEncoder(data.embeddings[17])
+    model.vector, enc = data.embeddings[17], model
     views.map_search(result, "warm-up", enc, baseline=baseline)  # UMAP transform compiles
     found, s = timed(lambda: views.map_search(result, "query", enc, baseline=baseline))
     s_json, _ = json_mb(found.map.figure)
