@@ -91,32 +91,6 @@ def doubt_values(links: Sequence[Link], omission: float = DEFAULT_OMISSION_DOUBT
     return out
 
 
-def merge_support(result: Alignment) -> np.ndarray:
-    """How much a merge improves on its best single pair: the link's cosine minus the highest
-    cosine of one of its source sentences with one of its target sentences.
-
-    A true 2-1 link (one target sentence translating two) matches the joined sources better
-    than either alone; a merge that swallowed an untranslated neighbour does not.
-
-    Args:
-        result: The alignment (link cosines and single-sentence vectors).
-
-    Returns:
-        Float64 (len(links),): 0 for 1-1 links, NaN for omissions and links without a cosine.
-    """
-    out = np.full(len(result.links), np.nan)
-    for k, link in enumerate(result.links):
-        if link.is_omission or math.isnan(link.cosine):
-            continue
-        if len(link.src) == len(link.tgt) == 1:
-            out[k] = 0.0
-            continue
-        sims = (result.src_vectors[list(link.src)].astype(np.float64)
-                @ result.tgt_vectors[list(link.tgt)].T.astype(np.float64))
-        out[k] = link.cosine - float(sims.max())
-    return out
-
-
 def doubt_order(links: Sequence[Link], omission: float = DEFAULT_OMISSION_DOUBT,
                 merge: float = DEFAULT_MERGE_DOUBT) -> np.ndarray:
     """Link positions, most doubtful first (ties in document order).

@@ -170,3 +170,22 @@ def test_cli_re_exports_a_review_with_only_the_approved_links(result, tmp_path, 
     assert main(["align", str(other), str(EX / "target.txt"), "--review", str(saved),
                  "--out", str(tmp_path / "x.tmx"), "-q"]) == 2
     assert "review.tsv line 2" in capsys.readouterr().err
+
+
+def test_a_merge_made_in_review_is_scored_with_the_encoders_vectors(result, docs):
+    from e5ui.analysis.alignment import join_texts
+
+    k = first_pair(result)
+    merged = result.merge_next(k)
+    link = merged.alignment.links[k]
+    assert link.status == "edited" and len(link.src) + len(link.tgt) > 2
+    enc = FakeEncoder()
+    u = enc.encode([join_texts([docs[0].sentences[i] for i in link.src])], kind="symmetric")[0]
+    v = enc.encode([join_texts([docs[1].sentences[j] for j in link.tgt])], kind="symmetric")[0]
+    cos = float(u @ v) / float((u @ u) ** 0.5 * (v @ v) ** 0.5)
+    assert link.cosine == pytest.approx(cos, abs=1e-5)
+    assert math.isfinite(link.score)
+    split = merged.split_link(k, len(result.alignment.links[k].src),
+                              len(result.alignment.links[k].tgt))
+    assert [(x.src, x.tgt) for x in split.alignment.links] == [
+        (x.src, x.tgt) for x in result.alignment.links]
