@@ -30,8 +30,6 @@ class AlignResult:
         evaluation: strict and lax precision/recall/F1 against a gold file, when given.
         notes: remarks for the user.
         gold: the gold links the evaluation used (kept so that an edit updates it).
-        encoder: the encoder that embedded the documents (an edit that makes a merge asks it
-            for the joined sentences' vector, from its cache); None: such a link gets no score.
     """
 
     source: Document
@@ -41,7 +39,6 @@ class AlignResult:
     evaluation: alignment.LinkEvaluation | None
     notes: list[str]
     gold: list[tuple[tuple[int, ...], tuple[int, ...]]] | None = None
-    encoder: object | None = None
 
     def restyled(self, threshold: float | None) -> AlignResult:
         """The same alignment flagged against another threshold (no new search)."""
@@ -85,14 +82,16 @@ class AlignResult:
         evaluation = alignment.evaluate(links, self.gold) if self.gold is not None else None
         return replace(self, alignment=links, evaluation=evaluation)
 
-    def _vectors(self) -> review.GroupVector | None:
-        if self.encoder is None:
+    def _vectors(self, encoder) -> review.GroupVector | None:
+        """The vector of joined sentences, from the encoder that aligned them (its cache holds
+        every join of up to max_merge sentences); None without an encoder."""
+        if encoder is None:
             return None
         docs = {"src": self.source.sentences, "tgt": self.target.sentences}
 
         def vector(side: str, group: tuple[int, ...]):
             text = alignment.join_texts([docs[side][i] for i in group])
-            return self.encoder.encode([text], kind="symmetric")[0]
+            return encoder.encode([text], kind="symmetric")[0]
 
         return vector
 
@@ -104,21 +103,23 @@ class AlignResult:
         """Link ``k``'s sentences left without a partner (status ``edited``)."""
         return self.reviewed(review.break_link(self.alignment, k))
 
-    def relink(self, src, tgt, *, release: bool = False) -> AlignResult:
+    def relink(self, src, tgt, encoder=None, *, release: bool = False) -> AlignResult:
         """Source sentences ``src`` linked with target sentences ``tgt`` (0-based,
-        consecutive); see ``review.relink``."""
-        return self.reviewed(review.relink(self.alignment, src, tgt, self._vectors(),
+        consecutive); see ``review.relink``. ``encoder``: the one that aligned the documents,
+        to score a link of several sentences a side (None: its score is left empty)."""
+        return self.reviewed(review.relink(self.alignment, src, tgt, self._vectors(encoder),
                                            release=release))
 
-    def merge_next(self, k: int) -> AlignResult:
-        """Link ``k`` joined with the next one."""
-        return self.reviewed(review.merge_next(self.alignment, k, self._vectors()))
+    def merge_next(self, k: int, encoder=None) -> AlignResult:
+        """Link ``k`` joined with the next one (``encoder``: as for ``relink``)."""
+        return self.reviewed(review.merge_next(self.alignment, k, self._vectors(encoder)))
 
-    def split_link(self, k: int, src_at: int | None = None,
-                   tgt_at: int | None = None) -> AlignResult:
-        """A merged link split in two (see ``review.split_link``)."""
+    def split_link(self, k: int, src_at: int | None = None, tgt_at: int | None = None,
+                   encoder=None) -> AlignResult:
+        """A merged link split in two (see ``review.split_link``; ``encoder``: as for
+        ``relink``)."""
         return self.reviewed(review.split_link(self.alignment, k, src_at, tgt_at,
-                                               self._vectors()))
+                                               self._vectors(encoder)))
 
     def candidates(self, src: int, top: int = 5) -> list[review.Candidate]:
         """The target sentences nearest source sentence ``src``, to re-link it with."""
@@ -283,7 +284,7 @@ def align_view(encoder, source: Document, target: Document,
     if grid.aggregated:
         notes.append(f"More than {GRID_SIDE} sentences a side: each cell of the picture is the "
                      "mean cosine of a block of sentences; the table has every link.")
-    return AlignResult(source, target, result, grid, evaluation, notes, gold, encoder)
+    return AlignResult(source, target, result, grid, evaluation, notes, gold)
 
 
 def resume_review(result: AlignResult,

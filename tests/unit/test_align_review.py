@@ -176,7 +176,8 @@ def test_a_merge_made_in_review_is_scored_with_the_encoders_vectors(result, docs
     from e5ui.analysis.alignment import join_texts
 
     k = first_pair(result)
-    merged = result.merge_next(k)
+    assert math.isnan(result.merge_next(k).alignment.links[k].score)  # no encoder: no score
+    merged = result.merge_next(k, FakeEncoder())
     link = merged.alignment.links[k]
     assert link.status == "edited" and len(link.src) + len(link.tgt) > 2
     enc = FakeEncoder()
