@@ -215,3 +215,48 @@ def test_candidates_are_the_nearest_targets_by_cosine():
         review.candidates(before, 5)
     with pytest.raises(ValueError, match="top must be"):
         review.candidates(before, 0, top=0)
+
+
+# -- any sequence of edits keeps the alignment valid ----------------------------------------------
+def covered_once(result):
+    """Independent check: every sentence of both sides in exactly one link, and the links
+    with both sides increasing on both sides in the order given."""
+    src = sorted(i for x in result.links for i in x.src)
+    tgt = sorted(j for x in result.links for j in x.tgt)
+    pairs = [x for x in result.links if x.src and x.tgt]
+    return (src == list(range(result.n_src)) and tgt == list(range(result.n_tgt))
+            and all(a.src[-1] < b.src[0] and a.tgt[-1] < b.tgt[0]
+                    for a, b in zip(pairs, pairs[1:])))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_edit_sequences_keep_the_alignment_valid_or_change_nothing(seed):
+    doc = planted_document(25, seed=seed)
+    result = al.align(doc.src, doc.tgt, doc.embed)
+    rng = np.random.default_rng(seed)
+    refused = 0
+    for _ in range(60):
+        before = pairs_of(result)
+        n = len(result.links)
+        op = rng.integers(5)
+        try:
+            if op == 0:
+                new = review.accept(result, int(rng.integers(n)))
+            elif op == 1:
+                new = review.break_link(result, int(rng.integers(n)))
+            elif op == 2:
+                i, j = int(rng.integers(result.n_src)), int(rng.integers(result.n_tgt))
+                new = review.relink(result, [i], [j], release=bool(rng.integers(2)))
+            elif op == 3:
+                new = review.merge_next(result, int(rng.integers(n)))
+            else:
+                new = review.split_link(result, int(rng.integers(n)))
+        except ValueError:
+            refused += 1
+            assert pairs_of(result) == before
+            continue
+        assert covered_once(new)
+        assert pairs_of(result) == before  # the input is never changed
+        review.check(new)
+        result = new
+    assert 5 <= refused <= 50  # both kinds happened
