@@ -466,22 +466,40 @@ def _mean(singles: np.ndarray, group: tuple[int, ...]) -> np.ndarray:
 
 
 # -- candidates -----------------------------------------------------------------------------------
-def candidates(result: Alignment, src: int, top: int = 5) -> list[Candidate]:
-    """The target sentences nearest source sentence ``src`` by cosine (the similarity the
-    aligner scored), to pick one to re-link it with.
+def candidates(result: Alignment, src: int, top: int = 5,
+               vectors: GroupVector | None = None, max_group: int = 1) -> list[Candidate]:
+    """The target sentences (or runs of them) nearest source sentence ``src`` by cosine (the
+    similarity the aligner scored), to pick one to re-link it with.
 
     Args:
         result: The alignment.
         src: A 0-based source index.
-        top: How many (at most the target's sentences).
+        top: How many (at most the number of candidates there are).
+        vectors: The vector of joined target sentences (``GroupVector``); needed for runs.
+        max_group: Longest run of consecutive target sentences proposed (1: single sentences;
+            runs are built around the ``top`` nearest single sentences, as a split
+            translation holds the nearest sentence).
 
     Returns:
-        Candidates, highest cosine first (ties: lower index first).
+        Candidates, highest cosine first (ties: fewer sentences, then lower index first).
     """
     (i,) = _check_group([src], result.n_src, "source")
-    if isinstance(top, bool) or not isinstance(top, (int, np.integer)) or top < 1:
-        raise ValueError(f"top must be an integer of at least 1, got {top!r}")
-    cos = (result.tgt_vectors.astype(np.float64) @ result.src_vectors[i].astype(np.float64))
-    order = np.lexsort((np.arange(cos.size), -cos))[:top]
+    for name, value in (("top", top), ("max_group", max_group)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name} must be an integer of at least 1, got {value!r}")
+    u = result.src_vectors[i].astype(np.float64)
+    cos = result.tgt_vectors.astype(np.float64) @ u
+    order = np.lexsort((np.arange(cos.size), -cos))
+    found = {(int(j),): float(cos[j]) for j in order[:top]}
+    if vectors is not None and max_group > 1:
+        m = result.n_tgt
+        for j in order[:top].tolist():
+            for size in range(2, max_group + 1):
+                for start in range(max(0, j - size + 1), min(j, m - size) + 1):
+                    run = tuple(range(start, start + size))
+                    if run not in found:
+                        v = _vector(result, "tgt", run, vectors)
+                        found[run] = float(u @ v)
     linked = next((x.tgt for x in result.links if i in x.src), ())
-    return [Candidate((int(j),), float(cos[j]), linked == (int(j),)) for j in order]
+    best = sorted(found.items(), key=lambda kv: (-kv[1], len(kv[0]), kv[0]))[:top]
+    return [Candidate(run, value, run == linked) for run, value in best]

@@ -121,9 +121,11 @@ class AlignResult:
         return self.reviewed(review.split_link(self.alignment, k, src_at, tgt_at,
                                                self._vectors(encoder)))
 
-    def candidates(self, src: int, top: int = 5) -> list[review.Candidate]:
-        """The target sentences nearest source sentence ``src``, to re-link it with."""
-        return review.candidates(self.alignment, src, top)
+    def candidates(self, src: int, top: int = 5, encoder=None) -> list[review.Candidate]:
+        """The target sentences nearest source sentence ``src``, to re-link it with; with the
+        ``encoder``, runs of up to max_merge target sentences too (a split translation)."""
+        return review.candidates(self.alignment, src, top, self._vectors(encoder),
+                                 self.alignment.max_merge if encoder is not None else 1)
 
     @staticmethod
     def _text(doc: Document, group: tuple[int, ...]) -> str | None:

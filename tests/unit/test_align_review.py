@@ -190,3 +190,14 @@ def test_a_merge_made_in_review_is_scored_with_the_encoders_vectors(result, docs
                               len(result.alignment.links[k].tgt))
     assert [(x.src, x.tgt) for x in split.alignment.links] == [
         (x.src, x.tgt) for x in result.alignment.links]
+
+
+def test_candidates_of_the_view_are_the_nearest_targets(result):
+    import numpy as np
+
+    a = result.alignment
+    cos = a.tgt_vectors.astype(np.float64) @ a.src_vectors[2].astype(np.float64)
+    want = sorted(range(len(cos)), key=lambda j: (-cos[j], j))[:4]
+    assert [c.tgt for c in result.candidates(2, top=4)] == [(j,) for j in want]
+    with_runs = result.candidates(2, top=4, encoder=FakeEncoder())
+    assert len(with_runs) == 4 and with_runs[0].cosine >= with_runs[-1].cosine

@@ -260,3 +260,22 @@ def test_random_edit_sequences_keep_the_alignment_valid_or_change_nothing(seed):
         review.check(new)
         result = new
     assert 5 <= refused <= 50  # both kinds happened
+
+
+def test_candidates_include_runs_when_a_translation_is_split():
+    doc = planted_document(12, seed=1, p_merge=0, p_drop=0, p_split=0, p_insert=0)
+    doc.tgt, doc.gold = [], []
+    for i in range(12):
+        doc.split(i) if i == 5 else doc.translate(i)
+    result = al.align(doc.src, doc.tgt, doc.embed)
+
+    def vectors(side, group):
+        texts = doc.src if side == "src" else doc.tgt
+        return doc.embed([al.join_texts([texts[k] for k in group])])[0]
+
+    got = review.candidates(result, 5, top=3, vectors=vectors, max_group=2)
+    assert got[0].tgt == (5, 6)  # the two halves of its translation, joined
+    u = result.src_vectors[5].astype(np.float64)
+    assert got[0].cosine == pytest.approx(float(u @ vectors("tgt", (5, 6))), abs=1e-6)
+    assert got[0].linked == (result.links[5].tgt == (5, 6))
+    assert all(len(c.tgt) == 1 for c in review.candidates(result, 5, top=3))
