@@ -262,7 +262,8 @@ register(View(
 register(View(
     "align", "e5ui.ui.align:build", "e5ui.cli.align",
     tables={"links": _columns(("src_indices", 7), ("tgt_indices", 7), ("score", 7),
-                              ("type", 5), ("source", 37), ("target", 37))},
+                              ("type", 5), ("source", 33), ("target", 33), ("status", 5),
+                              ("doubt_rank", 5))},
     figure_title="e5ui alignment"))
 register(View(
     "explain", "e5ui.ui.explain:build", "e5ui.cli.explain",

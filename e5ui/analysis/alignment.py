@@ -87,6 +87,9 @@ BAND_FRACTION = 0.06
 # linear.
 FULL_SEARCH_CELLS = 300 * 300
 SEARCHES = ("auto", "full", "windowed")
+# A link's review status: as the aligner made it, accepted by a person, or made or changed by
+# one (e5ui.analysis.review).
+STATUSES = ("auto", "accepted", "edited")
 # Floor of the score's scale 1 - background: documents of near-identical sentences (a text
 # aligned with itself) would otherwise divide rounding noise by ~0.
 MIN_SCALE = 0.05
@@ -114,6 +117,8 @@ class Link:
         cosine: Cosine of the concatenated source and target groups; NaN for omissions.
         low_confidence: True when ``score`` is below the alignment's threshold (never for
             omissions).
+        status: ``"auto"`` (the aligner's), ``"accepted"`` (a person confirmed it) or
+            ``"edited"`` (a person made or changed it); see ``STATUSES``.
     """
 
     src: tuple[int, ...]
@@ -121,6 +126,7 @@ class Link:
     score: float = math.nan
     cosine: float = math.nan
     low_confidence: bool = False
+    status: str = "auto"
 
     @property
     def type(self) -> str:
@@ -153,6 +159,11 @@ class Alignment:
         anchors: Number of 1-1 anchors the first pass found (0 for the full search).
         cells: Number of DP cells the final search scored (n x m for the full search).
         notes: Remarks for the user (drift beyond the search band, ...).
+        src_lengths: Float64 (n,) characters per source sentence (for ``bead_score``);
+            empty when unknown.
+        tgt_lengths: Float64 (m,) likewise for the target.
+        scoring: The scoring parameters the search used (``skip``, ``length_weight``,
+            ``merge_penalty``, ``neighbour_weight``), so an edited link is scored alike.
     """
 
     links: list[Link]
@@ -167,6 +178,9 @@ class Alignment:
     anchors: int = 0
     cells: int = 0
     notes: list[str] = field(default_factory=list)
+    src_lengths: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    tgt_lengths: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    scoring: dict[str, float] = field(default_factory=dict)
 
     @property
     def pairs(self) -> list[Link]:
@@ -580,6 +594,48 @@ class _Scorer:
         return float(self.src.runs[a - 1, i] @ self.tgt.runs[b - 1, j])
 
 
+def bead_score(result: Alignment, src: Sequence[int], tgt: Sequence[int], u: np.ndarray,
+               v: np.ndarray) -> float:
+    """The score the search gives the bead of source sentences ``src`` and target sentences
+    ``tgt`` (the module docstring's formula, one bead at a time): an edited link is scored as
+    the aligner would have scored it.
+
+    Args:
+        result: The alignment (its single-sentence vectors, lengths, background and scoring).
+        src: Consecutive 0-based source indices (at least one).
+        tgt: Consecutive 0-based target indices (at least one).
+        u: Unit vector of the source sentences joined (one sentence: its own vector).
+        v: Unit vector of the target sentences joined.
+
+    Returns:
+        The bead score; NaN when the alignment lacks its sentence lengths or scoring.
+    """
+    if (not result.scoring or result.src_lengths.size != result.n_src
+            or result.tgt_lengths.size != result.n_tgt):
+        return math.nan
+    a, b = len(src), len(tgt)
+    i0, i1, j0, j1 = src[0], src[-1] + 1, tgt[0], tgt[-1] + 1
+    u, v = np.asarray(u, dtype=np.float64), np.asarray(v, dtype=np.float64)
+
+    def near(vec: np.ndarray, singles: np.ndarray, lo: int, hi: int) -> float:
+        sides = [k for k in (lo - 1, hi) if 0 <= k < singles.shape[0]]
+        if not sides:
+            return result.background
+        return float(np.mean([vec @ singles[k].astype(np.float64) for k in sides]))
+
+    lam = result.scoring["neighbour_weight"]
+    nb_t = near(u, result.tgt_vectors, j0, j1)
+    nb_s = near(v, result.src_vectors, i0, i1)
+    scale = max(1.0 - result.background, MIN_SCALE)
+    score = (float(u @ v) - lam * (nb_t + nb_s) / 2.0 - (1.0 - lam) * result.background) / scale
+    char_ratio = float(result.src_lengths.sum() / max(result.tgt_lengths.sum(), 1.0))
+    ls = float(result.src_lengths[i0:i1].sum())
+    lt = float(result.tgt_lengths[j0:j1].sum()) * char_ratio
+    ratio = min(ls, lt) / max(ls, lt, 1e-9)
+    score += result.scoring["length_weight"] * (math.log2(1.0 + ratio) - 1.0)
+    return score - result.scoring["merge_penalty"] * (a + b - 2)
+
+
 class _RowBlocks:
     """Serves one DP row's scores at a time from blocks of rows scored together, so numpy
     works on arrays of ``rows x window`` cells instead of one short row per call."""
@@ -954,6 +1010,9 @@ def align(
         links=_flag(links, threshold), n_src=n, n_tgt=m, src_vectors=src_side.singles.copy(),
         tgt_vectors=tgt_side.singles.copy(), threshold=threshold, max_merge=max_merge,
         background=background, search=used, anchors=len(anchors), cells=cells, notes=notes,
+        src_lengths=src_side.lengths[0, 1:].copy(), tgt_lengths=tgt_side.lengths[0, 1:].copy(),
+        scoring={"skip": skip, "length_weight": length_weight, "merge_penalty": merge_penalty,
+                 "neighbour_weight": neighbour_weight},
     )
 
 

@@ -54,6 +54,7 @@ One concern a module, each importing only the ones below it:
 - ``tables``: the one CSV/TSV writer.
 - ``arrays``: NPY, Parquet and the Embedding Projector pair.
 - ``tmx``: TMX 1.4 translation memories.
+- ``review``: a saved alignment review read back and checked against its documents.
 - ``vectors``: vectors made earlier read back (a Parquet ``embedding`` column, an ``.npy`` and
   the JSON beside it), with what made them (``VectorInfo``).
 
@@ -92,6 +93,7 @@ from e5ui.textio.reader import (
     stream_texts,
 )
 from e5ui.textio.records import MAX_QUOTED_LINES
+from e5ui.textio.review import REVIEW_COLUMNS, read_review
 from e5ui.textio.tables import (
     FORMULA_STARTS,
     MATRIX_BLOCK_CELLS,
@@ -106,13 +108,14 @@ from e5ui.textio.vectors import VectorInfo, Vectors
 
 __all__ = [
     "CHUNK_BYTES", "FORMULA_STARTS", "GOLD_HEADERS", "MATRIX_BLOCK_CELLS", "MAX_GOLD_CELL",
-    "MAX_INPUT_BYTES", "MAX_QUOTED_LINES", "OPTIONAL_COLUMNS", "TABLE_SUFFIXES", "TEXT_SUFFIXES",
-    "WHITESPACE", "ZERO_WIDTH", "Corpus", "GoldLink", "TooManyTexts", "TranslationUnit",
+    "MAX_INPUT_BYTES", "MAX_QUOTED_LINES", "OPTIONAL_COLUMNS", "REVIEW_COLUMNS",
+    "TABLE_SUFFIXES", "TEXT_SUFFIXES", "WHITESPACE", "ZERO_WIDTH", "Corpus", "GoldLink",
+    "TooManyTexts", "TranslationUnit",
     "VectorInfo", "Vectors",
     "column_choice", "column_names", "input_text", "is_pasted_table", "majority", "neutralise",
     "parse_lines", "parse_pasted",
     "parse_table", "parse_text", "read_chunks", "read_gold", "read_input", "read_links",
-    "read_texts", "read_whole", "require_texts", "stream_texts", "tidy", "write_matrix",
-    "write_npy", "write_parquet", "write_projector", "write_rows", "write_tmx_units",
-    "write_unquoted_tsv",
+    "read_review", "read_texts", "read_whole", "require_texts", "stream_texts", "tidy",
+    "write_matrix", "write_npy", "write_parquet", "write_projector", "write_rows",
+    "write_tmx_units", "write_unquoted_tsv",
 ]

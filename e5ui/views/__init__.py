@@ -16,7 +16,7 @@ views that ship with e5ui; a new view needs no line here (``e5ui.views.<name>``)
 
 from __future__ import annotations
 
-from e5ui.views.align import AlignResult, align_view
+from e5ui.views.align import AlignResult, align_view, resume_review
 from e5ui.views.bitext import BitextResult, bitext_view
 from e5ui.views.common import Table, ViewProgress, fmt_pct, labels_for, notes_for
 from e5ui.views.compare import (
@@ -47,7 +47,8 @@ from e5ui.views.similarity import (
 )
 
 __all__ = [
-    "AlignResult", "align_view", "MAX_COMPARE_TEXTS", "KeywordComparison", "ModelComparison",
+    "AlignResult", "align_view", "resume_review", "MAX_COMPARE_TEXTS", "KeywordComparison",
+    "ModelComparison",
     "compare_models_view",
     "MAX_MATRIX_CSV", "NEIGHBOUR_HEADER", "TOP_PAIRS", "BitextResult", "ExplainResult",
     "MapData", "MapNeighboursResult", "MapResult", "MapSearchResult", "MapSelectionResult",

@@ -9,7 +9,7 @@ from functools import cached_property
 from pathlib import Path
 
 from e5ui import plots, registry, textio
-from e5ui.analysis import alignment
+from e5ui.analysis import alignment, review
 from e5ui.segment import Document
 from e5ui.views.common import Table, ViewProgress, check_suffix, stage
 
@@ -29,6 +29,7 @@ class AlignResult:
             ``GRID_SIDE`` sentences a side).
         evaluation: strict and lax precision/recall/F1 against a gold file, when given.
         notes: remarks for the user.
+        gold: the gold links the evaluation used (kept so that an edit updates it).
     """
 
     source: Document
@@ -37,6 +38,7 @@ class AlignResult:
     grid: alignment.SimilarityGrid
     evaluation: alignment.LinkEvaluation | None
     notes: list[str]
+    gold: list[tuple[tuple[int, ...], tuple[int, ...]]] | None = None
 
     def restyled(self, threshold: float | None) -> AlignResult:
         """The same alignment flagged against another threshold (no new search)."""
@@ -44,16 +46,86 @@ class AlignResult:
 
     @property
     def table(self) -> Table:
-        """One row per link: 0-based sentence indices (comma-joined for a merge, empty for
-        the side an omission lacks), score, type ("2-1": two source sentences, one target),
-        and the sentences (a merge's joined into one)."""
+        """One row per link, in document order: 0-based sentence indices (comma-joined for a
+        merge, empty for the side an omission lacks), score, type ("2-1": two source
+        sentences, one target), the sentences (a merge's joined into one), the review status
+        (auto, accepted, edited) and the link's place in the doubtful-first order
+        (``doubt_rank``, 1 = most doubtful). This table is also the review file
+        (``resume_review`` reads it back)."""
         rows = []
-        for link in self.alignment.links:
+        ranks = self.doubt_ranks
+        for link, rank in zip(self.alignment.links, ranks.tolist(), strict=True):
             rows.append([
                 alignment.format_group(link.src) or None, alignment.format_group(link.tgt) or None,
                 None if math.isnan(link.score) else float(link.score), link.type,
-                self._text(self.source, link.src), self._text(self.target, link.tgt)])
+                self._text(self.source, link.src), self._text(self.target, link.tgt),
+                link.status, rank])
         return Table(list(ALIGN_HEADER), rows)
+
+    @cached_property
+    def doubt_ranks(self):
+        """Int64 (links,): each link's place in the doubtful-first order, 1 = most doubtful
+        (``review.doubt_ranks``)."""
+        return review.doubt_ranks(self.alignment.links)
+
+    @property
+    def doubt_order(self) -> list[int]:
+        """Link positions, most doubtful first: the review's reading order."""
+        return review.doubt_order(self.alignment.links).tolist()
+
+    # -- review edits: each returns a new result (this one is unchanged); ValueError, naming
+    # the link and the indices, for an edit that would not leave a valid alignment.
+    def reviewed(self, links: alignment.Alignment) -> AlignResult:
+        """This result with another alignment of the same documents (the evaluation redone
+        against the gold links; figure, table and exports follow)."""
+        review.check(links)
+        evaluation = alignment.evaluate(links, self.gold) if self.gold is not None else None
+        return replace(self, alignment=links, evaluation=evaluation)
+
+    def _vectors(self, encoder) -> review.GroupVector | None:
+        """The vector of joined sentences, from the encoder that aligned them (its cache holds
+        every join of up to max_merge sentences); None without an encoder."""
+        if encoder is None:
+            return None
+        docs = {"src": self.source.sentences, "tgt": self.target.sentences}
+
+        def vector(side: str, group: tuple[int, ...]):
+            text = alignment.join_texts([docs[side][i] for i in group])
+            return encoder.encode([text], kind="symmetric")[0]
+
+        return vector
+
+    def accept(self, k: int) -> AlignResult:
+        """Link ``k`` (0-based position) confirmed: status ``accepted``."""
+        return self.reviewed(review.accept(self.alignment, k))
+
+    def break_link(self, k: int) -> AlignResult:
+        """Link ``k``'s sentences left without a partner (status ``edited``)."""
+        return self.reviewed(review.break_link(self.alignment, k))
+
+    def relink(self, src, tgt, encoder=None, *, release: bool = False) -> AlignResult:
+        """Source sentences ``src`` linked with target sentences ``tgt`` (0-based,
+        consecutive); see ``review.relink``. ``encoder``: the one that aligned the documents,
+        to score a link of several sentences a side (None: its score is left empty)."""
+        return self.reviewed(review.relink(self.alignment, src, tgt, self._vectors(encoder),
+                                           release=release))
+
+    def merge_next(self, k: int, encoder=None) -> AlignResult:
+        """Link ``k`` joined with the next one (``encoder``: as for ``relink``)."""
+        return self.reviewed(review.merge_next(self.alignment, k, self._vectors(encoder)))
+
+    def split_link(self, k: int, src_at: int | None = None, tgt_at: int | None = None,
+                   encoder=None) -> AlignResult:
+        """A merged link split in two (see ``review.split_link``; ``encoder``: as for
+        ``relink``)."""
+        return self.reviewed(review.split_link(self.alignment, k, src_at, tgt_at,
+                                               self._vectors(encoder)))
+
+    def candidates(self, src: int, top: int = 5, encoder=None) -> list[review.Candidate]:
+        """The target sentences nearest source sentence ``src``, to re-link it with; with the
+        ``encoder``, runs of up to max_merge target sentences too (a split translation)."""
+        return review.candidates(self.alignment, src, top, self._vectors(encoder),
+                                 self.alignment.max_merge if encoder is not None else 1)
 
     @staticmethod
     def _text(doc: Document, group: tuple[int, ...]) -> str | None:
@@ -71,6 +143,10 @@ class AlignResult:
                                                           key=lambda kv: -kv[1]))
         threshold = "" if a.threshold is None else (
             f" · {len(self.low_confidence)} below the threshold {a.threshold:g}")
+        status = {s: sum(x.status == s for x in a.links) for s in alignment.STATUSES}
+        if status["accepted"] or status["edited"]:
+            threshold += (f" · reviewed: {status['accepted']} accepted, {status['edited']} "
+                          f"edited, {status['auto']} not yet")
         return (f"{a.n_src} source and {a.n_tgt} target sentences ({self.source.lang} → "
                 f"{self.target.lang}) · {len(a.links)} links: {counts} · left without a "
                 f"partner: {len(a.omitted_src)} source, {len(a.omitted_tgt)} target{threshold}")
@@ -113,25 +189,30 @@ class AlignResult:
             self._names(self.target, grid.tgt_edges), path, low, omitted, title,
             (f"source ({self.source.lang})", f"target ({self.target.lang})"))
 
-    def _units(self) -> list[textio.TranslationUnit]:
+    def _units(self, approved_only: bool = False) -> list[textio.TranslationUnit]:
         units = []
         for link in self.alignment.pairs:
-            props = (("x-score", f"{link.score:.6f}"), ("x-type", link.type),
+            if approved_only and link.status == "auto":
+                continue
+            props = (("x-score", "" if math.isnan(link.score) else f"{link.score:.6f}"),
+                     ("x-type", link.type),
                      ("x-source-sentences", alignment.format_group(link.src)),
-                     ("x-target-sentences", alignment.format_group(link.tgt)))
+                     ("x-target-sentences", alignment.format_group(link.tgt)),
+                     ("x-status", link.status))
             units.append(textio.TranslationUnit(props, (
                 (self.source.lang, self._text(self.source, link.src)),
                 (self.target.lang, self._text(self.target, link.tgt)))))
         return units
 
-    def write(self, path: str | Path) -> Path:
-        """Writes the links (.tsv / .csv), a TMX 1.4 memory (.tmx: a merge is one segment,
-        omissions are left out) or the figure (.html)."""
+    def write(self, path: str | Path, approved_only: bool = False) -> Path:
+        """Writes the links (.tsv / .csv: also the review file), a TMX 1.4 memory (.tmx: a
+        merge is one segment, omissions are left out; with ``approved_only``, only the links
+        a person accepted or edited) or the figure (.html)."""
         suffix = check_suffix(path, (".tsv", ".csv", ".tmx", ".html"), "align")
         if suffix == ".html":
             return plots.write_html(path, VIEW.figure_title, self.figure)
         if suffix == ".tmx":
-            return textio.write_tmx_units(path, self._units(), self.source.lang)
+            return textio.write_tmx_units(path, self._units(approved_only), self.source.lang)
         return self.table.write(path)
 
     def export(self, folder: Path) -> list[str]:
@@ -205,4 +286,29 @@ def align_view(encoder, source: Document, target: Document,
     if grid.aggregated:
         notes.append(f"More than {GRID_SIDE} sentences a side: each cell of the picture is the "
                      "mean cosine of a block of sentences; the table has every link.")
-    return AlignResult(source, target, result, grid, evaluation, notes)
+    return AlignResult(source, target, result, grid, evaluation, notes, gold)
+
+
+def resume_review(result: AlignResult,
+                  path: str | Path | list[alignment.Link]) -> AlignResult:
+    """The alignment of a saved review (the table ``AlignResult.write`` wrote, edited or not)
+    in place of ``result``'s, for the same two documents.
+
+    Args:
+        result: The documents aligned (``align_view``): their vectors, figure and gold.
+        path: The review .tsv/.csv; refused (ValueError naming its line, nothing changed) when
+            it does not fit the documents: an index out of range, a different sentence count,
+            a changed text, a sentence used twice, rows out of order. Or the links
+            ``textio.read_review`` read from it.
+
+    Returns:
+        The result with the review's links, scores and statuses.
+    """
+    links = (path if isinstance(path, list)
+             else textio.read_review(path, result.source.sentences, result.target.sentences))
+    a = result.alignment
+    flagged = [replace(x, low_confidence=bool(
+        a.threshold is not None and not x.is_omission and not math.isnan(x.score)
+        and x.score < a.threshold)) for x in links]
+    ordered = review.in_document_order(flagged, a.n_src, a.n_tgt)
+    return result.reviewed(replace(a, links=ordered))

@@ -222,3 +222,26 @@ def test_the_example_pair_aligns_as_its_gold_file_says(embed):
     assert [(link.src, link.tgt) for link in result.links] == gold
     assert {"2-1", "1-2", "1-0"} <= set(result.type_counts())
     assert not any(link.low_confidence for link in result.links)
+
+
+def test_the_doubtful_first_order_puts_most_wrong_links_in_its_first_tenth(embed, messages):
+    """The review's reading order (issue 19): over the five documents, at least 60% of the
+    aligner's wrong links (not gold links) lie in the first 10% of each document's
+    doubtful-first rows, where a random order would put ~10% (benchmarks/align_review.py
+    prints it per language)."""
+    from e5ui.analysis import review
+
+    wrong_total = found = 0
+    for lang in LANGS:
+        doc = perturb(messages[lang], lang, seed=sorted(LANGS).index(lang))
+        result = alignment.align(doc.src, doc.tgt, embed)
+        gold = {(s, t) for s, t in doc.gold if s and t}
+        gold |= {((i,), ()) for s, t in doc.gold if not t for i in s}
+        gold |= {((), (j,)) for s, t in doc.gold if not s for j in t}
+        wrong = [(x.src, x.tgt) not in gold for x in result.links]
+        first = review.doubt_order(result.links)[:math.ceil(0.1 * len(result.links))]
+        wrong_total += sum(wrong)
+        found += sum(wrong[k] for k in first)
+    print(f"doubtful first: {found} of {wrong_total} wrong links in the first 10% of rows")
+    assert wrong_total >= 5
+    assert found >= 0.6 * wrong_total, (found, wrong_total)

@@ -389,7 +389,8 @@ def test_align_table_and_exports_cover_every_sentence_once(fake_encoder, tmp_pat
         target_lang="de")
     result = views.align_view(fake_encoder, src, tgt, threshold=0.5)
     assert result.table.header == ["src_indices", "tgt_indices", "score", "type", "source",
-                                   "target"]
+                                   "target", "status", "doubt_rank"]
+
     def indices(cell):
         return [int(i) for i in cell.split(",")] if cell else []
 
