@@ -26,8 +26,10 @@ def snippets() -> list[str]:
     return re.findall(r"```python\n(.*?)```", text, re.S)
 
 
-def snippet(starting: str) -> str:
-    (found,) = [s for s in snippets() if s.startswith(starting)]
+def snippet(first_line: str) -> str:
+    """The one snippet whose first line is ``first_line`` (exactly: "from e5ui import Encoder"
+    must not also find "from e5ui import Encoder, textio, ...")."""
+    (found,) = [s for s in snippets() if s.split("\n", 1)[0] == first_line]
     return found
 
 
