@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 
 import gradio as gr
+import pandas as pd
 
 from e5ui import plots, registry, resources, textio, views
 from e5ui.ui import common
@@ -14,6 +15,7 @@ REPORT_KEY = VIEW.name
 TABLE_WIDTHS = VIEW.widths()
 ACTIONS = ("accept", "reject", "relink", "candidates")
 TOP_CANDIDATES = 8
+CANDIDATE_COLUMNS = list(views.bitext.CANDIDATE_HEADER)
 
 
 def shade(table, column: str):
@@ -152,7 +154,7 @@ def build(app: common.App, report_state: gr.State, theme: gr.State) -> common.Wi
                                       maximum=10)
                 gold = gr.File(label="Gold pairs (optional)", file_types=[".tsv", ".csv"],
                                height=90)
-                resume = gr.File(label="Resume a review (pairs.tsv/.csv)",
+                resume = gr.File(label="Resume a review",
                                  file_types=[".tsv", ".csv"], height=90, elem_id="bt-resume")
                 run_btn = gr.Button("Match", variant="primary", elem_id="bt-run")
         (example,) = common.examples_row(["Shuffled en ↔ de / fr / ja, with gold"])
@@ -165,7 +167,7 @@ def build(app: common.App, report_state: gr.State, theme: gr.State) -> common.Wi
                                    ("re-link", "relink"), ("candidates", "candidates")],
                                   value="accept", label="Edit", elem_id="bt-action",
                                   min_width=300)
-                row = gr.Number(None, label="Pair row (0-based; or give the source line)",
+                row = gr.Number(None, label="Pair row (0-based)",
                                 precision=0, minimum=0, elem_id="bt-row", min_width=120)
                 src = gr.Number(None, label="Source line (src_index)", precision=0, minimum=0,
                                 elem_id="bt-src", min_width=120)
@@ -177,9 +179,10 @@ def build(app: common.App, report_state: gr.State, theme: gr.State) -> common.Wi
                     apply_btn = gr.Button("Apply", variant="primary", elem_id="bt-apply",
                                           size="sm")
                     cand_btn = gr.Button("Candidates", elem_id="bt-candidates", size="sm")
-            candidates = gr.Dataframe(label="Candidates for the source line (click one to "
-                                      "re-link with it)", max_height=240, wrap=True,
-                                      elem_id="bt-cands")
+            candidates = gr.Dataframe(
+                pd.DataFrame(columns=CANDIDATE_COLUMNS), max_height=240, wrap=True,
+                label="Candidates for the source line (click one to re-link with it)",
+                elem_id="bt-cands")
         table = gr.Dataframe(label="Pairs (shaded by score)", wrap=True, max_height=600,
                              elem_id="bt-table", column_widths=TABLE_WIDTHS)
         unmatched = gr.Dataframe(label="Unmatched sentences", wrap=True, max_height=300)

@@ -14,6 +14,8 @@ from e5ui.views.common import Table, ViewProgress, check_suffix, embed, notes_fo
 
 # The pairs table (.tsv / .csv, DESIGN.md): 0-based line numbers into the inputs, then scores.
 PAIR_HEADER = registry.get("bitext").header("pairs")
+# The candidates to re-link a source sentence with (``BitextResult.candidates``).
+CANDIDATE_HEADER = ("tgt_index", "score", "cosine", "paired_with", "target")
 
 
 @dataclass(eq=False)
@@ -104,7 +106,7 @@ class BitextResult:
         t, s = self.target, self.source
         found = bitext_review.candidates(self.matching, self._scorer(),
                                          self._index(src, "source"), top)
-        return Table(["tgt_index", "score", "cosine", "paired_with", "target"], [
+        return Table(list(CANDIDATE_HEADER), [
             [t.rows[c.tgt], None if math.isnan(c.score) else c.score, c.cosine,
              None if c.paired_with is None else s.rows[c.paired_with], t.texts[c.tgt]]
             for c in found])
