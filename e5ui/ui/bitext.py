@@ -156,6 +156,7 @@ def build(app: common.App, report_state: gr.State, theme: gr.State) -> common.Wi
                                height=90)
                 resume = gr.File(label="Resume a review",
                                  file_types=[".tsv", ".csv"], height=90, elem_id="bt-resume")
+                resume.e5ui_default = None  # added after /bitext's first release: optional
                 run_btn = gr.Button("Match", variant="primary", elem_id="bt-run")
         (example,) = common.examples_row(["Shuffled en ↔ de / fr / ja, with gold"])
         summary = gr.Markdown(elem_id="bt-summary")
