@@ -256,8 +256,11 @@ register(View(
     figure_title="e5ui map"))
 register(View(
     "bitext", "e5ui.ui.bitext:build", "e5ui.cli.bitext",
+    # /bitext_review: an edit (accept, reject, re-link) or candidates on the last matching
+    endpoints=(Endpoint("bitext"), Endpoint("bitext_review")),
+    # status last: positional readers of the older six columns keep working
     tables={"pairs": _columns(("src_index", 8), ("tgt_index", 8), ("score", 8), ("cosine", 8),
-                              ("source", 34), ("target", 34)),
+                              ("source", 34), ("target", 34), ("status", 6)),
             "unmatched": _columns(("side", 1), ("index", 1), ("text", 6))}))
 register(View(
     "align", "e5ui.ui.align:build", "e5ui.cli.align",

@@ -23,6 +23,8 @@ from e5ui.analysis.similarity import as_matrix, normalize_rows
 logger = logging.getLogger(__name__)
 
 METHODS = ("margin", "cosine")
+# A pair's review status: as the matcher made it, accepted by a person, or made by one.
+STATUSES = ("auto", "accepted", "edited")
 
 
 @dataclass(frozen=True)
@@ -34,12 +36,15 @@ class Pair:
         tgt: Index into the target list.
         score: The matching score (margin or cosine, per the method).
         cosine: The raw cosine of the pair.
+        status: ``"auto"`` (the matcher's), ``"accepted"`` (a person confirmed it) or
+            ``"edited"`` (a person made it); see ``STATUSES`` and ``bitext_review``.
     """
 
     src: int
     tgt: int
     score: float
     cosine: float
+    status: str = "auto"
 
 
 @dataclass

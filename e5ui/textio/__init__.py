@@ -55,6 +55,7 @@ One concern a module, each importing only the ones below it:
 - ``arrays``: NPY, Parquet and the Embedding Projector pair.
 - ``tmx``: TMX 1.4 translation memories.
 - ``review``: a saved alignment review read back and checked against its documents.
+- ``bitext_review``: a saved bitext review (mined pairs) read back and checked against its lists.
 - ``vectors``: vectors made earlier read back (a Parquet ``embedding`` column, an ``.npy`` and
   the JSON beside it), with what made them (``VectorInfo``).
 
@@ -65,6 +66,7 @@ here take a header and rows.
 from __future__ import annotations
 
 from e5ui.textio.arrays import write_npy, write_parquet, write_projector
+from e5ui.textio.bitext_review import BITEXT_REVIEW_COLUMNS, read_bitext_review
 from e5ui.textio.columns import column_choice
 from e5ui.textio.corpus import Corpus, TooManyTexts
 from e5ui.textio.decode import (
@@ -107,6 +109,7 @@ from e5ui.textio.tmx import TranslationUnit, majority, write_tmx_units
 from e5ui.textio.vectors import VectorInfo, Vectors
 
 __all__ = [
+    "BITEXT_REVIEW_COLUMNS",
     "CHUNK_BYTES", "FORMULA_STARTS", "GOLD_HEADERS", "MATRIX_BLOCK_CELLS", "MAX_GOLD_CELL",
     "MAX_INPUT_BYTES", "MAX_QUOTED_LINES", "OPTIONAL_COLUMNS", "REVIEW_COLUMNS",
     "TABLE_SUFFIXES", "TEXT_SUFFIXES", "WHITESPACE", "ZERO_WIDTH", "Corpus", "GoldLink",
@@ -114,7 +117,8 @@ __all__ = [
     "VectorInfo", "Vectors",
     "column_choice", "column_names", "input_text", "is_pasted_table", "majority", "neutralise",
     "parse_lines", "parse_pasted",
-    "parse_table", "parse_text", "read_chunks", "read_gold", "read_input", "read_links",
+    "parse_table", "parse_text", "read_bitext_review",
+    "read_chunks", "read_gold", "read_input", "read_links",
     "read_review", "read_texts", "read_whole", "require_texts", "stream_texts", "tidy",
     "write_matrix", "write_npy", "write_parquet", "write_projector", "write_rows",
     "write_tmx_units", "write_unquoted_tsv",

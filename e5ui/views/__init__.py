@@ -17,7 +17,7 @@ views that ship with e5ui; a new view needs no line here (``e5ui.views.<name>``)
 from __future__ import annotations
 
 from e5ui.views.align import AlignResult, align_view, resume_review
-from e5ui.views.bitext import BitextResult, bitext_view
+from e5ui.views.bitext import BitextResult, bitext_view, resume_bitext_review
 from e5ui.views.common import Table, ViewProgress, fmt_pct, labels_for, notes_for
 from e5ui.views.compare import (
     MAX_COMPARE_TEXTS,
@@ -54,7 +54,8 @@ __all__ = [
     "MapData", "MapNeighboursResult", "MapResult", "MapSearchResult", "MapSelectionResult",
     "map_neighbours", "map_search", "map_selection", "NeighboursResult", "PairScore",
     "SimilarityResult", "Table",
-    "ViewProgress", "bitext_view", "explain_view", "fmt_pct", "labels_for", "map_data",
+    "ViewProgress", "bitext_view", "explain_view", "resume_bitext_review",
+    "fmt_pct", "labels_for", "map_data",
     "map_preview", "map_view", "neighbours_view", "notes_for", "pair_score", "report",
     "similarity_view", "HeatmapCell", "pair_at",
 ]

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
+
 from e5ui import langid, registry, textio
-from e5ui.analysis import bitext
+from e5ui.analysis import bitext, bitext_review
 from e5ui.views.common import Table, ViewProgress, check_suffix, embed, notes_for, stage
 
 # The pairs table (.tsv / .csv, DESIGN.md): 0-based line numbers into the inputs, then scores.
 PAIR_HEADER = registry.get("bitext").header("pairs")
+# The candidates to re-link a source sentence with (``BitextResult.candidates``).
+CANDIDATE_HEADER = ("tgt_index", "score", "cosine", "paired_with", "target")
 
 
 @dataclass(eq=False)
@@ -23,6 +28,9 @@ class BitextResult:
         src_langs, tgt_langs: a language code per sentence (given or detected).
         evaluation: scores against a gold file, when one was given.
         notes: remarks for the user.
+        scorer: scores any pair as the matcher did (for re-linking; None: no edits).
+        gold: the gold pairs as indices into the sentences (so that an edit updates the
+            evaluation).
     """
 
     source: textio.Corpus
@@ -32,15 +40,86 @@ class BitextResult:
     tgt_langs: list[str]
     evaluation: bitext.Evaluation | None
     notes: list[str]
+    scorer: bitext_review.PairScorer | None = None
+    gold: list[tuple[int, int]] | None = None
 
     @property
     def table(self) -> Table:
         """One row per pair: 0-based line numbers into the input files, score, cosine, both
-        sentences."""
+        sentences, the review status (auto, accepted, edited). This table is also the review
+        file (``resume_bitext_review`` reads it back)."""
         s, t = self.source, self.target
         return Table(list(PAIR_HEADER), [
-            [s.rows[p.src], t.rows[p.tgt], p.score, p.cosine, s.texts[p.src], t.texts[p.tgt]]
+            [s.rows[p.src], t.rows[p.tgt], None if math.isnan(p.score) else p.score,
+             None if math.isnan(p.cosine) else p.cosine, s.texts[p.src], t.texts[p.tgt],
+             p.status]
             for p in self.matching.pairs])
+
+    # -- review edits: each returns a new result (this one is unchanged); ValueError, naming
+    # the pair and the indices, for an edit that would not leave a valid matching. Sentences
+    # are given by the 0-based line numbers the table shows; pairs by their table row.
+    def reviewed(self, matching: bitext.Matching) -> BitextResult:
+        """This result with another matching of the same lists (checked; the evaluation redone
+        against the gold pairs)."""
+        bitext_review.check(matching, len(self.source), len(self.target))
+        evaluation = bitext.evaluate(matching, self.gold) if self.gold is not None else None
+        return replace(self, matching=matching, evaluation=evaluation)
+
+    def _index(self, line, side: str) -> int:
+        corpus = self.source if side == "source" else self.target
+        if isinstance(line, bool) or not isinstance(line, (int, np.integer)):
+            raise ValueError(f"a {side} sentence is given by its 0-based line number, got "
+                             f"{line!r}"[:200])
+        if line not in corpus.rows:
+            last = f", lines 0 to {corpus.rows[-1]}" if corpus.rows else ""
+            raise ValueError(f"{side} line {line} holds no sentence ({len(corpus)} "
+                             f"sentence(s){last})")
+        return corpus.rows.index(int(line))
+
+    def _scorer(self) -> bitext_review.PairScorer:
+        if self.scorer is None:
+            raise ValueError("this result keeps no vectors to score a new pair with; match "
+                             "the lists again")
+        return self.scorer
+
+    def accept(self, row: int) -> BitextResult:
+        """Pair ``row`` (0-based table row) confirmed: status ``accepted``."""
+        return self.reviewed(bitext_review.accept(self.matching, row, len(self.source),
+                                                  len(self.target)))
+
+    def reject(self, row: int) -> BitextResult:
+        """Pair ``row`` removed: both its sentences unmatched."""
+        return self.reviewed(bitext_review.reject(self.matching, row, len(self.source),
+                                                  len(self.target)))
+
+    def relink(self, src: int, tgt: int, *, release: bool = False) -> BitextResult:
+        """Source line ``src`` paired with target line ``tgt`` (status ``edited``, scored as
+        the matcher scores); see ``bitext_review.relink`` (``release``: take the target from
+        the pair that holds it)."""
+        return self.reviewed(bitext_review.relink(
+            self.matching, self._scorer(), self._index(src, "source"),
+            self._index(tgt, "target"), release=release))
+
+    def candidates(self, src: int, top: int = 5) -> Table:
+        """The targets scoring highest with source line ``src``: target line, score, cosine,
+        the source line that holds it now (empty: unmatched), its text."""
+        t, s = self.target, self.source
+        found = bitext_review.candidates(self.matching, self._scorer(),
+                                         self._index(src, "source"), top)
+        return Table(list(CANDIDATE_HEADER), [
+            [t.rows[c.tgt], None if math.isnan(c.score) else c.score, c.cosine,
+             None if c.paired_with is None else s.rows[c.paired_with], t.texts[c.tgt]]
+            for c in found])
+
+    def row_of(self, src: int) -> int | None:
+        """The table row of the pair holding source line ``src`` (None: unmatched)."""
+        i = self._index(src, "source")
+        return next((k for k, p in enumerate(self.matching.pairs) if p.src == i), None)
+
+    @property
+    def status_counts(self) -> dict[str, int]:
+        """Pairs per review status."""
+        return {st: sum(p.status == st for p in self.matching.pairs) for st in bitext.STATUSES}
 
     @property
     def unmatched(self) -> Table:
@@ -55,9 +134,13 @@ class BitextResult:
         m = self.matching
         mode = "one-to-one" if m.one_to_one else "each source its best target"
         threshold = "" if m.threshold is None else f" · threshold {m.threshold:g}"
+        status = self.status_counts
+        reviewed = (f" · reviewed: {status['accepted']} accepted, {status['edited']} edited, "
+                    f"{status['auto']} not yet" if status["accepted"] or status["edited"]
+                    else "")
         return (f"{len(m.pairs)} pairs from {len(self.source)} source and {len(self.target)} "
                 f"target sentences · {m.method} · {mode}{threshold} · unmatched: "
-                f"{len(m.unmatched_src)} source, {len(m.unmatched_tgt)} target")
+                f"{len(m.unmatched_src)} source, {len(m.unmatched_tgt)} target{reviewed}")
 
     @property
     def metrics(self) -> str:
@@ -68,20 +151,25 @@ class BitextResult:
         return (f"Against {ev.n_gold} gold pairs: P@1 {ev.p_at_1:.3f} · precision "
                 f"{ev.precision:.3f} · recall {ev.recall:.3f} · F1 {ev.f1:.3f}")
 
-    def _units(self) -> list[textio.TranslationUnit]:
-        """A TMX unit per pair: score, cosine and both 0-based line numbers as properties."""
+    def _units(self, approved_only: bool = False) -> list[textio.TranslationUnit]:
+        """A TMX unit per pair: score, cosine, both 0-based line numbers and the status as
+        properties (``approved_only``: the pairs a person accepted or edited)."""
         s, t = self.source, self.target
         return [textio.TranslationUnit(
-            (("x-score", f"{p.score:.6f}"), ("x-cosine", f"{p.cosine:.6f}"),
-             ("x-source-line", str(s.rows[p.src])), ("x-target-line", str(t.rows[p.tgt]))),
+            (("x-score", "" if math.isnan(p.score) else f"{p.score:.6f}"),
+             ("x-cosine", f"{p.cosine:.6f}"),
+             ("x-source-line", str(s.rows[p.src])), ("x-target-line", str(t.rows[p.tgt])),
+             ("x-status", p.status)),
             ((self.src_langs[p.src], s.texts[p.src]), (self.tgt_langs[p.tgt], t.texts[p.tgt])))
-            for p in self.matching.pairs]
+            for p in self.matching.pairs if not (approved_only and p.status == "auto")]
 
-    def write(self, path: str | Path) -> Path:
-        """Writes the pairs as .tsv, .csv (``PAIR_HEADER``) or .tmx (TMX 1.4, a language per
-        segment, the source's most common one in the header)."""
+    def write(self, path: str | Path, approved_only: bool = False) -> Path:
+        """Writes the pairs as .tsv, .csv (``PAIR_HEADER``; also the review file) or .tmx (TMX
+        1.4, a language per segment, the source's most common one in the header; with
+        ``approved_only``, only the pairs a person accepted or edited)."""
         if check_suffix(path, (".tsv", ".csv", ".tmx"), "bitext") == ".tmx":
-            return textio.write_tmx_units(path, self._units(), textio.majority(self.src_langs))
+            return textio.write_tmx_units(path, self._units(approved_only),
+                                          textio.majority(self.src_langs))
         return self.table.write(path)
 
     def export(self, folder: Path) -> list[str]:
@@ -136,5 +224,30 @@ def bitext_view(encoder, source: textio.Corpus, target: textio.Corpus, method: s
     notes = notes_for(source, s, encoder.max_length, "Source") + notes_for(
         target, t, encoder.max_length, "Target")
     evaluation = bitext.evaluate(matching, gold_idx) if gold_idx is not None else None
+    scorer = bitext_review.scorer(s.embeddings, t.embeddings, method, k)
     return BitextResult(source, target, matching, _langs(source, src_lang),
-                        _langs(target, tgt_lang), evaluation, notes)
+                        _langs(target, tgt_lang), evaluation, notes, scorer, gold_idx)
+
+
+def resume_bitext_review(result: BitextResult,
+                         path: str | Path | list[bitext.Pair]) -> BitextResult:
+    """The pairs of a saved review (the table ``BitextResult.write`` wrote, edited or not) in
+    place of ``result``'s, for the same two lists.
+
+    Args:
+        result: The lists matched (``bitext_view``): their vectors and gold.
+        path: The review .tsv/.csv; refused (ValueError naming its line, nothing changed) when
+            it does not fit the lists: a line number without a sentence, a changed text, a
+            sentence in two pairs. Or the pairs ``textio.read_bitext_review`` read from it.
+
+    Returns:
+        The result with the review's pairs and statuses, scores recomputed from the vectors.
+    """
+    m = result.matching
+    pairs = (path if isinstance(path, list) else textio.read_bitext_review(
+        path, result.source, result.target, one_to_one=m.one_to_one))
+    scorer = result._scorer()
+    scored = [replace(p, **dict(zip(("score", "cosine"), scorer.score(p.src, p.tgt))))
+              for p in pairs]
+    return result.reviewed(bitext_review.with_pairs(m, scored, len(result.source),
+                                                    len(result.target)))

@@ -149,6 +149,35 @@ def test_bitext_threshold_leaves_sentences_unmatched(client):
     assert [r[2] for r in unmatched["data"]] == ["Quantum chromodynamics describes quarks."]
 
 
+def test_bitext_review_through_the_api(client, tmp_path):
+    """Match, reject a pair, re-link its source elsewhere (refused while the target is taken,
+    then released), download the review, and resume it with the lists: the same pairs."""
+    import shutil
+
+    source = (EX / "bitext/source.txt").read_text(encoding="utf-8")
+    target = (EX / "bitext/target.txt").read_text(encoding="utf-8")
+    table, *_ = client.predict(source, target, api_name="/bitext")
+    first, second = rows(table)[:2]
+    out = client.predict("reject", 0, None, None, False, api_name="/bitext_review")
+    assert first["src_index"] not in [r["src_index"] for r in rows(out[0])]
+    with pytest.raises(Exception, match=f"target sentence {second['tgt_index']} is already "
+                       "paired"):
+        client.predict("relink", None, first["src_index"], second["tgt_index"], False,
+                       api_name="/bitext_review")
+    out = client.predict("relink", None, first["src_index"], second["tgt_index"], True,
+                         api_name="/bitext_review")
+    got = {r["src_index"]: (r["tgt_index"], r["status"]) for r in rows(out[0])}
+    assert got[first["src_index"]] == (second["tgt_index"], "edited")
+    assert second["src_index"] not in got  # released: now unmatched
+    tsv = next(f for f in out[5] if f.endswith(".tsv"))
+    review = shutil.copy(tsv, tmp_path / "review.tsv")
+    assert "edited" in open(review, encoding="utf-8").read()
+    resumed, *_ = client.predict(source, target, None, None, "margin", True, None, None,
+                                 None, None, upload(review), api_name="/bitext")
+    assert [(r["src_index"], r["tgt_index"], r["status"]) for r in rows(resumed)] == [
+        (r["src_index"], r["tgt_index"], r["status"]) for r in rows(out[0])]
+
+
 @pytest.mark.parametrize("example", ["paraphrase_lookalike.tsv", None])
 def test_explain(client, example):
     args = ("", upload(EX / example)) if example else ("",)

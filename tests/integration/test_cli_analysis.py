@@ -78,7 +78,9 @@ def test_bitext_with_gold_tsv_and_tmx(tmp_path):
                EX / "bitext/gold.tsv", "--out", out)
     assert proc.returncode == 0, proc.stderr
     rows = read_table(out, "\t")
-    assert list(rows[0]) == ["src_index", "tgt_index", "score", "cosine", "source", "target"]
+    assert list(rows[0]) == ["src_index", "tgt_index", "score", "cosine", "source", "target",
+                             "status"]
+    assert {r["status"] for r in rows} == {"auto"}
     gold = {(int(r["src_index"]), int(r["tgt_index"])) for r in read_table(EX / "bitext/gold.tsv",
                                                                              "\t")}
     got = {(int(r["src_index"]), int(r["tgt_index"])) for r in rows}

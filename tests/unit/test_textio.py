@@ -454,10 +454,16 @@ def test_write_pairs_tsv_neutralised_tmx_exact(tmp_path):
     matching, src, tgt = _pairs_fixture()
     result = BitextResult(src, tgt, matching, ["en"] * 3, ["de"] * 3, None, [])
     back = read_back(result.write(tmp_path / "p.tsv"))
-    assert back[0] == ["src_index", "tgt_index", "score", "cosine", "source", "target"]
-    assert back[1] == ["0", "1", "-0.500000", "0.750000", "'=1+1", "'+plus"]
-    assert back[2] == ["2", "0", "0.250000", "-0.125000", "'-minus", "'@at"]
-    assert back[3][4:] == ["plain", "tab\there"]
+    assert back[0] == ["src_index", "tgt_index", "score", "cosine", "source", "target",
+                       "status"]
+    assert back[1] == ["0", "1", "-0.500000", "0.750000", "'=1+1", "'+plus", "auto"]
+    assert back[2] == ["2", "0", "0.250000", "-0.125000", "'-minus", "'@at", "auto"]
+    assert back[3][4:] == ["plain", "tab\there", "auto"]
+    # Read back as a review: line numbers (a blank line skipped) map to the same sentences,
+    # neutralised texts match their originals.
+    pairs = textio.read_bitext_review(tmp_path / "p.tsv", src, tgt)
+    assert [(p.src, p.tgt, p.status) for p in pairs] == [(0, 1, "auto"), (1, 0, "auto"),
+                                                         (2, 2, "auto")]
     out = result.write(tmp_path / "p.tmx")
     segs = [seg.text for seg in ET.parse(out).iter("seg")]
     assert segs == ["=1+1", "+plus", "-minus", "@at", "plain", "tab\there"]

@@ -250,9 +250,39 @@ def test_bitext_handler_with_gold(app):
     gold = ASSETS / "examples/bitext/gold.tsv"
     with pytest.raises(gr.Error, match="points at a line"):
         bitext.run(app, source, "three\none\ntwo", gold_file=str(gold), progress=noop)
-    styled, unmatched, summary, metrics, notes, files, state = bitext.run(
+    styled, unmatched, summary, metrics, notes, files, saved, state = bitext.run(
         app, source, "three\none\ntwo", progress=noop)
     assert summary.startswith("3 pairs") and metrics == "" and len(files) == 3
+    assert isinstance(saved, views.BitextResult)
+
+
+def test_bitext_review_handler_edits_refuses_and_resumes(app, tmp_path):
+    source, target = "one\ntwo\nthree", "three\none\ntwo"
+    *_, files, saved, state = bitext.run(app, source, target, progress=noop)
+    with pytest.raises(gr.Error, match="Match the two lists first"):
+        bitext.review(app, None, "accept", 0)
+    out = bitext.review(app, saved, "reject", None, 0)  # the pair of source line 0
+    table, summary, after = out[0].data, out[2], out[6]
+    assert 0 not in table["src_index"].tolist() and summary.startswith("2 pairs")
+    taken = int(table["tgt_index"].iloc[0])
+    with pytest.raises(gr.Error, match=f"target sentence {taken} is already paired"):
+        bitext.review(app, after, "relink", None, 0, taken)
+    with pytest.raises(gr.Error, match="target line 7 holds no sentence"):
+        bitext.review(app, after, "relink", None, 0, 7)
+    assert len(after.matching.pairs) == 2  # refused edits changed nothing
+    out = bitext.review(app, after, "relink", None, 0, taken, True)
+    relinked = out[6]
+    assert {r[0]: r[-1] for r in relinked.table.rows}[0] == "edited"
+    out = bitext.review(app, relinked, "candidates", None, 1)
+    cands = out[-1]
+    assert len(cands) == 3 and list(cands.columns)[:2] == ["tgt_index", "score"]
+    # The download of the review (each call's downloads replace the last's), uploaded with
+    # the lists, brings the same pairs back.
+    tsv = next(f for f in out[5] if f.endswith(".tsv"))
+    review = tmp_path / "review.tsv"
+    review.write_bytes(open(tsv, "rb").read())
+    *_, resumed, _ = bitext.run(app, source, target, review_file=str(review), progress=noop)
+    assert resumed.table.rows == relinked.table.rows
 
 
 def test_explain_pair_score_and_report(app):
