@@ -414,7 +414,19 @@ def resume_review(result: AlignResult,
     links = (path if isinstance(path, list)
              else textio.read_review(path, result.source.sentences, result.target.sentences))
     a = result.alignment
-    flagged = [replace(x, low_confidence=bool(
+    # The file keeps scores, not cosines: a link the aligner also made has its cosine, a 1-1
+    # link the cosine of its sentences' vectors (a group of several needs the encoder).
+    known = {(x.src, x.tgt): x.cosine for x in a.links}
+
+    def cosine(x: alignment.Link) -> float:
+        if (x.src, x.tgt) in known:
+            return known[(x.src, x.tgt)]
+        if len(x.src) == len(x.tgt) == 1:
+            return float(a.src_vectors[x.src[0]].astype("float64")
+                         @ a.tgt_vectors[x.tgt[0]].astype("float64"))
+        return math.nan
+
+    flagged = [replace(x, cosine=cosine(x), low_confidence=bool(
         a.threshold is not None and not x.is_omission and not math.isnan(x.score)
         and x.score < a.threshold)) for x in links]
     ordered = review.in_document_order(flagged, a.n_src, a.n_tgt)

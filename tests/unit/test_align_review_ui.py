@@ -167,3 +167,14 @@ def test_edit_line_from_the_form():
     assert align_review.edit_line("relink", None, " 3 ", "4,5", True) == "relink 3 4,5 release"
     with pytest.raises(ValueError, match="whole number"):
         align_review.edit_line("accept", 2.5, "", "")
+
+
+def test_a_resumed_review_reads_as_it_was(result, tmp_path):
+    """The reading view of a saved and resumed review is the one the reviewer left (the
+    file keeps no cosines: 1-1 links get theirs from the sentences' vectors again)."""
+    links = result.alignment.links
+    k = next(k for k in range(len(links) - 1) if links[k].type == links[k + 1].type == "1-1")
+    edited = result.break_link(k).relink(links[k].src, links[k + 1].tgt, release=True)
+    back = views.resume_review(result, edited.write(tmp_path / "review.tsv"))
+    for sort in ("doubt", "document"):
+        assert align_review.reading_html(back, sort) == align_review.reading_html(edited, sort)
