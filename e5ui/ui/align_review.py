@@ -23,6 +23,11 @@ ACTIONS = [("Accept", "accept"), ("Break", "break"), ("Re-link", "relink"),
            ("Merge with next", "merge"), ("Split a merge", "split")]
 NEAR_THRESHOLD = 0.1  # a link this close above the flag threshold is shown as uncertain
 CANDIDATES = 6
+LEGEND = ('<div class="al-review-legend"><span class="al-key al-r-low">below the threshold</span>'
+          '<span class="al-key al-r-unsure">just above it</span>'
+          '<span class="al-key al-r-omit">no partner</span>'
+          '<span class="al-key al-r-high">confident</span>'
+          '<span class="al-key al-key-edited">edited</span> · hover a row for its score</div>')
 
 
 def _band(link, threshold: float | None) -> tuple[str, str]:
@@ -74,7 +79,7 @@ def reading_html(result: views.AlignResult | None, sort: str = "doubt") -> str:
     head = ("<tr><th>link</th><th>doubt</th><th>status</th><th>score</th><th>type</th>"
             f"<th>source ({html.escape(result.source.lang)})</th>"
             f"<th>target ({html.escape(result.target.lang)})</th></tr>")
-    return (f'<div class="al-review-scroll"><table class="al-review">'
+    return (f"{LEGEND}<div class=\"al-review-scroll\"><table class=\"al-review\">"
             f"<thead>{head}</thead><tbody>{''.join(rows)}</tbody></table></div>")
 
 

@@ -148,9 +148,10 @@ def test_a_review_through_the_api_edits_saves_and_resumes(app_client, tmp_path):
     target = (EX / "target.txt").read_text(encoding="utf-8")
     base = rows(app_client.predict(source, target, api_name="/align")[3])
     k = next(k for k, r in enumerate(base) if r["type"] == "1-1")
+    j = max(j for j, r in enumerate(base) if r["type"] == "1-1")
     a, b = int(base[k]["src_indices"]), int(base[k]["tgt_indices"])
     out = app_client.predict(source, target, gold_file=upload(EX / "gold.tsv"),
-                             edits=f"break {k}; accept 0", approved_only=True,
+                             edits=f"accept {j}; break {k}", approved_only=True,
                              api_name="/align_review")
     _fig, summary, metrics, table, _notes, files, message = out
     after = rows(table)
