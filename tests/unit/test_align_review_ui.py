@@ -9,6 +9,7 @@ import re
 import xml.etree.ElementTree as ET
 
 import gradio as gr
+import numpy as np
 import pytest
 
 from e5ui import segment, views
@@ -178,3 +179,20 @@ def test_a_resumed_review_reads_as_it_was(result, tmp_path):
     back = views.resume_review(result, edited.write(tmp_path / "review.tsv"))
     for sort in ("doubt", "document"):
         assert align_review.reading_html(back, sort) == align_review.reading_html(edited, sort)
+
+
+def test_candidates_offer_the_nearest_targets_to_pick(result, tmp_path):
+    update = align_review.candidates(_App(tmp_path), result, "2")
+    values = [value for _label, value in update["choices"]]
+    assert len(values) == align_review.CANDIDATES
+    # Reference: the single target sentences by cosine with source sentence 2 (numpy).
+    a = result.alignment
+    cos = a.tgt_vectors.astype("float64") @ a.src_vectors[2].astype("float64")
+    best = str(int(np.argmax(cos)))
+    assert best in values
+    linked = next(x.tgt for x in a.links if 2 in x.src)
+    shown = [label for label, value in update["choices"]
+             if value == ",".join(map(str, linked))]
+    assert all("(linked now)" in label for label in shown)
+    with pytest.raises(gr.Error, match="one source sentence"):
+        align_review.candidates(_App(tmp_path), result, "2,3")
