@@ -25,6 +25,7 @@ from e5ui.plots.theme import (
 ALIGN_PATH = "#ffffff"  # the path, over a dark outline: reads on every Viridis colour
 ALIGN_LOW = "#d62728"  # a link below the confidence threshold
 ALIGN_OMIT = "#ff7f0e"  # a sentence left without a partner
+ALIGN_EDITED = "#17becf"  # a link a person made or changed (cyan: apart from red and orange)
 ALIGN_HEIGHT = 760
 
 
@@ -53,6 +54,7 @@ def alignment_heatmap(
     omitted: Sequence[tuple[float, float, float, float]] = (),
     title: str = "Alignment",
     axis_titles: tuple[str, str] = ("source", "target"),
+    edited: Sequence[tuple[float, float, float, float]] = (),
 ) -> go.Figure:
     """The alignment path drawn over the source x target similarity matrix.
 
@@ -71,6 +73,8 @@ def alignment_heatmap(
         omitted: likewise for omissions (zero width or height: drawn one cell wide).
         title: figure title.
         axis_titles: what the rows and the columns are.
+        edited: likewise for links a reviewer made or changed (a dashed cyan box, named
+            "edited" so that a page can find them).
 
     Returns:
         The figure; a message figure when there is nothing to draw.
@@ -96,6 +100,8 @@ def alignment_heatmap(
     for r0, r1, c0, c1 in omitted:  # an empty side still gets a cell's width, to be seen
         shapes.append(_box(r0, max(r1, r0 + 1), c0, max(c1, c0 + 1), ALIGN_OMIT, "dot"))
     shapes += [_box(*rect, ALIGN_LOW) for rect in low]
+    shapes += [{**_box(r0, max(r1, r0 + 1), c0, max(c1, c0 + 1), ALIGN_EDITED, "dash"),
+                "name": "edited"} for r0, r1, c0, c1 in edited]
     axis = {"type": "category", "showticklabels": False, "showgrid": False, "zeroline": False,
             "ticks": ""}
     fig = go.Figure(trace)

@@ -7,7 +7,8 @@ import gradio as gr
 
 from e5ui import plots, registry, resources, segment, textio, views
 from e5ui.analysis import alignment
-from e5ui.ui import common
+from e5ui.ui import align_review, common
+from e5ui.views.align import parse_edits
 
 VIEW = registry.get("align")
 REPORT_KEY = VIEW.name
@@ -71,6 +72,16 @@ def run(app: common.App, source: str, target: str, source_file: str | None = Non
         progress=gr.Progress()):
     """/align: the figure, summary, gold metrics, links, notes, downloads, the result (for the
     threshold slider), report state (``*_columns``: an uploaded table's columns to read)."""
+    result = _aligned(app, source, target, source_file, target_file, mode, max_merge,
+                      threshold, source_lang, target_lang, gold_file, source_columns,
+                      target_columns, progress)
+    return _outputs(app, result, theme, state, result.export(app.folder(request, "align")))
+
+
+def _aligned(app: common.App, source, target, source_file, target_file, mode, max_merge,
+             threshold, source_lang, target_lang, gold_file, source_columns, target_columns,
+             progress) -> views.AlignResult:
+    """The two documents read within the app's limits, and aligned."""
     src = _document(app, source, source_file, "source", mode, source_lang, source_columns)
     tgt = _document(app, target, target_file, "target", mode, target_lang, target_columns)
     segment.check_pair(src, tgt)
@@ -78,19 +89,83 @@ def run(app: common.App, source: str, target: str, source_file: str | None = Non
     gold = textio.read_links(gold_file, n_src=len(src), n_tgt=len(tgt),
                              max_bytes=app.max_bytes) if gold_file else None
     enc = app.encoder(progress)
-    result = views.align_view(enc, src, tgt, int(max_merge), threshold, gold,
-                              progress=common.progress_adapter(progress))
-    return _outputs(app, result, theme, state, result.export(app.folder(request, "align")))
+    return views.align_view(enc, src, tgt, int(max_merge), threshold, gold,
+                            progress=common.progress_adapter(progress))
+
+
+@common.guard
+def review(app: common.App, source: str, target: str, source_file: str | None = None,
+           target_file: str | None = None, mode: str = "split", max_merge: int = 4,
+           threshold: float = alignment.DEFAULT_THRESHOLD, source_lang: str = "",
+           target_lang: str = "", gold_file: str | None = None, state: dict | None = None,
+           theme: str = "light", source_columns: dict | None = None,
+           target_columns: dict | None = None, review_file: str | None = None,
+           edits: str | None = "", approved_only: bool = False,
+           request: gr.Request | None = None, progress=gr.Progress()):
+    """/align_review: the two documents aligned as /align does, the saved review
+    (``review_file``, the TSV/CSV download) put back when given — refused, naming its line,
+    when it does not fit the documents — and ``edits`` applied in turn (``views.parse_edits``:
+    "accept 3; relink 5 6,7"; all or none). Returns /align's outputs, the TMX with only the
+    accepted and edited links when ``approved_only``, and a line saying what was done."""
+    result = _aligned(app, source, target, source_file, target_file, mode, max_merge,
+                      threshold, source_lang, target_lang, gold_file, source_columns,
+                      target_columns, progress)
+    done = []
+    if review_file:
+        app.check_upload(review_file, "The review file")
+        links = textio.read_review(review_file, result.source.sentences,
+                                   result.target.sentences, max_bytes=app.max_bytes)
+        result = views.resume_review(result, links)
+        done.append(f"Review resumed: {_reviewed(result)}")
+    if (edits or "").strip():
+        parsed = parse_edits(edits)
+        result = result.edited(parsed, app.encoder(progress))
+        done.append(f"{len(parsed)} edit(s) applied")
+    files = result.export(app.folder(request, "align"), bool(approved_only))
+    return (*_outputs(app, result, theme, state, files), common.md_plain(" · ".join(done)))
+
+
+def _reviewed(result: views.AlignResult) -> str:
+    status = [link.status for link in result.alignment.links]
+    return (f"{status.count('accepted')} accepted, {status.count('edited')} edited, "
+            f"{status.count('auto')} not yet reviewed")
+
+
+@common.guard
+def edit(app: common.App, saved: views.AlignResult | None, action: str, link: float | None,
+         src: str | None, tgt: str | None, release: bool = False, approved_only: bool = False,
+         state: dict | None = None, theme: str = "light", request: gr.Request | None = None,
+         progress=gr.Progress()):
+    """One edit from the review's form on the session's alignment; a refused one raises
+    ValueError (one message) and the state keeps the alignment it had."""
+    if saved is None:
+        raise ValueError("Align two documents first, then review the links")
+    line = align_review.edit_line(action, link, src, tgt, release)
+    result = saved.edited(line, app.encoder(progress))
+    files = result.export(app.folder(request, "align"), bool(approved_only))
+    return (*_outputs(app, result, theme, state, files),
+            common.md_plain(f"Applied: {line}. {_reviewed(result)}."))
+
+
+@common.guard
+def reexport(app: common.App, saved: views.AlignResult | None, approved_only: bool = False,
+             request: gr.Request | None = None):
+    """The downloads again, the TMX with or without the links nobody reviewed."""
+    if saved is None:
+        return gr.update()
+    return saved.export(app.folder(request, "align"), bool(approved_only))
 
 
 @common.guard
 def reflag(app: common.App, saved: views.AlignResult | None, threshold: float,
-           state: dict | None = None, theme: str = "light", request: gr.Request | None = None):
+           state: dict | None = None, theme: str = "light", approved_only: bool = False,
+           request: gr.Request | None = None):
     """A new threshold on the same alignment: flags, figure and downloads again, no search."""
     if saved is None:
         return (gr.update(),) * 7 + (state,)
     result = saved.restyled(threshold)
-    return _outputs(app, result, theme, state, result.export(app.folder(request, "align")))
+    return _outputs(app, result, theme, state,
+                    result.export(app.folder(request, "align"), bool(approved_only)))
 
 
 def _fill():
@@ -144,6 +219,7 @@ def build(app: common.App, report_state: gr.State, theme: gr.State) -> common.Wi
                                elem_id="al-plot")
                 summary = gr.Markdown(elem_id="al-summary")
                 metrics = gr.Markdown(elem_id="al-metrics")
+        rv = align_review.build(app, saved)
         table = gr.Dataframe(label="Links (red: below the threshold, amber: no partner)",
                              wrap=True, max_height=600, elem_id="al-table",
                              column_widths=TABLE_WIDTHS)
@@ -155,8 +231,20 @@ def build(app: common.App, report_state: gr.State, theme: gr.State) -> common.Wi
                            [*inputs, report_state, theme, common.columns_of(sfile),
                             common.columns_of(tfile)], outputs)
     wiring.on(run_btn.click, api_name=VIEW.api_name)
-    threshold.release(common.bind(reflag, app), [saved, threshold, report_state, theme],
-                      outputs, **common.PRIVATE)
+    threshold.release(common.bind(reflag, app),
+                      [saved, threshold, report_state, theme, rv["approved"]], outputs,
+                      **common.PRIVATE)
+    rv["apply"].click(common.bind(edit, app),
+                      [saved, rv["action"], rv["link"], rv["src"], rv["tgt"], rv["release"],
+                       rv["approved"], report_state, theme], [*outputs, rv["message"]],
+                      **common.PRIVATE)
+    rv["approved"].change(common.bind(reexport, app), [saved, rv["approved"]], [files],
+                          **common.PRIVATE)
+    # The upload of a saved review is the /align_review endpoint: the documents in the boxes
+    # aligned again (cached vectors: no new encoding) and the review put back.
+    rv["resume"].upload(common.bind(review, app),
+                        [*wiring.inputs, rv["resume"], rv["edits"], rv["approved"]],
+                        [*outputs, rv["message"]], api_name="align_review")
     common.wire_example(example, _fill, inputs, wiring)
     common.clear_upload_on_typing([(source, sfile), (target, tfile)])
     return wiring

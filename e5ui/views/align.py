@@ -175,9 +175,11 @@ class AlignResult:
         grid, a = self.grid, self.alignment
         path = grid.path(a.corners())
         corners = a.corners()
-        low, omitted = [], []
+        low, omitted, edited = [], [], []
         for k, link in enumerate(a.links):
             (r0, c0), (r1, c1) = grid.path(corners[k : k + 2])
+            if link.status == "edited" and not link.is_omission:
+                edited.append((r0, r1, c0, c1))
             if link.is_omission:
                 omitted.append((r0, r1, c0, c1))
             elif link.low_confidence:
@@ -187,7 +189,7 @@ class AlignResult:
         return plots.alignment_heatmap(
             grid.values, self._names(self.source, grid.src_edges),
             self._names(self.target, grid.tgt_edges), path, low, omitted, title,
-            (f"source ({self.source.lang})", f"target ({self.target.lang})"))
+            (f"source ({self.source.lang})", f"target ({self.target.lang})"), edited)
 
     def _units(self, approved_only: bool = False) -> list[textio.TranslationUnit]:
         units = []
@@ -215,9 +217,114 @@ class AlignResult:
             return textio.write_tmx_units(path, self._units(approved_only), self.source.lang)
         return self.table.write(path)
 
-    def export(self, folder: Path) -> list[str]:
-        """Writes the app's data downloads into ``folder``; returns their paths."""
-        return [str(self.write(folder / f"alignment.{ext}")) for ext in ("tsv", "csv", "tmx")]
+    def export(self, folder: Path, approved_only: bool = False) -> list[str]:
+        """Writes the app's data downloads into ``folder`` (the TMX with only the accepted and
+        edited links when ``approved_only``); returns their paths."""
+        return [str(self.write(folder / f"alignment.{ext}", approved_only))
+                for ext in ("tsv", "csv", "tmx")]
+
+    def edited(self, edits: str | list[Edit], encoder=None) -> AlignResult:
+        """The edits applied in turn, each to the result of the one before (so a link's
+        position is counted after the edits above it).
+
+        Args:
+            edits: ``parse_edits`` text (one edit a line or ``;``-separated) or parsed edits.
+            encoder: The encoder that aligned the documents (scores of merged links).
+
+        Returns:
+            A new result; ValueError naming the edit (its place in the list) that would not
+            leave a valid alignment, and nothing applied.
+        """
+        edits = parse_edits(edits) if isinstance(edits, str) else list(edits)
+        result = self
+        for n, edit in enumerate(edits, 1):
+            try:
+                result = edit.apply(result, encoder)
+            except ValueError as exc:
+                where = f"Edit {n} ({edit.text})" if len(edits) > 1 else f"{edit.text}"
+                raise ValueError(f"{where}: {exc}. Nothing was changed.") from None
+        return result
+
+
+EDIT_FORMS = ("accept K", "break K", "merge K", "split K [SRC_AT TGT_AT]",
+              "relink SRC TGT [release]")
+
+
+@dataclass(frozen=True)
+class Edit:
+    """One review edit, as a reviewer or an API client writes it.
+
+    Attributes:
+        action: accept, break, merge, split or relink.
+        link: The link's 0-based position (row of the table) for accept/break/merge/split.
+        src, tgt: Source and target indices for relink; split points for split (one each).
+        release: relink: break the links that hold one of its sentences.
+        text: The edit as written (for messages).
+    """
+
+    action: str
+    link: int | None = None
+    src: tuple[int, ...] = ()
+    tgt: tuple[int, ...] = ()
+    release: bool = False
+    text: str = ""
+
+    def apply(self, result: AlignResult, encoder=None) -> AlignResult:
+        """This edit on ``result`` (a new result; ValueError for an invalid one)."""
+        if self.action == "accept":
+            return result.accept(self.link)
+        if self.action == "break":
+            return result.break_link(self.link)
+        if self.action == "merge":
+            return result.merge_next(self.link, encoder)
+        if self.action == "split":
+            at = (self.src[0], self.tgt[0]) if self.src else (None, None)
+            return result.split_link(self.link, *at, encoder=encoder)
+        return result.relink(self.src, self.tgt, encoder, release=self.release)
+
+
+def _index(word: str, what: str, line: str) -> int:
+    group = alignment.parse_group(word)
+    if len(group) != 1:
+        raise ValueError(f"{what} is one 0-based number, got {word!r} in {line!r}")
+    return group[0]
+
+
+def parse_edits(text: str) -> list[Edit]:
+    """Review edits from text: one a line (or ``;``-separated), each one of ``EDIT_FORMS``:
+    ``accept 3`` (link 3, 0-based row), ``break 3``, ``merge 3`` (with link 4), ``split 3``
+    (the best split) or ``split 3 1 0``, ``relink 5 6,7`` (source 5 with targets 6 and 7;
+    ``release`` at the end breaks the links holding them first). Blank parts are skipped.
+
+    Returns:
+        The edits; ValueError quoting the first one that is not of these forms.
+    """
+    edits = []
+    for part in (p.strip() for p in (text or "").replace(";", "\n").splitlines()):
+        if not part:
+            continue
+        words = part.split()
+        action = words[0].lower()
+        args = words[1:]
+        if action in ("accept", "break", "merge", "split"):
+            if not args or len(args) not in ((1, 3) if action == "split" else (1,)):
+                raise ValueError(f"{part!r} is not an edit. Write one of: "
+                                 f"{', '.join(EDIT_FORMS)}")
+            k = _index(args[0], "A link", part)
+            at = [_index(w, "A split point", part) for w in args[1:]]
+            edits.append(Edit(action, k, tuple(at[:1]), tuple(at[1:]), text=part))
+        elif action == "relink":
+            release = bool(args) and args[-1].lower() == "release"
+            args = args[:-1] if release else args
+            if len(args) != 2:
+                raise ValueError(f"{part!r}: relink takes the source and the target "
+                                 "sentences, e.g. relink 5 6,7")
+            src, tgt = (alignment.parse_group(w) for w in args)
+            edits.append(Edit("relink", None, src, tgt, release, part))
+        else:
+            raise ValueError(f"Unknown edit {words[0]!r} in {part!r}. Must be one of: "
+                             f"{', '.join(EDIT_FORMS)}")
+    return edits
 
 
 def _checked_gold(gold, source: Document, target: Document
@@ -307,7 +414,19 @@ def resume_review(result: AlignResult,
     links = (path if isinstance(path, list)
              else textio.read_review(path, result.source.sentences, result.target.sentences))
     a = result.alignment
-    flagged = [replace(x, low_confidence=bool(
+    # The file keeps scores, not cosines: a link the aligner also made has its cosine, a 1-1
+    # link the cosine of its sentences' vectors (a group of several needs the encoder).
+    known = {(x.src, x.tgt): x.cosine for x in a.links}
+
+    def cosine(x: alignment.Link) -> float:
+        if (x.src, x.tgt) in known:
+            return known[(x.src, x.tgt)]
+        if len(x.src) == len(x.tgt) == 1:
+            return float(a.src_vectors[x.src[0]].astype("float64")
+                         @ a.tgt_vectors[x.tgt[0]].astype("float64"))
+        return math.nan
+
+    flagged = [replace(x, cosine=cosine(x), low_confidence=bool(
         a.threshold is not None and not x.is_omission and not math.isnan(x.score)
         and x.score < a.threshold)) for x in links]
     ordered = review.in_document_order(flagged, a.n_src, a.n_tgt)

@@ -136,3 +136,45 @@ def test_a_long_sentence_is_cut_and_a_bad_language_refused(app_client):
     with pytest.raises(AppError, match="source_lang"):
         app_client.predict("One.", "Eins.", None, None, "lines", 1, 0.15, "en;" * 20, "de",
                            None, api_name="/align")
+
+
+def test_a_review_through_the_api_edits_saves_and_resumes(app_client, tmp_path):
+    """/align_review: edits on the example's alignment (all or none), the TSV it returns is
+    the review file, uploaded again it gives the same table; a file that does not fit is
+    refused by its line; the TMX holds only reviewed links when asked."""
+    from gradio_client.exceptions import AppError
+
+    source = (EX / "source.txt").read_text(encoding="utf-8")
+    target = (EX / "target.txt").read_text(encoding="utf-8")
+    base = rows(app_client.predict(source, target, api_name="/align")[3])
+    k = next(k for k, r in enumerate(base) if r["type"] == "1-1")
+    j = max(j for j, r in enumerate(base) if r["type"] == "1-1")
+    a, b = int(base[k]["src_indices"]), int(base[k]["tgt_indices"])
+    out = app_client.predict(source, target, gold_file=upload(EX / "gold.tsv"),
+                             edits=f"accept {j}; break {k}", approved_only=True,
+                             api_name="/align_review")
+    _fig, summary, metrics, table, _notes, files, message = out
+    after = rows(table)
+    assert "2 edit(s) applied" in message and "reviewed: 1 accepted" in summary
+    # The broken link's two sentences are alone now, and gold F1 says the link is missing.
+    assert {(r["src_indices"], r["tgt_indices"], r["status"]) for r in after} >= {
+        (str(a), "–", "edited"), ("–", str(b), "edited")}
+    assert "recall 1.000" not in metrics and "F1" in metrics
+    tsv = next(f for f in files if f.endswith(".tsv"))
+    tmx = next(f for f in files if f.endswith(".tmx"))
+    statuses = [p.text for p in ET.parse(tmx).iter("prop") if p.get("type") == "x-status"]
+    assert statuses == ["accepted"]
+    review = tmp_path / "review.tsv"
+    review.write_bytes(Path(tsv).read_bytes())
+    resumed = app_client.predict(source, target, review_file=upload(review),
+                                 api_name="/align_review")
+    assert rows(resumed[3]) == after and "Review resumed" in resumed[-1]
+    # An edit that fails leaves nothing applied: the call is refused as a whole.
+    with pytest.raises(AppError, match=r"Edit 2 \(relink 0 99\).*out of range"):
+        app_client.predict(source, target, edits="accept 0; relink 0 99",
+                           api_name="/align_review")
+    # A review of other documents: refused, naming the line that does not fit.
+    shorter = "\n".join(source.splitlines()[:3])
+    with pytest.raises(AppError, match=r"review\.tsv.*line \d+"):
+        app_client.predict(shorter, target, review_file=upload(review),
+                           api_name="/align_review")

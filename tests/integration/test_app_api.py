@@ -23,7 +23,8 @@ def client(request):
 
 def test_documented_endpoints(client):
     names = set(client.view_api(return_format="dict", print_info=False)["named_endpoints"])
-    assert {"/similarity", "/neighbours", "/map", "/bitext", "/explain", "/pair_score"} <= names
+    assert {"/similarity", "/neighbours", "/map", "/bitext", "/explain", "/pair_score",
+            "/align", "/align_review"} <= names
 
 
 def test_similarity_pasted_text(client):

@@ -114,8 +114,8 @@ def test_every_endpoint_answers_hostile_values_with_a_result_or_a_sentence(serve
     client, store, root, _ = served
     base = client.src if client.src.endswith("/") else client.src + "/"
     api = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
-    assert {"/similarity", "/neighbours", "/map", "/bitext", "/align", "/explain",
-            "/pair_score"} <= set(api)
+    assert {"/similarity", "/neighbours", "/map", "/bitext", "/align", "/align_review",
+            "/explain", "/pair_score"} <= set(api)
     # Another session's download: its path is the kind of thing a client could learn.
     kind, outputs = call(base, "/similarity", ["a\nb", None, "input", "symmetric", False])
     other = outputs[4][0]["path"]

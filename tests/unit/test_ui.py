@@ -547,6 +547,7 @@ def test_every_input_of_every_event_goes_through_the_central_check(app):
                 files.add((fn.api_name, name))
     assert files >= {("similarity", "file"), ("neighbours", "corpus_file"),
                      ("bitext", "gold_file"), ("align", "source_file"), ("align", "gold_file"),
+                     ("align_review", "review_file"),
                      ("map", "file"), ("explain", "file")}
     dim = next(c for c in demo.blocks.values() if getattr(c, "label", None) == "Dimensions")
     assert dim.api_info()["type"] == "integer"
