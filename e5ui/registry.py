@@ -264,6 +264,9 @@ register(View(
             "unmatched": _columns(("side", 1), ("index", 1), ("text", 6))}))
 register(View(
     "align", "e5ui.ui.align:build", "e5ui.cli.align",
+    # /align_review: the alignment with a saved review and edits applied (accept, break,
+    # re-link, merge, split)
+    endpoints=(Endpoint("align"), Endpoint("align_review")),
     tables={"links": _columns(("src_indices", 7), ("tgt_indices", 7), ("score", 7),
                               ("type", 5), ("source", 33), ("target", 33), ("status", 5),
                               ("doubt_rank", 5))},

@@ -185,7 +185,8 @@ def test_every_endpoint_of_the_app_is_declared_and_every_declared_one_exists(hol
     assert set(demo.get_api_info()["named_endpoints"]) == declared
     assert declared == {"/similarity", "/similarity_compare", "/neighbours", "/map",
                         "/map_neighbours", "/map_search",
-                        "/projection", "/bitext", "/bitext_review", "/align", "/explain",
+                        "/projection", "/bitext", "/bitext_review", "/align", "/align_review",
+                        "/explain",
                         "/pair_score"}
 
 

@@ -254,9 +254,11 @@ def test_write_pairs_round_trip(folder, src_lines, tgt_lines, suffix):
         assert segs == [t for p in pairs for t in (src.texts[p.src], tgt.texts[p.tgt])]
         return
     back = read_back(path)
-    assert back[0] == ["src_index", "tgt_index", "score", "cosine", "source", "target"]
+    assert back[0] == ["src_index", "tgt_index", "score", "cosine", "source", "target",
+                       "status"]
     assert len(back) == len(pairs) + 1
     for p, row in zip(pairs, back[1:]):
         assert [int(row[0]), int(row[1])] == [src.rows[p.src], tgt.rows[p.tgt]]
+        assert row[6] == "auto"  # nobody reviewed these pairs
         assert unneutralise(row[4], src.texts[p.src]) == src.texts[p.src]
         assert unneutralise(row[5], tgt.texts[p.tgt]) == tgt.texts[p.tgt]
