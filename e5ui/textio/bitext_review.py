@@ -16,17 +16,14 @@ from pathlib import Path
 
 from e5ui.analysis.bitext import STATUSES, Pair
 from e5ui.textio.corpus import Corpus
-from e5ui.textio.decode import MAX_INPUT_BYTES, _checked_path, _decoded, _split_lines, _tidy
-from e5ui.textio.records import _records
+from e5ui.textio.decode import MAX_INPUT_BYTES, _checked_path
+from e5ui.textio.review import _shown, review_rows
 from e5ui.textio.tables import neutralise
 
 # The columns a bitext review must have; score and cosine are recomputed from the vectors, and
 # a file without ``status`` (an export from before reviews) reads as all ``auto``.
 BITEXT_REVIEW_COLUMNS = ("src_index", "tgt_index", "source", "target")
 
-
-def _shown(cell: str) -> str:
-    return repr(cell if len(cell) <= 60 else cell[:60] + "…")
 
 
 def read_bitext_review(path: str | Path, source: Corpus, target: Corpus, *,
@@ -49,66 +46,46 @@ def read_bitext_review(path: str | Path, source: Corpus, target: Corpus, *,
         naming the file's line for anything that does not fit.
     """
     path = _checked_path(path, max_bytes)
-    name = path.name
-    delimiter = "," if path.suffix.lower() == ".csv" else "\t"
     sides = {"source": (source, {r: i for i, r in enumerate(source.rows)}),
              "target": (target, {r: i for i, r in enumerate(target.rows)})}
     pairs: list[Pair] = []
     owner: dict[tuple[str, int], int] = {}
-    columns: dict[str, int] | None = None
-    with _decoded(path, max_bytes) as decoder:
-        for cells, first, _last in _records(_split_lines(decoder), delimiter):
-            where = f"{name} line {first + 1}"
-            cells = [_tidy(c)[0] for c in cells]
-            if not any(cells):
-                continue
-            if columns is None:
-                names = [c.lower() for c in cells]
-                missing = [c for c in BITEXT_REVIEW_COLUMNS if c not in names]
-                if missing:
-                    raise ValueError(f"{where}: a bitext review needs the columns "
-                                     f"{', '.join(BITEXT_REVIEW_COLUMNS)} and status (the "
-                                     f"bitext view's export); missing: {', '.join(missing)}")
-                columns = {c: names.index(c) for c in (*BITEXT_REVIEW_COLUMNS, "status")
-                           if c in names}
-                continue
-            if len(pairs) >= len(source):
-                raise ValueError(f"{where}: more rows than the {len(source)} source "
-                                 "sentences can form pairs")
-            cells += [""] * (max(columns.values()) + 1 - len(cells))
-            cell = {c: cells[k] for c, k in columns.items()}
-            found = {}
-            for side, column in (("source", "src_index"), ("target", "tgt_index")):
-                corpus, index_of = sides[side]
-                raw = cell[column].strip()
-                try:
-                    row = int(raw)
-                except ValueError:
-                    raise ValueError(f"{where}: {column} {_shown(raw)} is not a whole "
-                                     "number") from None
-                if row not in index_of:
-                    last = corpus.rows[-1] if corpus.rows else None
-                    raise ValueError(f"{where}: {side} line {row} holds no sentence of the "
-                                     f"{side} list ({len(corpus)} sentence(s)"
-                                     + (f", lines 0 to {last}" if last is not None else "")
-                                     + "; 0-based line numbers)")
-                i = index_of[row]
-                text = corpus.texts[i]
-                if cell[side] not in (text, neutralise(text)):
-                    raise ValueError(f"{where}: the {side} text {_shown(cell[side])} is not "
-                                     f"the {side} list's sentence at line {row} "
-                                     f"({_shown(text)}): the review was made from other "
-                                     "lists, or a text changed")
-                if (side, i) in owner and (side == "source" or one_to_one):
-                    raise ValueError(f"{where}: {side} line {row} is in two pairs (line "
-                                     f"{owner[side, i]} holds it too)")
-                owner.setdefault((side, i), first + 1)
-                found[side] = i
-            status = cell.get("status", "auto") or "auto"
-            if status not in STATUSES:
-                raise ValueError(f"{where}: unknown status {_shown(status)}. Must be one of: "
-                                 f"{', '.join(STATUSES)}")
-            pairs.append(Pair(found["source"], found["target"], math.nan, math.nan, status))
-    if columns is None:
-        raise ValueError(f"{name} holds no bitext review (no header row)")
+    for where, first, cell in review_rows(path, BITEXT_REVIEW_COLUMNS, ("status",),
+                                          "bitext review", "the bitext view's export",
+                                          max_bytes):
+        if len(pairs) >= len(source):
+            raise ValueError(f"{where}: more rows than the {len(source)} source "
+                             "sentences can form pairs")
+        found = {}
+        for side, column in (("source", "src_index"), ("target", "tgt_index")):
+            corpus, index_of = sides[side]
+            raw = cell[column].strip()
+            try:
+                row = int(raw)
+            except ValueError:
+                raise ValueError(f"{where}: {column} {_shown(raw)} is not a whole "
+                                 "number") from None
+            if row not in index_of:
+                last = corpus.rows[-1] if corpus.rows else None
+                raise ValueError(f"{where}: {side} line {row} holds no sentence of the "
+                                 f"{side} list ({len(corpus)} sentence(s)"
+                                 + (f", lines 0 to {last}" if last is not None else "")
+                                 + "; 0-based line numbers)")
+            i = index_of[row]
+            text = corpus.texts[i]
+            if cell[side] not in (text, neutralise(text)):
+                raise ValueError(f"{where}: the {side} text {_shown(cell[side])} is not "
+                                 f"the {side} list's sentence at line {row} "
+                                 f"({_shown(text)}): the review was made from other "
+                                 "lists, or a text changed")
+            if (side, i) in owner and (side == "source" or one_to_one):
+                raise ValueError(f"{where}: {side} line {row} is in two pairs (line "
+                                 f"{owner[side, i]} holds it too)")
+            owner.setdefault((side, i), first + 1)
+            found[side] = i
+        status = cell.get("status", "auto") or "auto"
+        if status not in STATUSES:
+            raise ValueError(f"{where}: unknown status {_shown(status)}. Must be one of: "
+                             f"{', '.join(STATUSES)}")
+        pairs.append(Pair(found["source"], found["target"], math.nan, math.nan, status))
     return pairs

@@ -3,9 +3,11 @@ sentence similarity, links flagged below a threshold the visitor can move."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import gradio as gr
 
-from e5ui import plots, registry, resources, segment, textio, views
+from e5ui import baselines, plots, registry, resources, segment, textio, views
 from e5ui.analysis import alignment
 from e5ui.ui import align_review, common
 from e5ui.views.align import parse_edits
@@ -89,8 +91,10 @@ def _aligned(app: common.App, source, target, source_file, target_file, mode, ma
     gold = textio.read_links(gold_file, n_src=len(src), n_tgt=len(tgt),
                              max_bytes=app.max_bytes) if gold_file else None
     enc = app.encoder(progress)
-    return views.align_view(enc, src, tgt, int(max_merge), threshold, gold,
-                            progress=common.progress_adapter(progress))
+    result = views.align_view(enc, src, tgt, int(max_merge), threshold, gold,
+                              progress=common.progress_adapter(progress))
+    # The review's hover gives each link's cosine a percentile among unrelated pairs.
+    return replace(result, baseline=baselines.reference_baseline(enc))
 
 
 @common.guard

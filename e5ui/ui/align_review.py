@@ -16,6 +16,7 @@ import math
 import gradio as gr
 
 from e5ui import views
+from e5ui.analysis import calibration
 from e5ui.ui import common
 
 SORTS = [("Doubtful first", "doubt"), ("Document order", "document")]
@@ -68,6 +69,10 @@ def reading_html(result: views.AlignResult | None, sort: str = "doubt") -> str:
         band, meaning = _band(link, threshold)
         score = "" if math.isnan(link.score) else f"{link.score:.3f}"
         cosine = "" if math.isnan(link.cosine) else f" · cosine {link.cosine:.3f}"
+        if cosine and result.baseline is not None:
+            share = float(calibration.percentile(link.cosine, result.baseline))
+            cosine += (f", higher than {views.fmt_pct(share)} of the model's unrelated "
+                       "sentence pairs")
         hover = html.escape(f"link {k} · {link.type} · score {score or '–'}{cosine} · "
                             f"{meaning} · doubt rank {ranks[k]}", quote=True)
         rows.append(

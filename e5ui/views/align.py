@@ -10,6 +10,7 @@ from pathlib import Path
 
 from e5ui import plots, registry, textio
 from e5ui.analysis import alignment, review
+from e5ui.analysis.calibration import Baseline
 from e5ui.segment import Document
 from e5ui.views.common import Table, ViewProgress, check_suffix, stage
 
@@ -30,6 +31,8 @@ class AlignResult:
         evaluation: strict and lax precision/recall/F1 against a gold file, when given.
         notes: remarks for the user.
         gold: the gold links the evaluation used (kept so that an edit updates it).
+        baseline: the model's unrelated-pair baseline, for the calibrated meaning of a link's
+            cosine (None: not shown).
     """
 
     source: Document
@@ -39,6 +42,9 @@ class AlignResult:
     evaluation: alignment.LinkEvaluation | None
     notes: list[str]
     gold: list[tuple[tuple[int, ...], tuple[int, ...]]] | None = None
+    # The model's unrelated-pair baseline (the app sets it): the review's hover says where a
+    # link's cosine falls among unrelated pairs. Kept through edits and a resumed review.
+    baseline: Baseline | None = None
 
     def restyled(self, threshold: float | None) -> AlignResult:
         """The same alignment flagged against another threshold (no new search)."""

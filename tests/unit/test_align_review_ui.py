@@ -196,3 +196,27 @@ def test_candidates_offer_the_nearest_targets_to_pick(result, tmp_path):
     assert all("(linked now)" in label for label in shown)
     with pytest.raises(gr.Error, match="one source sentence"):
         align_review.candidates(_App(tmp_path), result, "2,3")
+
+
+def test_the_hover_gives_a_link_cosine_its_percentile_among_unrelated_pairs(result):
+    """With the model's baseline (the app sets it), each row's hover says where the link's
+    cosine falls among unrelated pairs: the share of the baseline's cosines at or below it,
+    counted here with numpy."""
+    import dataclasses
+    import html as html_module
+
+    from e5ui.analysis.calibration import Baseline
+
+    unrelated = np.random.default_rng(3).uniform(-0.2, 1.0, 2000).astype(np.float32)
+    with_baseline = dataclasses.replace(result, baseline=Baseline("test", unrelated))
+    page = html_module.unescape(align_review.reading_html(with_baseline, "document"))
+    assert "unrelated" not in html_module.unescape(align_review.reading_html(result))
+    checked = 0
+    for k, link in enumerate(result.alignment.links):
+        if np.isnan(link.cosine):
+            continue
+        share = float((unrelated <= np.float32(link.cosine)).mean())
+        hover = re.search(rf'data-link="{k}" title="([^"]*)"', page).group(1)
+        assert f"higher than {views.fmt_pct(share)} of the model's unrelated" in hover, hover
+        checked += 1
+    assert checked >= 3
