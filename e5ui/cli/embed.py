@@ -13,6 +13,7 @@ from e5ui.cli.common import (
     check_out,
     columns,
     say,
+    text_progress,
 )
 
 HELP = "embed texts into a .npy file"
@@ -43,26 +44,13 @@ def run(args, encoder: EncoderFactory) -> int:
     if not source.is_file():
         raise CliError(f"No such file: {source}")
     enc = encoder(args)
-    bar = None
-
-    def progress(done: int, total: int) -> None:
-        nonlocal bar
-        if args.quiet:
-            return
-        if bar is None:
-            from tqdm import tqdm
-
-            bar = tqdm(total=total, unit="text", file=sys.stderr, desc="embedding",
-                       smoothing=0.1)
-        bar.update(done - bar.n)  # tqdm shows the rate and the time left
-
+    progress, close = text_progress(args)
     try:
         job = embedjob.run(enc, source, out, kind=args.kind, normalize=not args.no_normalize,
                            resume=args.resume, chunk=args.chunk, progress=progress,
                            columns=columns(args))
     finally:
-        if bar is not None:
-            bar.close()
+        close()
     for note in job.notes:
         say("note", note)
     info = enc.describe()
