@@ -8,6 +8,8 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 
+import numpy as np
+
 from e5ui import plots, registry, textio
 from e5ui.analysis import alignment, review
 from e5ui.analysis.calibration import Baseline
@@ -76,8 +78,9 @@ class AlignResult:
 
     @property
     def doubt_order(self) -> list[int]:
-        """Link positions, most doubtful first: the review's reading order."""
-        return review.doubt_order(self.alignment.links).tolist()
+        """Link positions, most doubtful first: the review's reading order (the inverse of
+        ``doubt_ranks``, made once per result)."""
+        return np.argsort(self.doubt_ranks).tolist()
 
     # -- review edits: each returns a new result (this one is unchanged); ValueError, naming
     # the link and the indices, for an edit that would not leave a valid alignment.
