@@ -56,14 +56,15 @@ def _encoder(args):
     limits = Limits.from_env(cache_disk_mb=args.cache_disk_mb,
                              remote_deadline_s=args.remote_deadline_s)
     settings = Settings(model=REMOTE if args.encoder_url else args.model, device=args.device,
-                        dtype=args.dtype, cache_dir=args.cache_dir,
+                        dtype=args.dtype, backend=args.backend, cache_dir=args.cache_dir,
                         fallback=not args.no_fallback, limits=limits,
                         encoder_url=args.encoder_url, remote_prefix=args.remote_prefix,
                         remote_model=args.remote_model)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", FallbackWarning)
         try:
-            enc = build_encoder(settings.model, settings)
+            enc = build_encoder(settings.model, settings, progress=None if args.quiet else (
+                lambda step: print(f"e5ui: once: {step}", file=sys.stderr, flush=True)))
         except ModelUnavailableError as exc:
             raise CliError(f"{exc} (drop --no-fallback to use the bundled model)") from None
     for w in caught:
@@ -71,6 +72,9 @@ def _encoder(args):
             _say("warning", str(w.message))
         else:
             warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+    fidelity = getattr(enc, "fidelity", None)
+    if fidelity is not None:  # what a setting other than float32 costs, in one line
+        _say("note", fidelity.line())
     return enc
 
 

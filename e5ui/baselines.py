@@ -34,10 +34,16 @@ def reference_texts() -> list[str]:
     return textio.read_texts(resources.path("calibration", "reference.tsv")).texts
 
 
+def _setting(info: dict) -> str:
+    """The dtype, and the backend when it is not torch (torch's files keep their names)."""
+    backend = info.get("backend") or "torch"
+    return str(info.get("dtype")) if backend == "torch" else f"{backend}-{info.get('dtype')}"
+
+
 def _file_for(info: dict, texts: list[str], folder: Path) -> Path:
     digest = hashlib.sha256()
     for part in (f"v{BASELINE_VERSION}", info["model"], str(info.get("revision")),
-                 str(info.get("dtype")), *texts):
+                 _setting(info), *texts):
         digest.update(part.encode("utf-8"))
         digest.update(b"\x00")
     safe = re.sub(r"[^A-Za-z0-9._-]+", "_", str(info["model"]))[-60:]
@@ -63,7 +69,7 @@ def reference_baseline(encoder: Any, directory: str | os.PathLike[str] | None = 
     if getattr(encoder, "calibrated", True) is False:
         return Baseline.off(str(info["model"]))
     folder = Path(directory) if directory is not None else cache_root() / "baselines"
-    key = (info["model"], info.get("revision"), info.get("dtype"), str(folder))
+    key = (info["model"], info.get("revision"), _setting(info), str(folder))
     with _memo_lock:
         if key not in _memo:
             _memo[key] = _load_or_compute(encoder, info, folder)

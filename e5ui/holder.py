@@ -4,6 +4,7 @@ without blocking requests. No gradio here: ``ui`` shows ``ModelHolder.status()``
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -26,6 +27,7 @@ class ModelStatus:
     info: dict | None = None
     error: str | None = None
     since: float = 0.0
+    step: str | None = None  # the one-time work under way (an OpenVINO conversion ...)
 
     @property
     def fallback_reason(self) -> str | None:
@@ -39,8 +41,9 @@ class ModelHolder:
     Args:
         settings: model, device, dtype, cache dir, fallback.
         encoder: an already-built Encoder (tests, scripts); no loading then.
-        factory: builds an encoder from (model name, settings, cache); defaults to
+        factory: builds an encoder from (model name, settings, cache, progress); defaults to
             ``encoding.factory.build_encoder`` (the one the command line uses too).
+            ``progress`` is called with a line per step of one-time work.
         cache: the embedding cache to share (e.g. with another holder).
     """
 
@@ -74,8 +77,13 @@ class ModelHolder:
         thread.start()
 
     def _load(self, model: str, generation: int) -> None:
+        def step(text: str) -> None:
+            with self._cond:
+                if generation == self._generation and self._status.state == "loading":
+                    self._status = dataclasses.replace(self._status, step=text)
+
         try:
-            encoder = self.factory(model, self.settings, self.cache)
+            encoder = self.factory(model, self.settings, self.cache, step)
             status = ModelStatus("ready", model, encoder.describe(), since=time.time())
         except Exception as exc:  # shown in the model panel; the server keeps running
             logger.exception("Loading %s failed", model)

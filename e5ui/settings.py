@@ -108,7 +108,7 @@ class Settings:
 
     Attributes:
         model: the model to load at start.
-        device, dtype, cache_dir, fallback: as for ``Encoder``.
+        device, dtype, backend, cache_dir, fallback: as for ``Encoder``.
         host, port, share: where to serve; anything but loopback (or a share link) is
             "exposed".
         auth: (user, password) every visitor must give; required when exposed unless
@@ -125,6 +125,7 @@ class Settings:
     model: str = models.DEFAULT_MODEL
     device: str | None = None
     dtype: str = "auto"
+    backend: str | None = None
     cache_dir: str | None = None
     fallback: bool = True
     host: str = "127.0.0.1"

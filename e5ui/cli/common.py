@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from e5ui import models
+from e5ui.encoding.device import BACKENDS, DTYPES
 
 # Builds the encoder the arguments name (``e5ui.__main__._encoder``), passed to each command.
 EncoderFactory = Callable[[argparse.Namespace], Any]
@@ -48,8 +49,13 @@ def add_common(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-fallback", action="store_true",
                         help="fail instead of falling back to the bundled model")
-    parser.add_argument("--dtype", default="auto",
-                        choices=["auto", "float32", "bfloat16", "float16"])
+    parser.add_argument("--dtype", default="auto", choices=list(DTYPES),
+                        help="auto (the fastest setting that stays faithful to float32 on "
+                        "this machine), float32, bfloat16, float16 (GPU), int8-weights or int8 "
+                        "(OpenVINO; int8 is faster and less faithful, its cost is printed)")
+    parser.add_argument("--backend", default="auto", choices=["auto", *BACKENDS],
+                        help="what runs the model: torch, openvino (pip install "
+                        "'e5ui[openvino]') or auto (default: e5ui decides, see --dtype)")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: best)")
     parser.add_argument("--cache-dir", default=None,
                         help="keep embeddings on disk here so reruns do not re-encode")

@@ -45,7 +45,8 @@ def run(args, encoder: EncoderFactory) -> int:
     names = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
     settings = Settings(
         model=REMOTE if args.encoder_url else args.model, device=args.device, dtype=args.dtype,
-        cache_dir=args.cache_dir, fallback=not args.no_fallback, host=args.host, port=args.port,
+        backend=args.backend, cache_dir=args.cache_dir, fallback=not args.no_fallback,
+        host=args.host, port=args.port,
         share=args.share, auth=parse_auth(args.auth or os.environ.get(AUTH_ENV)),
         insecure=args.insecure_no_auth, models=names, limits=limits,
         encoder_url=args.encoder_url, remote_prefix=args.remote_prefix,

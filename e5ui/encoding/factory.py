@@ -3,13 +3,15 @@ holder (``holder.ModelHolder``) both call ``build_encoder``."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from e5ui.cache import EmbeddingCache
 from e5ui.encoding.base import TextEncoder
 from e5ui.settings import REMOTE, Settings
 
 
-def build_encoder(model: str, settings: Settings,
-                  cache: EmbeddingCache | None = None) -> TextEncoder:
+def build_encoder(model: str, settings: Settings, cache: EmbeddingCache | None = None,
+                  progress: Callable[[str], None] | None = None) -> TextEncoder:
     """Builds the encoder for ``model``: a RemoteEncoder on ``settings.encoder_url`` for the
     model "remote", a local Encoder (with the bundled model as fallback when
     ``settings.fallback``) for any other.
@@ -20,6 +22,8 @@ def build_encoder(model: str, settings: Settings,
         cache: a cache to share (the app's, across model switches); None opens one of the
             encoder's own, on disk under ``settings.cache_dir`` when set, which its ``close()``
             closes.
+        progress: called with a line per step of one-time work (an OpenVINO conversion, a
+            fidelity measurement).
 
     Returns:
         The encoder. A fallback is announced with a ``FallbackWarning``.
@@ -42,4 +46,5 @@ def build_encoder(model: str, settings: Settings,
     from e5ui.encoding.local import Encoder
 
     return Encoder(model, device=settings.device, dtype=settings.dtype,
-                   fallback=settings.fallback, **caching)
+                   backend=settings.backend, fallback=settings.fallback, progress=progress,
+                   **caching)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -20,8 +21,16 @@ import numpy as np
 
 from e5ui import hub, models
 from e5ui.cache import EmbeddingCache, cache_key
+from e5ui.encoding import fidelity
+from e5ui.encoding import openvino as ovb
 from e5ui.encoding.base import Batches, PipelineEncoder, make_cache
-from e5ui.encoding.device import select_device_and_dtype
+from e5ui.encoding.device import (
+    Setting,
+    cpu_has_native_bf16,
+    select_device_and_dtype,
+    settings_to_try,
+)
+from e5ui.encoding.fidelity import Fidelity
 from e5ui.hub import Located, ModelUnavailableError
 
 logger = logging.getLogger(__name__)
@@ -30,6 +39,8 @@ logger = logging.getLogger(__name__)
 # in cache win: 1024 tokens ran 1.5x faster than 8192 on a 2-core AVX2 EPYC (benchmarks/).
 # On GPU, large batches keep paying off.
 CPU_TOKEN_BUDGET = 1024
+# OpenVINO's kernels keep gaining up to larger batches on the same CPU (benchmarks/).
+OPENVINO_TOKEN_BUDGET = 2048
 CUDA_TOKEN_BUDGET = 65536
 MAX_BATCH = 512
 
@@ -92,6 +103,11 @@ class Encoder(PipelineEncoder):
         instruction: task line for instruct models' queries.
         token_budget: padded tokens per batch; None picks one for the device.
         max_length: token limit (special tokens included); defaults to the model's, 512.
+        backend: "torch", "openvino" or None / "auto" (``device.settings_to_try``).
+        progress: called with a line per step of one-time work (a conversion, a fidelity
+            measurement).
+        report_fidelity: measure (once) and keep what a setting other than float32 costs; a
+            setting ``dtype="auto"`` tries is always measured.
     """
 
     def __init__(
@@ -109,15 +125,30 @@ class Encoder(PipelineEncoder):
         instruction: str | None = None,
         token_budget: int | None = None,
         max_length: int | None = None,
+        backend: str | None = None,
+        progress: Callable[[str], None] | None = None,
+        report_fidelity: bool = True,
     ):
         import torch
         from transformers import AutoModel, AutoTokenizer
 
         self.requested = model
         spec = models.resolve(model)
-        # Before anything is downloaded: a bad --device is the user's to fix, now.
-        self.device, self.torch_dtype = select_device_and_dtype(device, dtype)
-        self.dtype = str(self.torch_dtype).removeprefix("torch.")
+        # Before anything is downloaded: a bad --device, --dtype or --backend is the user's to
+        # fix, now.
+        settings = settings_to_try(backend, device, dtype)
+        first = settings[0]
+        if first.backend == "torch":
+            self.device, self.torch_dtype = select_device_and_dtype(device, first.precision)
+        else:  # OpenVINO runs on the CPU; its precision is its own (``_activate``)
+            self.device, self.torch_dtype = torch.device("cpu"), torch.float32
+        self.backend = first.backend
+        self.dtype = (str(self.torch_dtype).removeprefix("torch.") if first.backend == "torch"
+                      else first.precision)
+        self.fidelity: Fidelity | None = None
+        self._ov = None
+        self._progress = progress
+        self._report_fidelity = report_fidelity
         self.fallback_reason: str | None = None
         # The default bundled model is the last resort: when it fails there is nothing to fall
         # back to. Any other model, a second bundled one included, falls back to it.
@@ -132,9 +163,11 @@ class Encoder(PipelineEncoder):
         self.located = located
         self.spec = spec
         self.instruction = instruction
+        # Only torch needs the weights in this process; OpenVINO converts them in a child.
+        auto_model = AutoModel if first.backend == "torch" else None
         while True:  # at most twice: the located model, then (after a failure) the bundled one
             try:
-                self._tokenizer, self._model = self._load(self.located, AutoTokenizer, AutoModel)
+                self._tokenizer, self._model = self._load(self.located, AutoTokenizer, auto_model)
                 break
             except ModelUnavailableError as exc:
                 if self.fallback_reason:  # the bundled model failed after the requested one
@@ -143,17 +176,20 @@ class Encoder(PipelineEncoder):
                 if not fallback or self.spec is last_resort:
                     raise
                 self.located, self.spec = self._fall_back(model, str(exc)), last_resort
-        self._model.to(self.device).eval()
         self.prompt = self.spec.prompt
-        config = self._model.config
+        if self._model is not None:
+            self._model.to(self.device).eval()
+            config = self._model.config
+        else:
+            from transformers import AutoConfig
+
+            config = AutoConfig.from_pretrained(str(self.located.path))
         self._dim = int(config.hidden_size)
         limit = int(getattr(config, "max_position_embeddings", 512))
         if getattr(config, "model_type", "") in ("xlm-roberta", "roberta"):
             limit -= 2  # positions 0 and 1 are reserved for padding in RoBERTa-style models
         self.max_length = min(max_length or self.spec.max_tokens, limit)
-        self.token_budget = token_budget or (
-            CUDA_TOKEN_BUDGET if self.device.type == "cuda" else CPU_TOKEN_BUDGET
-        )
+        self._device_arg, self._budget_arg = device, token_budget
         self._pad_id = int(self._tokenizer.pad_token_id)
         self._eos_id = int(self._tokenizer.eos_token_id)
         self._lock = threading.RLock()
@@ -161,6 +197,8 @@ class Encoder(PipelineEncoder):
         self.cache = make_cache(cache, cache_dir, cache_bytes, cache_disk_bytes)
         self._torch = torch
         self.forward_calls = 0
+        self._native_bf16 = cpu_has_native_bf16()
+        self.why = self._choose(settings, AutoModel)
         logger.info(
             "Loaded %s from %s (%s, dim %d, max %d tokens)",
             self.located.model_id, self.located.source, self.located.path, self.dim,
@@ -177,13 +215,77 @@ class Encoder(PipelineEncoder):
             raise ModelUnavailableError(f"loading {located.model_id} failed: {exc}") from exc
         try:
             tokenizer = auto_tokenizer.from_pretrained(str(located.path))
-            model = auto_model.from_pretrained(str(located.path), dtype=self.torch_dtype)
         except Exception as exc:  # noqa: BLE001 - any failure here means "this model cannot load"
             logger.debug("Loading %s failed", located.path, exc_info=True)
             raise ModelUnavailableError(
                 f"loading {located.model_id} failed: {hub.load_error(exc, located.path)}"
             ) from exc
+        model = None if auto_model is None else self._load_weights(located, auto_model)
         return tokenizer, model
+
+    def _load_weights(self, located: Located, auto_model):
+        """The torch model of ``located`` in ``self.torch_dtype``, or a ModelUnavailableError."""
+        try:
+            return auto_model.from_pretrained(str(located.path), dtype=self.torch_dtype)
+        except Exception as exc:  # noqa: BLE001 - any failure here means "this model cannot load"
+            logger.debug("Loading %s failed", located.path, exc_info=True)
+            raise ModelUnavailableError(
+                f"loading {located.model_id} failed: {hub.load_error(exc, located.path)}"
+            ) from exc
+
+    def _choose(self, settings: list[Setting], auto_model) -> str:
+        """Runs the first setting that works and, when it is gated, proves faithful on the
+        fidelity sample; returns why it was chosen. A setting the user asked for is not
+        gated: its failure is theirs to see."""
+        for setting in settings:
+            try:
+                self._activate(setting, auto_model)
+            except ovb.OpenVINOUnavailable:
+                raise
+            except (RuntimeError, OSError, ValueError) as exc:
+                if not setting.gated:
+                    if setting.backend == "openvino":
+                        raise ValueError(f"--backend openvino: {exc}") from exc
+                    raise
+                logger.warning("%s %s could not be used here (%s); trying the next setting",
+                               setting.backend, setting.precision, exc)
+                continue
+            if setting.gated and not (self.fidelity and self.fidelity.faithful):
+                logger.info("%s %s is not faithful on this CPU (%s); trying the next setting",
+                            setting.backend, setting.precision,
+                            self.fidelity.line() if self.fidelity else "not measured")
+                self._ov, self.fidelity = None, None
+                continue
+            logger.info("Encoding with %s %s (%s)%s", self.backend, self.dtype, setting.why,
+                        f": {self.fidelity.line()}" if self.fidelity else "")
+            return setting.why
+        raise AssertionError("the last setting is never gated")  # pragma: no cover
+
+    def _activate(self, setting: Setting, auto_model) -> None:
+        """Loads what ``setting`` runs on and, for anything but float32 on a CPU, its
+        fidelity record (measured on first use)."""
+        if setting.backend == "torch":
+            self.device, self.torch_dtype = select_device_and_dtype(self._device_arg,
+                                                                    setting.precision)
+            if self._model is None:  # an OpenVINO setting came first and failed
+                self._model = self._load_weights(self.located, auto_model)
+            self._model.to(device=self.device, dtype=self.torch_dtype).eval()
+            self.backend, self._ov = "torch", None
+            self.dtype = str(self.torch_dtype).removeprefix("torch.")
+            self.token_budget = self._budget_arg or (
+                CUDA_TOKEN_BUDGET if self.device.type == "cuda" else CPU_TOKEN_BUDGET)
+        else:
+            folder = ovb.ensure_model(self.located, setting.precision, self.max_length,
+                                      self._progress)
+            self._ov = ovb.OpenVINOModel(folder, setting.precision, self._native_bf16)
+            self.backend, self.dtype = "openvino", setting.precision
+            self.device, self.torch_dtype = self._torch.device("cpu"), self._torch.float32
+            self.token_budget = self._budget_arg or OPENVINO_TOKEN_BUDGET
+        self.fidelity = None
+        wanted = self._report_fidelity or setting.gated
+        if wanted and self.dtype != "float32" and self.device.type == "cpu":
+            self.fidelity = fidelity.measure(self, self.backend, self.dtype, self._native_bf16,
+                                             self._progress)
 
     def _fall_back(self, requested: str, reason: str) -> Located:
         try:
@@ -221,7 +323,11 @@ class Encoder(PipelineEncoder):
             "max_tokens": self.max_length,
             "prompt": self.spec.prompt,
             "device": str(self.device),
+            "backend": self.backend,
             "dtype": self.dtype,
+            "why": self.why,
+            "fidelity": self.fidelity.to_dict() if self.fidelity else None,
+            "fidelity_line": self.fidelity.line() if self.fidelity else None,
             "cache": asdict(self.cache.stats()) if self.cache else None,
         }
 
@@ -233,7 +339,9 @@ class Encoder(PipelineEncoder):
                                    verbose=False)["input_ids"]
 
     def _cache_key(self, sent: str, kind: str) -> str:
-        return cache_key(self.located.model_id, self.located.revision, self.dtype,
+        # torch keys keep their old form; another backend's vectors never answer for torch's.
+        setting = self.dtype if self.backend == "torch" else f"{self.backend}-{self.dtype}"
+        return cache_key(self.located.model_id, self.located.revision, setting,
                          self.max_length, sent)
 
     def _embed_batches(self, todo: list[tuple[str, list[int]]], first_index: dict[str, int],
@@ -322,6 +430,10 @@ class Encoder(PipelineEncoder):
         for row, x in enumerate(cut):
             input_ids[row, : len(x)] = torch.tensor(x, dtype=torch.long)
             mask[row, : len(x)] = 1
+        if self._ov is not None:
+            with self._lock:
+                self.forward_calls += 1
+                return self._ov.pooled(input_ids.numpy(), mask.numpy())
         with self._lock, torch.inference_mode():
             self.forward_calls += 1
             hidden = self._model(

@@ -18,6 +18,8 @@ def status_md(status: ModelStatus) -> str:
     if status.state == "loading":
         text = resources.text("loading.md").format(requested=status.requested,
                                                    seconds=time.time() - status.since)
+        if status.step:
+            text += " " + resources.text("loading_step.md").strip().format(step=status.step)
         spec = models.resolve(status.requested)
         if spec.hub_id:
             got = hub.hub_cache_bytes(spec.hub_id) / 2**20
@@ -33,13 +35,17 @@ def status_md(status: ModelStatus) -> str:
         f"**{info.get('model', '?')}**",
         f"source: {info.get('source', '?')}",
         *([f"server {info['url']}"] if info.get("url") else []),
-        f"{info.get('device', '?')} · {info.get('dtype', '?')}",
+        f"{info.get('device', '?')} · "
+        + (f"{info['backend']} " if info.get("backend", "torch") != "torch" else "")
+        + f"{info.get('dtype', '?')}",
         f"dim {info.get('dim', '?')}",
         f"max {info.get('max_tokens', '?')} tokens",
     ]
     if cache:
         parts.append(f"cache {cache.get('hits', 0)} hits / {cache.get('misses', 0)} misses")
     line = " · ".join(parts)
+    if info.get("fidelity_line"):  # what a setting other than float32 costs
+        line += f"  \n{info['fidelity_line']}"
     if status.state == "failed":
         line += f"  \n⚠ Switching to {status.requested} failed: {status.error}"
     return line

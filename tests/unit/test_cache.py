@@ -286,7 +286,7 @@ def test_app_with_a_full_disk_store_warns_once(tiny_model_dir, tmp_path, full_di
     from e5ui.encoding import Encoder
     from e5ui.holder import ModelHolder, Settings
 
-    def factory(model, settings, cache):
+    def factory(model, settings, cache, progress=None):
         return Encoder(model, dtype="float32", cache=cache)
 
     with warnings.catch_warnings(record=True) as caught:

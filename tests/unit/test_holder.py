@@ -27,7 +27,7 @@ def settled(holder: ModelHolder, timeout: float = 60.0) -> str:
 def test_requests_wait_for_a_loading_model():
     gate = threading.Event()
 
-    def factory(model, settings, cache):
+    def factory(model, settings, cache, progress=None):
         assert gate.wait(60), "no request waited for the model"
         return FakeEncoder(model=model)
 
@@ -47,12 +47,12 @@ def test_requests_wait_for_a_loading_model():
 
 
 def test_wait_starts_an_idle_holder():
-    holder = ModelHolder(settings(), factory=lambda m, s, c: FakeEncoder(model=m))
+    holder = ModelHolder(settings(), factory=lambda m, s, c, p=None: FakeEncoder(model=m))
     assert holder.wait().model == "fake"
 
 
 def test_a_failed_load_is_a_message_not_a_crash():
-    def factory(model, settings, cache):
+    def factory(model, settings, cache, progress=None):
         raise RuntimeError("disk on fire")
 
     holder = ModelHolder(settings(), factory=factory)
@@ -65,7 +65,7 @@ def test_a_failed_load_is_a_message_not_a_crash():
 def test_switching_keeps_serving_the_old_model_if_the_new_one_fails():
     calls = []
 
-    def factory(model, settings, cache):
+    def factory(model, settings, cache, progress=None):
         calls.append(model)
         if model == "broken":
             raise RuntimeError("no such model")
@@ -83,7 +83,7 @@ def test_switching_keeps_serving_the_old_model_if_the_new_one_fails():
 def test_a_failed_load_is_tried_again_by_the_next_request():
     attempts = []
 
-    def factory(model, settings, cache):
+    def factory(model, settings, cache, progress=None):
         attempts.append(model)
         if len(attempts) == 1:
             raise RuntimeError("connection refused")  # e.g. the remote server was not up yet
