@@ -5,6 +5,7 @@ without blocking requests. No gradio here: ``ui`` shows ``ModelHolder.status()``
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import logging
 import threading
 import time
@@ -17,6 +18,18 @@ from e5ui.encoding.factory import build_encoder
 from e5ui.settings import Settings
 
 logger = logging.getLogger(__name__)
+
+def _takes_progress(factory: Callable) -> bool:
+    """True when ``factory`` takes a fourth argument, the progress callback (factories written
+    before it existed take three)."""
+    try:
+        params = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    if any(p.kind is p.VAR_POSITIONAL for p in params):
+        return True
+    return len([p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]) >= 4
+
 
 @dataclass
 class ModelStatus:
@@ -43,7 +56,8 @@ class ModelHolder:
         encoder: an already-built Encoder (tests, scripts); no loading then.
         factory: builds an encoder from (model name, settings, cache, progress); defaults to
             ``encoding.factory.build_encoder`` (the one the command line uses too).
-            ``progress`` is called with a line per step of one-time work.
+            ``progress``, when the factory takes it, is called with a line per step of
+            one-time work.
         cache: the embedding cache to share (e.g. with another holder).
     """
 
@@ -51,6 +65,7 @@ class ModelHolder:
                  cache: EmbeddingCache | None = None):
         self.settings = settings
         self.factory = factory or build_encoder
+        self._steps = _takes_progress(self.factory)
         self._cond = threading.Condition()
         self._encoder = encoder
         self._generation = 0
@@ -83,7 +98,8 @@ class ModelHolder:
                     self._status = dataclasses.replace(self._status, step=text)
 
         try:
-            encoder = self.factory(model, self.settings, self.cache, step)
+            encoder = (self.factory(model, self.settings, self.cache, step) if self._steps
+                       else self.factory(model, self.settings, self.cache))
             status = ModelStatus("ready", model, encoder.describe(), since=time.time())
         except Exception as exc:  # shown in the model panel; the server keeps running
             logger.exception("Loading %s failed", model)
