@@ -9,14 +9,21 @@ next one.
 
     from benchmarks.st_peers_client import run_st_peers
     rows = run_st_peers(model_dir, ["query: ..."], ["st-torch", "st-onnx-int8"], repeats=2)
+
+Run directly, it prints a smoke table (seconds, export and load seconds, precision, min cosine
+to the ``st-torch`` row) for the bundled model and the e5-large shape:
+
+    python benchmarks/st_peers_client.py --texts 200 --large-texts 40 --repeats 1
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import os
 import subprocess
+import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -132,3 +139,56 @@ def _run_config(name: str, cmd: list[str], out: Path, n_texts: int,
     if not row["ok"]:
         logger.warning("st peers: %s failed: %s", name, row["error"])
     return row
+
+
+def _table(label: str, rows: list[dict]) -> None:
+    from benchmarks.encode import min_cos
+
+    ref = next((r["embeddings"] for r in rows if r["name"] == "st-torch" and r["ok"]), None)
+    print(f"\n## {label}")
+    print(f"{'config':26} {'seconds':>8} {'export_s':>8} {'load_s':>7}  {'min cos':>8}  precision")
+    for r in rows:
+        if not r["ok"]:
+            print(f"{r['name']:26} FAILED: {r['error']}")
+            continue
+        cos = f"{min_cos(r['embeddings'], ref):.5f}" if ref is not None else ""
+        exp = ("at load" if r["exported_at_load"]
+               else f"{r['export_s']:.1f}" if r["export_s"] is not None else "")
+        print(f"{r['name']:26} {r['seconds']:8.2f} {exp:>8} {r['load_s']:7.1f}  {cos:>8}  "
+              f"{r['precision']}{'; ' + r['note'] if r['note'] else ''}", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Smoke table of sentence-transformers' peers")
+    parser.add_argument("--texts", type=int, default=200, help="bundled model: first N texts")
+    parser.add_argument("--large-texts", type=int, default=40,
+                        help="e5-large shape: first N texts (0 skips it)")
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--configs", default=",".join(CONFIGS))
+    parser.add_argument("--python", default=None, help="the peers' interpreter")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.encode import make_large_shape
+    from benchmarks.texts import benchmark_texts
+    from e5ui.offline import bundled_model_dir
+
+    configs = args.configs.split(",")
+    texts = ["query: " + t for t in benchmark_texts(max(args.texts, args.large_texts))]
+    try:
+        peers_python(args.python)
+    except FileNotFoundError as exc:
+        sys.exit(str(exc))
+    bundled = bundled_model_dir()
+    _table(f"bundled ({bundled.name}), {args.texts} texts",
+           run_st_peers(bundled, texts[:args.texts], configs, args.repeats, args.python))
+    if args.large_texts:
+        with tempfile.TemporaryDirectory(prefix="e5-large-shape-") as tmp:
+            folder = make_large_shape(Path(tmp), bundled)
+            _table(f"e5-large shape, {args.large_texts} texts",
+                   run_st_peers(folder, texts[:args.large_texts], configs, args.repeats,
+                                args.python))
+
+
+if __name__ == "__main__":
+    main()
