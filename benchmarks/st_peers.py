@@ -66,7 +66,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # Arrow copy of it in ~/.cache/huggingface (and could reuse a stale one): a throwaway cache.
 _HF_CACHE = tempfile.mkdtemp(prefix="st-peers-hf-cache-")
 atexit.register(shutil.rmtree, _HF_CACHE, ignore_errors=True)
-os.environ["HF_HUB_CACHE"] = os.environ["HF_DATASETS_CACHE"] = _HF_CACHE
+# huggingface_hub 0.x reads the old name for the constant optimum-intel uses.
+for _var in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_DATASETS_CACHE"):
+    os.environ[_var] = _HF_CACHE
 
 import argparse  # noqa: E402
 import gc  # noqa: E402
