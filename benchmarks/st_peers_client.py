@@ -116,10 +116,15 @@ def _run_config(name: str, cmd: list[str], out: Path, n_texts: int,
     """Runs one configuration's subprocess and turns its JSON line (or its death) into a row."""
     log = out.parent / f"{name}.log"
     out.mkdir()
+    # The child's temporary folders (working copy, exports, Hugging Face cache) live under ours,
+    # so a timed-out or killed child leaves nothing behind in /tmp.
+    scratch = out.parent / f"{name}.tmp"
+    scratch.mkdir()
+    env = dict(os.environ, TMPDIR=str(scratch))
     try:
         with open(log, "wb") as f:
             proc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, timeout=timeout_s,
-                                  check=False)
+                                  check=False, env=env)
         rc = proc.returncode
     except subprocess.TimeoutExpired:
         rc = None
