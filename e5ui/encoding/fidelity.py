@@ -73,10 +73,20 @@ class Fidelity:
                 f"calibrated percentiles move ≤ {a.max_percentile_shift:.1f} points "
                 f"(measured on {a.texts} texts)")
 
+    def short(self) -> str:
+        """The line's gist, for a narrow panel: speed against torch, min cosine, top-10."""
+        base = self.torch_seconds if self.torch_seconds and not (
+            self.backend == "torch" and self.precision == "bfloat16") else self.float32_seconds
+        name = "torch bf16" if base == self.torch_seconds else "torch fp32"
+        a = self.agreement
+        return (f"{base / self.seconds:.1f}× {name} · cos ≥ {a.min_cos:.4f} · "
+                f"top-10 {a.top10_overlap:.0%}")
+
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["faithful"] = self.faithful
         out["line"] = self.line()
+        out["short"] = self.short()
         return out
 
     @classmethod

@@ -93,7 +93,8 @@ class Encoder(PipelineEncoder):
         model: "small" | "base" | "large" | "large-instruct" | "bundled", a hub id or a local
             Hugging Face directory.
         device: torch device string, or None to pick CUDA > MPS > CPU.
-        dtype: "auto" | "float32" | "bfloat16" | "float16" (see select_device_and_dtype).
+        dtype: "auto" | "float32" | "bfloat16" | "float16" | "int8-weights" | "int8" (see
+            ``device.settings_to_try``: "auto" is the fastest setting faithful to float32).
         cache: True for an in-memory cache, False for none, or an EmbeddingCache to share.
         cache_dir: folder for a persistent cache (implies cache=True).
         cache_bytes: memory bound of the in-memory cache.

@@ -44,8 +44,11 @@ def status_md(status: ModelStatus) -> str:
     if cache:
         parts.append(f"cache {cache.get('hits', 0)} hits / {cache.get('misses', 0)} misses")
     line = " · ".join(parts)
-    if info.get("fidelity_line"):  # what a setting other than float32 costs
-        line += f"  \n{info['fidelity_line']}"
+    fidelity = info.get("fidelity") or {}
+    if info.get("fidelity_line"):  # what a setting other than float32 costs; opened: in full
+        short = fidelity.get("short") or info["fidelity_line"]
+        line += (f"\n\n<details class='e5ui-fidelity'><summary>{short}</summary>\n\n"
+                 f"{info['fidelity_line']}\n\n</details>")
     if status.state == "failed":
         line += f"  \n⚠ Switching to {status.requested} failed: {status.error}"
     return line

@@ -81,6 +81,7 @@ def test_the_line_says_speed_and_cost_and_survives_json():
     assert line.startswith("openvino int8: 1.7× torch bfloat16's speed here (2.9× float32's)")
     assert "cosine to float32 ≥ 0.9961" in line and "95% of top-10 neighbours" in line
     assert "≤ 3.2 points" in line and "336 texts" in line
+    assert record.short() == "1.7× torch bf16 · cos ≥ 0.9961 · top-10 95%"
     back = Fidelity.from_dict(record.to_dict())
     assert back == record and record.to_dict()["faithful"] is False
     own = Fidelity("torch", "bfloat16", fidelity.Agreement(336, 1, 1, 1, 0), 1.0, 1.8, 1.0, "c")

@@ -1,0 +1,68 @@
+"""The OpenVINO backend on the bundled multilingual-e5-small, against sentence-transformers in
+float32 (an independent reference): what dtype="auto" may pick stays faithful, and the fidelity
+record's figures are what an independent computation gives."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import ASSETS
+
+pytest.importorskip("openvino", reason="requirements-dev.txt installs openvino")
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def st_model(bundled_dir):
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(str(bundled_dir), device="cpu")
+
+
+def parallel_texts() -> list[str]:
+    return [line for path in sorted((ASSETS / "examples" / "parallel").glob("*.txt"))
+            for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "int8-weights"])
+def test_openvino_settings_are_faithful_to_sentence_transformers(st_model, dtype):
+    from e5ui.analysis.fidelity import FAITHFUL_MIN_COS, top_k_overlap
+    from e5ui.encoding import Encoder
+
+    enc = Encoder("bundled", backend="openvino", dtype=dtype, cache=False)
+    texts = parallel_texts()
+    want = st_model.encode(["query: " + t for t in texts], normalize_embeddings=True)
+    got = enc.encode(texts)
+    cos = (want * got).sum(axis=1)
+    assert cos.min() >= (0.99999 if dtype == "float32" else FAITHFUL_MIN_COS), cos.min()
+    assert top_k_overlap(want, got, 10) >= 0.97
+    if dtype != "float32":
+        # The record's min cosine is the one sentence-transformers' float32 gives on the sample.
+        from e5ui.encoding.fidelity import sample_inputs
+
+        sample = sample_inputs(enc)
+        ref = st_model.encode(sample, normalize_embeddings=True)
+        mine = enc.encode(sample)
+        record = enc.describe()["fidelity"]["agreement"]
+        assert record["min_cos"] == pytest.approx(float((ref * mine).sum(axis=1).min()),
+                                                  abs=1e-5)
+        assert record["top10_overlap"] == pytest.approx(top_k_overlap(ref, mine, 10), abs=0.01)
+
+
+def test_int8_is_measured_and_says_so(st_model):
+    from e5ui.encoding import Encoder
+
+    enc = Encoder("bundled", backend="openvino", dtype="int8", cache=False)
+    info = enc.describe()
+    line = info["fidelity_line"]
+    assert line.startswith("openvino int8: ") and "cosine to float32 ≥" in line
+    # Independently: the sample against sentence-transformers' float32.
+    from e5ui.encoding.fidelity import sample_inputs
+
+    sample = sample_inputs(enc)
+    ref = st_model.encode(sample, normalize_embeddings=True)
+    mine = enc.encode(sample)
+    min_cos = float((ref * mine).sum(axis=1).min())
+    assert info["fidelity"]["agreement"]["min_cos"] == pytest.approx(min_cos, abs=1e-5)
+    assert min_cos >= 0.995  # the int8 recipe's promise (FFN output layers kept)
+    assert f"cosine to float32 ≥ {min_cos:.4f} for every text" in line
