@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import time
 
 import gradio as gr
@@ -9,6 +10,17 @@ import gradio as gr
 from e5ui import hub, models, resources, views
 from e5ui.holder import ModelStatus
 from e5ui.ui.common import PRIVATE, App, bind, guard
+
+
+def _setting(info: dict) -> str:
+    """The backend (when not torch) and dtype; with a fidelity record, its line on hover."""
+    backend = info.get("backend") or "torch"
+    text = f"{backend} {info.get('dtype', '?')}" if backend != "torch" else str(
+        info.get("dtype", "?"))
+    line = info.get("fidelity_line")
+    if not line:
+        return text
+    return f"<abbr title=\"{html.escape(line, quote=True)}\">{text}</abbr>"
 
 
 def status_md(status: ModelStatus) -> str:
@@ -35,17 +47,21 @@ def status_md(status: ModelStatus) -> str:
         f"**{info.get('model', '?')}**",
         f"source: {info.get('source', '?')}",
         *([f"server {info['url']}"] if info.get("url") else []),
-        f"{info.get('device', '?')} · "
-        + (f"{info['backend']} " if info.get("backend", "torch") != "torch" else "")
-        + f"{info.get('dtype', '?')}",
+        # OpenVINO runs on the CPU: its name says where (the header must stay one line).
+        _setting(info) if info.get("backend") == "openvino"
+        else f"{info.get('device', '?')} · {_setting(info)}",
         f"dim {info.get('dim', '?')}",
         f"max {info.get('max_tokens', '?')} tokens",
     ]
     if cache:
-        parts.append(f"cache {cache.get('hits', 0)} hits / {cache.get('misses', 0)} misses")
+        lookups = cache.get("hits", 0) + cache.get("misses", 0)
+        parts.append(f"cache hits {cache.get('hits', 0)} of {lookups}")
     line = " · ".join(parts)
     fidelity = info.get("fidelity") or {}
-    if info.get("fidelity_line"):  # what a setting other than float32 costs; opened: in full
+    if info.get("fidelity_line") and not fidelity.get("faithful", True):
+        # A setting bought for speed says what it costs under the line, in short; opened, in
+        # full. (A faithful one gives its line on hovering the dtype: the header of a
+        # projector's screen stays one line.)
         short = fidelity.get("short") or info["fidelity_line"]
         line += (f"\n\n<details class='e5ui-fidelity'><summary>{short}</summary>\n\n"
                  f"{info['fidelity_line']}\n\n</details>")

@@ -1,6 +1,7 @@
 """The OpenVINO backend on the bundled multilingual-e5-small, against sentence-transformers in
-float32 (an independent reference): what dtype="auto" may pick stays faithful, and the fidelity
-record's figures are what an independent computation gives."""
+float32 (an independent reference): OpenVINO float32 gives its vectors, and int8's fidelity
+record holds what an independent computation gives. (The default, OpenVINO bfloat16 on bf16
+CPUs, runs in the app of the browser tests; int8-weights on the tiny model in unit tests.)"""
 
 from __future__ import annotations
 
@@ -24,29 +25,16 @@ def parallel_texts() -> list[str]:
             for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-@pytest.mark.parametrize("dtype", ["float32", "int8-weights"])
-def test_openvino_settings_are_faithful_to_sentence_transformers(st_model, dtype):
-    from e5ui.analysis.fidelity import FAITHFUL_MIN_COS, top_k_overlap
+def test_openvino_float32_is_sentence_transformers_float32(st_model):
+    from e5ui.analysis.fidelity import top_k_overlap
     from e5ui.encoding import Encoder
 
-    enc = Encoder("bundled", backend="openvino", dtype=dtype, cache=False)
+    enc = Encoder("bundled", backend="openvino", dtype="float32", cache=False)
     texts = parallel_texts()
     want = st_model.encode(["query: " + t for t in texts], normalize_embeddings=True)
     got = enc.encode(texts)
-    cos = (want * got).sum(axis=1)
-    assert cos.min() >= (0.99999 if dtype == "float32" else FAITHFUL_MIN_COS), cos.min()
-    assert top_k_overlap(want, got, 10) >= 0.97
-    if dtype != "float32":
-        # The record's min cosine is the one sentence-transformers' float32 gives on the sample.
-        from e5ui.encoding.fidelity import sample_inputs
-
-        sample = sample_inputs(enc)
-        ref = st_model.encode(sample, normalize_embeddings=True)
-        mine = enc.encode(sample)
-        record = enc.describe()["fidelity"]["agreement"]
-        assert record["min_cos"] == pytest.approx(float((ref * mine).sum(axis=1).min()),
-                                                  abs=1e-5)
-        assert record["top10_overlap"] == pytest.approx(top_k_overlap(ref, mine, 10), abs=0.01)
+    assert (want * got).sum(axis=1).min() >= 0.99999
+    assert top_k_overlap(want, got, 10) == 1.0
 
 
 def test_int8_is_measured_and_says_so(st_model):

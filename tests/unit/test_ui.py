@@ -572,11 +572,20 @@ def test_the_panel_says_what_a_faster_setting_costs():
             "float32 ≥ 0.9961 for every text; 95% of top-10 neighbours unchanged")
     info = {"model": "m", "source": "bundled", "device": "cpu", "backend": "openvino",
             "dtype": "int8", "dim": 384, "max_tokens": 512, "fidelity_line": line,
-            "fidelity": {"short": "1.6× torch bf16 · cos ≥ 0.9961 · top-10 95%"}}
+            "fidelity": {"short": "1.6× torch bf16 · cos ≥ 0.9961 · top-10 95%",
+                         "faithful": False}}
     text = panel.status_md(ModelStatus("ready", "bundled", info))
-    assert "cpu · openvino int8" in text
+    import html
+
+    title = html.escape(line, quote=True)
+    assert f'bundled · <abbr title="{title}">openvino int8</abbr>' in text  # hover: the line
     assert "<summary>1.6× torch bf16 · cos ≥ 0.9961 · top-10 95%</summary>" in text
     assert line in text.split("</summary>")[1]  # the whole line, when opened
+    # A faithful setting (what auto picks) keeps the header to one line: the line on hover.
+    faithful = panel.status_md(ModelStatus("ready", "bundled", {
+        **info, "dtype": "bfloat16", "fidelity": {"short": "s", "faithful": True}}))
+    assert "<details" not in faithful and "openvino bfloat16</abbr>" in faithful
+    assert f'title="{title}"' in faithful
     plain = panel.status_md(ModelStatus("ready", "bundled", {**info, "backend": "torch",
                                                              "dtype": "float32",
                                                              "fidelity_line": None}))
