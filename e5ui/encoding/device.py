@@ -111,8 +111,10 @@ DTYPES = ("auto", *TORCH_DTYPES, *OPENVINO_ONLY)
 # work: 0.5x on the e5-large shape) and torch's bf16; on AVX2 the int8 weights halve the bytes
 # a float32 matmul reads.
 AUTO_ORDER = {
-    "amx": (("openvino", "bfloat16"),),
-    "avx512_bf16": (("openvino", "bfloat16"),),
+    "amx": (),
+    # Measured 1.06-1.12x torch bf16 in a fresh process, but in the app its idle thread pool
+    # slowed the map's selection (UMAP, numba) past a browser test's 60 s: torch bf16 stays.
+    "avx512_bf16": (),
     "avx2": (("openvino", "int8-weights"), ("openvino", "float32")),
 }
 
