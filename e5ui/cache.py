@@ -13,16 +13,20 @@ first) and closed when the process exits.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import errno
 import hashlib
 import logging
 import math
 import os
+import shutil
 import sqlite3
+import tempfile
 import threading
 import warnings
 import weakref
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,6 +59,23 @@ def cache_root() -> Path:
         return Path(os.environ["E5UI_CACHE_DIR"]).expanduser()
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base).expanduser() / "e5ui"
+
+
+@contextlib.contextmanager
+def building_folder(target: Path) -> Iterator[Path]:
+    """Yields a temporary sibling of ``target`` to build into; when the block ends without an
+    error, the build replaces ``target`` (an older or incomplete one is removed first), and in
+    any case nothing temporary is left. Callers hold a lock and write their completeness
+    marker last, so a crash never leaves a folder that loads."""
+    tmp = Path(tempfile.mkdtemp(prefix=".building-", dir=target.parent))
+    try:
+        yield tmp
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def cache_key(model: str, revision: str, dtype: str, max_length: int, text: str) -> str:

@@ -30,8 +30,6 @@ import hashlib
 import io
 import json
 import logging
-import os
-import shutil
 import struct
 import tempfile
 from dataclasses import dataclass, field
@@ -39,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from e5ui.cache import cache_root
+from e5ui.cache import building_folder, cache_root
 
 logger = logging.getLogger(__name__)
 
@@ -452,13 +450,6 @@ def bundled_model_dir(root: Path | None = None, name: str = DEFAULT_BUNDLED) -> 
             return target
         logger.info("Building the bundled model %s from %s into %s (once)", name, source, target)
         image = read_image(source)
-        tmp = Path(tempfile.mkdtemp(prefix=".building-", dir=root))
-        try:
+        with building_folder(target) as tmp:
             _write_directory(image, tmp, digest, spec)
-            if target.exists():  # an incomplete or outdated build
-                shutil.rmtree(target)
-            os.replace(tmp, target)
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp, ignore_errors=True)
     return target

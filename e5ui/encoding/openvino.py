@@ -27,7 +27,6 @@ import json
 import logging
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -36,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from e5ui.cache import cache_root
+from e5ui.cache import building_folder, cache_root
 from e5ui.encoding.fidelity import weights_identity
 from e5ui.hub import Located
 
@@ -154,8 +153,7 @@ def ensure_model(located: Located, precision: str, max_length: int,
             return target
         logger.info("Converting %s to OpenVINO %s into %s (once)", located.model_id, precision,
                     target)
-        tmp = Path(tempfile.mkdtemp(prefix=".building-", dir=target.parent))
-        try:
+        with building_folder(target) as tmp:
             run_child(["--model-dir", str(located.path), "--max-length", str(max_length),
                        "--precision", precision, "--out", str(tmp)], progress)
             child = json.loads((tmp / "child.json").read_text(encoding="utf-8"))
@@ -164,12 +162,6 @@ def ensure_model(located: Located, precision: str, max_length: int,
                       "source": str(located.path), **child}
             # Written last: a folder without it is never treated as complete.
             (tmp / MARKER).write_text(json.dumps(marker, indent=2), encoding="utf-8")
-            if target.exists():  # an incomplete or outdated build
-                shutil.rmtree(target)
-            os.replace(tmp, target)
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp, ignore_errors=True)
     return target
 
 
