@@ -107,14 +107,13 @@ DTYPES = ("auto", *TORCH_DTYPES, *OPENVINO_ONLY)
 # What dtype="auto" tries on a CPU, fastest first as measured on that CPU class
 # (benchmarks/RESULTS.md, "Backends"); each is used only when installed and faithful on the
 # fidelity sample (encoding.fidelity), and torch at its default is the last resort.
-# On bf16 CPUs OpenVINO's bf16 beats its int8-weights (whose weights are decompressed for bf16
-# work: 0.5x on the e5-large shape) and torch's bf16; on AVX2 the int8 weights halve the bytes
-# a float32 matmul reads.
+# On AVX512-BF16 CPUs OpenVINO's bf16 beats torch's bf16 (1.08-1.21x, one run) and its own
+# int8-weights (whose weights are decompressed for bf16 work); on AMX torch's bf16 was measured
+# (4x sentence-transformers) and OpenVINO was not, so torch stays; on AVX2 the int8 weights halve
+# the bytes a float32 matmul reads.
 AUTO_ORDER = {
     "amx": (),
-    # Measured 1.06-1.12x torch bf16 in a fresh process, but in the app its idle thread pool
-    # slowed the map's selection (UMAP, numba) past a browser test's 60 s: torch bf16 stays.
-    "avx512_bf16": (),
+    "avx512_bf16": (("openvino", "bfloat16"),),
     "avx2": (("openvino", "int8-weights"), ("openvino", "float32")),
 }
 

@@ -202,6 +202,18 @@ def check_lines(page, target: dict, neighbours: list[int], far: set[int]) -> Non
     assert ends == {drawn[j]: "dash" if j in far else "solid" for j in neighbours}, (names, ends)
 
 
+def _edges_near(points: list[dict], box: list[float], px: float) -> set[int]:
+    """The edges of box = [x0, y0, x1, y1] (indices) with a point within px of them."""
+    x0, y0, x1, y1 = box
+    near = set()
+    for p in points:
+        if y0 - px < p["py"] < y1 + px:
+            near |= {i for i, x in ((0, x0), (2, x1)) if abs(p["px"] - x) < px}
+        if x0 - px < p["px"] < x1 + px:
+            near |= {i for i, y in ((1, y0), (3, y1)) if abs(p["py"] - y) < px}
+    return near
+
+
 def test_box_selection_lists_texts_inside(map_page, app_server, example, screens_dir):
     page = map_page
     plot = page.locator("#map-plot")
@@ -217,14 +229,19 @@ def test_box_selection_lists_texts_inside(map_page, app_server, example, screens
     x0, x1 = area["left"] + 0.08 * area["w"], area["left"] + 0.55 * area["w"]
     y0, y1 = top + 0.08 * (bottom - top), top + 0.7 * (bottom - top)
     points = page.evaluate(POINTS_JS)
-    # No point within 4 px of an edge: inside or outside is then beyond doubt.
-    for _ in range(20):
-        near = [p for p in points if min(abs(p["px"] - x0), abs(p["px"] - x1)) < 4
-                and y0 - 4 < p["py"] < y1 + 4
-                or min(abs(p["py"] - y0), abs(p["py"] - y1)) < 4 and x0 - 4 < p["px"] < x1 + 4]
+    # No point within 4 px of an edge: inside or outside is then beyond doubt. An edge with a
+    # point on it moves outwards (each edge on its own: the layout differs with the vectors).
+    box = [x0, y0, x1, y1]
+    for _ in range(40):
+        near = _edges_near(points, box, 4)
         if not near:
             break
-        x1, y1 = x1 + 3, y1 + 3
+        for edge in near:
+            box[edge] += 3 if edge >= 2 else -3
+    else:
+        pytest.fail(f"no box edge clear of the points: {box}, edges {near}")
+    x0, y0, x1, y1 = box
+    assert area["left"] <= x0 < x1 <= area["left"] + area["w"] and top <= y0 < y1 <= bottom
 
     page.mouse.move(x0, y0)
     page.mouse.down()
@@ -250,13 +267,18 @@ def test_box_selection_lists_texts_inside(map_page, app_server, example, screens
 
     n = len(inside)
     wait_for(page, app_server,
-             "(document.querySelector('#map-sel-summary')?.innerText || '')"
-             f".startsWith('{n} of {len(example)} texts selected')",
-             f"the selection of {n} texts {inside}", EVENT_MS)
+             "/^\\d+ of \\d+ texts selected/.test("
+             "document.querySelector('#map-sel-summary')?.innerText || '')",
+             f"a selection (of {n} texts {inside})", EVENT_MS)
     summary = text(page, "#map-sel-summary")
     rows = all_table_rows(page, "map-sel-table", "index")
     got = sorted(int(r["index"]) for r in rows)
-    assert got == inside, f"selected {inside}, the table lists {got}; summary: {summary}"
+    differ = sorted(set(got) ^ set(inside))
+    assert got == inside, (
+        f"selected {inside}, the table lists {got}; summary: {summary}; box (px) "
+        f"{[x0, y0, x1, y1]}; points that differ: "
+        f"{[p for p in points if p['pos'] in differ]}")
+    assert summary.startswith(f"{n} of {len(example)} texts selected"), summary
     # index = the 0-based data row of the example = the map's position
     assert all(r["text"] == example[int(r["index"])]["text"] for r in rows), rows[:2]
     langs = Counter(example[i]["lang"] for i in inside)
