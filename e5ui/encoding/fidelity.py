@@ -3,7 +3,8 @@ in one line.
 
 On first use of a setting other than torch float32, the calibration reference set (336
 mutually unrelated sentences in 24 languages) is encoded in float32 by a child process
-(``ovbuild``; timed, and in torch bfloat16 too where the CPU has it) and by the encoder itself;
+(``ovbuild``; timed, and in torch bfloat16 too where the CPU has it) and with the setting by
+another child (so the sample never adds to the peak memory of the process that serves);
 ``analysis.fidelity`` compares the two. The record is kept as JSON under ``<cache
 root>/fidelity``, keyed by everything that changes the numbers: the weights, the setting, the
 token limit, the sample, OpenVINO's version and the CPU's bf16 units.
@@ -182,22 +183,46 @@ def reference(encoder: Any, sample: list[str], native_bf16: bool,
     return out
 
 
+def candidate(encoder: Any, backend: str, precision: str, sample: list[str],
+              progress: Callable[[str], None] | None = None,
+              root: Path | None = None) -> tuple[np.ndarray, float]:
+    """The sample's vectors and seconds with ``encoder``'s setting (model, backend, precision,
+    token limit and budget), encoded by a child process: the 336 texts' buffers and the pages
+    they touch then never add to the peak of the process that serves the user."""
+    from e5ui.encoding import openvino as ovb
+
+    folder = _folder(root)
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=folder, prefix=".candidate-") as tmp:
+        sample_file = Path(tmp) / "sample.json"
+        sample_file.write_text(json.dumps(sample), encoding="utf-8")
+        out_file = Path(tmp) / "candidate.npz"
+        ovb.run_child(["--model-dir", str(encoder.located.path), "--max-length",
+                       str(encoder.max_length), "--sample", str(sample_file),
+                       "--candidate", f"{backend}:{precision}", "--token-budget",
+                       str(encoder.token_budget), "--vectors", str(out_file)], progress)
+        with np.load(out_file) as data:
+            vectors, seconds = data["vectors"], float(data["seconds"])
+    if vectors.shape != (len(sample), encoder.dim):
+        raise RuntimeError(f"the {backend} {precision} sample has shape {vectors.shape}, "
+                           f"not {(len(sample), encoder.dim)}")
+    return vectors, seconds
+
+
 def measure(encoder: Any, backend: str, precision: str, native_bf16: bool,
             progress: Callable[[str], None] | None = None,
             root: Path | None = None) -> Fidelity:
     """The setting's Fidelity on this CPU: read back when it was measured before, else
-    measured now (the reference in a child process, the candidate with ``encoder``) and kept.
+    measured now (the reference and the candidate each by a child process) and kept.
 
     Args:
         encoder: the local encoder running the setting (its ``located``, ``format``,
-            ``max_length`` and batches are used).
+            ``max_length`` and ``token_budget`` are used).
         backend, precision: the setting, as the record names it.
         native_bf16: whether the CPU has bf16 units (then torch bfloat16 is timed too).
         progress: called with a line per step of the first measurement.
         root: the cache root (default ``cache_root()``).
     """
-    from e5ui.encoding.ovbuild import timed_encode
-
     sample = sample_inputs(encoder)
     openvino_version = getattr(getattr(encoder, "_ov", None), "openvino_version", "")
     name = _digest(f"v{FIDELITY_VERSION}", weights_identity(encoder.located), backend,
@@ -212,11 +237,9 @@ def measure(encoder: Any, backend: str, precision: str, native_bf16: bool,
         logger.warning("Ignoring unreadable fidelity record %s (%s); measuring again", target,
                        exc)
     ref = reference(encoder, sample, native_bf16, progress, root)
-    if progress:
-        progress(f"encoding the fidelity sample with {backend} {precision}")
     logger.info("Measuring %s %s against float32 on %d texts (once)", backend, precision,
                 len(sample))
-    vectors, seconds = timed_encode(encoder, sample)
+    vectors, seconds = candidate(encoder, backend, precision, sample, progress, root)
     record = Fidelity(
         backend=backend, precision=precision, agreement=agreement(ref["float32"], vectors),
         seconds=seconds, float32_seconds=float(ref["float32_seconds"]),

@@ -167,6 +167,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sample", default=None, help="JSON list of formatted inputs")
     parser.add_argument("--reference", default=None, help=".npz for the sample's vectors")
     parser.add_argument("--bf16", action="store_true", help="also encode the sample in bf16")
+    parser.add_argument("--candidate", default=None, metavar="BACKEND:PRECISION",
+                        help="encode the sample with this setting instead (fidelity)")
+    parser.add_argument("--token-budget", type=int, default=None)
+    parser.add_argument("--vectors", default=None, help=".npz for the candidate's vectors")
     args = parser.parse_args(argv)
     import logging
 
@@ -178,6 +182,15 @@ def main(argv: list[str] | None = None) -> int:
         return Encoder(args.model_dir, device="cpu", dtype=dtype, cache=False, fallback=False,
                        max_length=args.max_length, backend="torch", report_fidelity=False)
 
+    if args.candidate:
+        backend, _, precision = args.candidate.partition(":")
+        step(f"encoding the fidelity sample with {backend} {precision}")
+        enc = Encoder(args.model_dir, device="cpu", dtype=precision, cache=False, fallback=False,
+                      max_length=args.max_length, backend=backend, report_fidelity=False,
+                      token_budget=args.token_budget)
+        sample = json.loads(Path(args.sample).read_text(encoding="utf-8"))
+        vec, seconds = timed_encode(enc, sample)
+        np.savez(args.vectors, vectors=vec, seconds=np.float64(seconds))
     if args.reference:
         sample = json.loads(Path(args.sample).read_text(encoding="utf-8"))
         vectors = reference(encoder_for, sample, args.bf16)
