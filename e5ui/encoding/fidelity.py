@@ -147,13 +147,39 @@ def sample_inputs(encoder: Any) -> list[str]:
     return encoder.format(reference_texts(), "symmetric")
 
 
+def _sample_in_child(encoder: Any, sample: list[str], kind: str, args: list[str],
+                     progress: Callable[[str], None] | None, folder: Path,
+                     keep: Path | None = None) -> dict[str, np.ndarray]:
+    """The arrays ``ovbuild``'s child writes for ``sample`` (``kind``: "reference" or
+    "candidate"; ``args``: the job's options), checked to hold one vector per text; the .npz
+    is moved to ``keep`` when given."""
+    from e5ui.encoding import openvino as ovb
+
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=folder, prefix=f".{kind}-") as tmp:
+        sample_file = Path(tmp) / "sample.json"
+        sample_file.write_text(json.dumps(sample), encoding="utf-8")
+        out_file = Path(tmp) / f"{kind}.npz"
+        ovb.run_child(["--model-dir", str(encoder.located.path), "--max-length",
+                       str(encoder.max_length), "--sample", str(sample_file),
+                       *args, "--reference" if kind == "reference" else "--vectors",
+                       str(out_file)], progress)
+        with np.load(out_file) as data:
+            out = {k: data[k] for k in data.files}
+        vectors = out["float32" if kind == "reference" else "vectors"]
+        if vectors.shape != (len(sample), encoder.dim):
+            raise RuntimeError(f"the {kind} vectors of the fidelity sample have shape "
+                               f"{vectors.shape}, not {(len(sample), encoder.dim)}")
+        if keep is not None:
+            os.replace(out_file, keep)
+    return out
+
+
 def reference(encoder: Any, sample: list[str], native_bf16: bool,
               progress: Callable[[str], None] | None = None,
               root: Path | None = None) -> dict[str, np.ndarray]:
     """The sample's float32 vectors and timings (and torch bfloat16's where the CPU has it),
     computed once per model by a child process and kept as .npz."""
-    from e5ui.encoding import openvino as ovb
-
     located = encoder.located
     folder = _folder(root)
     name = _digest(f"v{FIDELITY_VERSION}", weights_identity(located), str(encoder.max_length),
@@ -166,21 +192,8 @@ def reference(encoder: Any, sample: list[str], native_bf16: bool,
             return out
     except (OSError, ValueError, KeyError):
         pass
-    folder.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=folder, prefix=".reference-") as tmp:
-        sample_file = Path(tmp) / "sample.json"
-        sample_file.write_text(json.dumps(sample), encoding="utf-8")
-        out_file = Path(tmp) / "reference.npz"
-        ovb.run_child(["--model-dir", str(located.path), "--max-length", str(encoder.max_length),
-                       "--sample", str(sample_file), "--reference", str(out_file),
-                       *(["--bf16"] if native_bf16 else [])], progress)
-        with np.load(out_file) as data:
-            out = {k: data[k] for k in data.files}
-        if out["float32"].shape != (len(sample), encoder.dim):
-            raise RuntimeError(f"the float32 reference has shape {out['float32'].shape}, "
-                               f"not {(len(sample), encoder.dim)}")
-        os.replace(out_file, target)
-    return out
+    return _sample_in_child(encoder, sample, "reference", ["--bf16"] if native_bf16 else [],
+                            progress, folder, keep=target)
 
 
 def candidate(encoder: Any, backend: str, precision: str, sample: list[str],
@@ -189,24 +202,10 @@ def candidate(encoder: Any, backend: str, precision: str, sample: list[str],
     """The sample's vectors and seconds with ``encoder``'s setting (model, backend, precision,
     token limit and budget), encoded by a child process: the 336 texts' buffers and the pages
     they touch then never add to the peak of the process that serves the user."""
-    from e5ui.encoding import openvino as ovb
-
-    folder = _folder(root)
-    folder.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=folder, prefix=".candidate-") as tmp:
-        sample_file = Path(tmp) / "sample.json"
-        sample_file.write_text(json.dumps(sample), encoding="utf-8")
-        out_file = Path(tmp) / "candidate.npz"
-        ovb.run_child(["--model-dir", str(encoder.located.path), "--max-length",
-                       str(encoder.max_length), "--sample", str(sample_file),
-                       "--candidate", f"{backend}:{precision}", "--token-budget",
-                       str(encoder.token_budget), "--vectors", str(out_file)], progress)
-        with np.load(out_file) as data:
-            vectors, seconds = data["vectors"], float(data["seconds"])
-    if vectors.shape != (len(sample), encoder.dim):
-        raise RuntimeError(f"the {backend} {precision} sample has shape {vectors.shape}, "
-                           f"not {(len(sample), encoder.dim)}")
-    return vectors, seconds
+    out = _sample_in_child(encoder, sample, "candidate",
+                           ["--candidate", f"{backend}:{precision}", "--token-budget",
+                            str(encoder.token_budget)], progress, _folder(root))
+    return out["vectors"], float(out["seconds"])
 
 
 def measure(encoder: Any, backend: str, precision: str, native_bf16: bool,
