@@ -7,7 +7,10 @@
   compresses the weights to int8 with NNCF, ``int8`` also quantises activations with NNCF's
   post-training quantisation, sparing the layers that lose most (``INT8_KEEP``);
 - encodes the fidelity sample (``--sample``, already formatted inputs) in float32, and in
-  bfloat16 where the CPU has it, timing each, into ``--reference``.
+  bfloat16 where the CPU has it, timing each, into ``--reference``;
+- encodes the sample with the setting being measured (``--candidate backend:precision``,
+  ``--token-budget``), timed, into ``--vectors``: its buffers then never add to the peak of
+  the process that serves.
 
 It runs apart because the float32 model, its trace and the converted graph need about three
 times the model's size: in a child that memory goes back to the system when it ends, and the
