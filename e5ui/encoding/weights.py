@@ -48,15 +48,14 @@ def read_state_dict(files: list[Path], dtype) -> dict:
             shapes = {name: handle.get_slice(name).get_shape() for name in handle.keys()}
         for name, shape in shapes.items():
             row_bytes = 8 * math.prod(shape[1:])  # the widest dtype a checkpoint holds
-            rows = shape[0] if shape else 1
             step = max(1, CHUNK_BYTES // max(row_bytes, 1))
-            if len(shape) < 2 or rows <= step:
+            if len(shape) < 2:  # biases and norms: small, read whole
                 with safe_open(str(path), framework="pt") as handle:
                     tensor = handle.get_tensor(name)
                 state[name] = tensor.to(dtype) if tensor.is_floating_point() else tensor
                 continue
             out = None
-            for start in range(0, rows, step):
+            for start in range(0, shape[0], step):
                 with safe_open(str(path), framework="pt") as handle:
                     part = handle.get_slice(name)[start:start + step]
                 if out is None:

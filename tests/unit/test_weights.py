@@ -42,7 +42,8 @@ def test_sharded_checkpoint(tiny_model_dir, tmp_path):
 def test_one_slice_open_at_a_time(tiny_model_dir, monkeypatch):
     """What bounds the peak: one mapping at a time, none holding more than a slice."""
     monkeypatch.setattr(weights, "CHUNK_BYTES", 4096)
-    real_open = weights_safe_open()
+    from safetensors import safe_open as real_open
+
     open_now, most_open, largest = [0], [0], [0]
 
     @contextlib.contextmanager
@@ -59,12 +60,6 @@ def test_one_slice_open_at_a_time(tiny_model_dir, monkeypatch):
     # Slices are sized for 8-byte values, so a float32 one holds at most half of 4 KiB.
     assert 0 < largest[0] <= 2048
     assert state["embeddings.word_embeddings.weight"].shape == (3000, 32)
-
-
-def weights_safe_open():
-    from safetensors import safe_open
-
-    return safe_open
 
 
 class _Measured:
