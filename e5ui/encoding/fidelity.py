@@ -147,6 +147,10 @@ def sample_inputs(encoder: Any) -> list[str]:
     return encoder.format(reference_texts(), "symmetric")
 
 
+# The child's jobs on the sample: the option naming its .npz, and the key of its vectors there.
+_JOBS = {"reference": ("--reference", "float32"), "candidate": ("--vectors", "vectors")}
+
+
 def _sample_in_child(encoder: Any, sample: list[str], kind: str, args: list[str],
                      progress: Callable[[str], None] | None, folder: Path,
                      keep: Path | None = None) -> dict[str, np.ndarray]:
@@ -155,6 +159,7 @@ def _sample_in_child(encoder: Any, sample: list[str], kind: str, args: list[str]
     is moved to ``keep`` when given."""
     from e5ui.encoding import openvino as ovb
 
+    out_option, vectors_key = _JOBS[kind]
     folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=folder, prefix=f".{kind}-") as tmp:
         sample_file = Path(tmp) / "sample.json"
@@ -162,11 +167,10 @@ def _sample_in_child(encoder: Any, sample: list[str], kind: str, args: list[str]
         out_file = Path(tmp) / f"{kind}.npz"
         ovb.run_child(["--model-dir", str(encoder.located.path), "--max-length",
                        str(encoder.max_length), "--sample", str(sample_file),
-                       *args, "--reference" if kind == "reference" else "--vectors",
-                       str(out_file)], progress)
+                       *args, out_option, str(out_file)], progress)
         with np.load(out_file) as data:
             out = {k: data[k] for k in data.files}
-        vectors = out["float32" if kind == "reference" else "vectors"]
+        vectors = out[vectors_key]
         if vectors.shape != (len(sample), encoder.dim):
             raise RuntimeError(f"the {kind} vectors of the fidelity sample have shape "
                                f"{vectors.shape}, not {(len(sample), encoder.dim)}")

@@ -185,17 +185,16 @@ def main(argv: list[str] | None = None) -> int:
         return Encoder(args.model_dir, device="cpu", dtype=dtype, cache=False, fallback=False,
                        max_length=args.max_length, backend="torch", report_fidelity=False)
 
+    sample = json.loads(Path(args.sample).read_text(encoding="utf-8")) if args.sample else []
     if args.candidate:
         backend, _, precision = args.candidate.partition(":")
         step(f"encoding the fidelity sample with {backend} {precision}")
         enc = Encoder(args.model_dir, device="cpu", dtype=precision, cache=False, fallback=False,
                       max_length=args.max_length, backend=backend, report_fidelity=False,
                       token_budget=args.token_budget)
-        sample = json.loads(Path(args.sample).read_text(encoding="utf-8"))
         vec, seconds = timed_encode(enc, sample)
         np.savez(args.vectors, vectors=vec, seconds=np.float64(seconds))
     if args.reference:
-        sample = json.loads(Path(args.sample).read_text(encoding="utf-8"))
         vectors = reference(encoder_for, sample, args.bf16)
         np.savez(args.reference, **vectors)
     if args.precision:
